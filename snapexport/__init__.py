@@ -1,0 +1,3 @@
+"""snapexport: incremental, deduplicated backups of paperless-ngx and Django sites."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,142 @@
+"""The catalog's SQLite schema, its version number and its forward migrations.
+
+The catalog is the index of a store: which chunks live in which pack, which chunks make up a
+blob, which snapshots exist and what each contains. docs/format.md describes every table.
+
+Membership of records and files in snapshots is kept as *spans*: a row is one version of one
+record (or file) and carries the sequence numbers ``born`` (first snapshot holding it) and
+``died`` (first later snapshot no longer holding it; NULL while it is still current). A
+snapshot with sequence number S holds exactly the spans with ``born <= S`` and
+``died IS NULL OR died > S``. The catalog therefore grows with the number of *changes*, not
+with snapshots times records, and "what changed between A and B" is an indexed range query.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+# Each entry brings the schema from version i to i+1 (index 0 creates version 1).
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+
+    -- One row per pack file that is durable in the store.
+    CREATE TABLE packs (
+        id      TEXT PRIMARY KEY,       -- hex BLAKE3 of the whole pack file = its object name
+        size    INTEGER NOT NULL,       -- bytes of the pack file
+        chunks  INTEGER NOT NULL,       -- number of chunk entries in the pack
+        created TEXT NOT NULL           -- ISO-8601 UTC
+    );
+
+    -- Where each chunk lives. id = BLAKE3 (keyed when the store is encrypted) of the plain bytes.
+    CREATE TABLE chunks (
+        id      BLOB PRIMARY KEY,       -- 32 bytes
+        pack    TEXT NOT NULL REFERENCES packs(id),
+        offset  INTEGER NOT NULL,       -- byte offset of the stored (compressed) bytes
+        length  INTEGER NOT NULL,       -- stored byte count
+        size    INTEGER NOT NULL,       -- plain byte count
+        codec   INTEGER NOT NULL        -- 0 raw, 1 zstd (docs/format.md)
+    ) WITHOUT ROWID;
+    CREATE INDEX chunks_pack ON chunks(pack);
+
+    -- A blob is the content of one file (or one stored stream): an ordered list of chunks.
+    CREATE TABLE blobs (
+        id      BLOB PRIMARY KEY,       -- BLAKE3 (keyed when encrypted) of the whole content
+        size    INTEGER NOT NULL,
+        chunks  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE blob_chunks (
+        blob    BLOB NOT NULL,
+        seq     INTEGER NOT NULL,
+        chunk   BLOB NOT NULL,
+        PRIMARY KEY (blob, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX blob_chunks_chunk ON blob_chunks(chunk);
+
+    -- One row per committed snapshot. seq orders snapshots by commit; id is what users type.
+    CREATE TABLE snapshots (
+        seq      INTEGER PRIMARY KEY,   -- strictly increasing, never reused
+        id       TEXT NOT NULL UNIQUE,  -- 64 hex chars, shown as a unique prefix (8+)
+        time     TEXT NOT NULL,         -- ISO-8601 UTC, the moment the snapshot depicts
+        host     TEXT NOT NULL,
+        profile  TEXT NOT NULL,         -- 'paperless' | 'django'
+        tags     TEXT NOT NULL DEFAULT '[]',  -- JSON list of strings
+        complete INTEGER NOT NULL DEFAULT 1,  -- 0: some files are missing (snapshot_missing)
+        info     TEXT NOT NULL DEFAULT '{}',  -- JSON: site version, migrations, time zone,
+                                              -- sections (model labels in export order), ...
+        stats    TEXT NOT NULL DEFAULT '{}'   -- JSON: counts and bytes read/added by this run
+    );
+
+    -- Deduplicated record texts. data = zstd(the record's JSON text exactly as the exporter
+    -- writes it: json.dumps(record, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False)).
+    CREATE TABLE record_data (
+        hash    BLOB PRIMARY KEY,       -- BLAKE3 of the plain JSON text
+        data    BLOB NOT NULL
+    ) WITHOUT ROWID;
+
+    -- One version of one record, alive over snapshots [born, died).
+    CREATE TABLE record_spans (
+        id          INTEGER PRIMARY KEY,
+        model       TEXT NOT NULL,      -- 'app_label.modelname'
+        pk          TEXT NOT NULL,      -- JSON encoding of the primary key
+        hash        BLOB NOT NULL REFERENCES record_data(hash),
+        fingerprint BLOB,               -- hash of raw column values + M2M lists (fast path)
+        sort_key    BLOB NOT NULL,      -- memcmp-ordered key: the section's order
+        extra       TEXT,               -- JSON: per-record facts materialize needs
+                                        -- (e.g. a document's filename-format name)
+        born        INTEGER NOT NULL,
+        died        INTEGER
+    );
+    CREATE UNIQUE INDEX record_spans_current ON record_spans(model, pk) WHERE died IS NULL;
+    CREATE INDEX record_spans_order ON record_spans(model, sort_key);
+    CREATE INDEX record_spans_born ON record_spans(born);
+    CREATE INDEX record_spans_died ON record_spans(died);
+    CREATE INDEX record_spans_hash ON record_spans(hash);
+
+    -- One version of one stored file, alive over snapshots [born, died).
+    CREATE TABLE file_spans (
+        id          INTEGER PRIMARY KEY,
+        path        TEXT NOT NULL,      -- storage-relative POSIX path (under MEDIA_ROOT)
+        role        TEXT NOT NULL,      -- 'original' | 'archive' | 'thumbnail' | 'bundle' | 'file'
+        owner_model TEXT,               -- record that owns the file, if any
+        owner_pk    TEXT,
+        blob        BLOB NOT NULL REFERENCES blobs(id),
+        size        INTEGER NOT NULL,
+        mtime_ns    INTEGER NOT NULL,
+        mode        INTEGER NOT NULL,
+        inode       INTEGER,            -- stat cache only
+        checksum    TEXT,               -- the DB's checksum for this file, when it has one
+        born        INTEGER NOT NULL,
+        died        INTEGER
+    );
+    CREATE UNIQUE INDEX file_spans_current ON file_spans(path) WHERE died IS NULL;
+    CREATE INDEX file_spans_owner ON file_spans(owner_model, owner_pk, role);
+    CREATE INDEX file_spans_born ON file_spans(born);
+    CREATE INDEX file_spans_died ON file_spans(died);
+    CREATE INDEX file_spans_blob ON file_spans(blob);
+    CREATE INDEX file_spans_checksum ON file_spans(checksum);
+
+    -- Files a snapshot should have held but could not read (incomplete snapshots).
+    CREATE TABLE snapshot_missing (
+        seq         INTEGER NOT NULL REFERENCES snapshots(seq),
+        path        TEXT NOT NULL,
+        role        TEXT NOT NULL,
+        owner_model TEXT,
+        owner_pk    TEXT,
+        reason      TEXT NOT NULL,
+        PRIMARY KEY (seq, path)
+    ) WITHOUT ROWID;
+
+    -- Explicit record order of one section in one snapshot, only where the database's order
+    -- (its collation) disagrees with sort_key order: zstd of little-endian int64 span ids.
+    CREATE TABLE snapshot_orders (
+        seq     INTEGER NOT NULL REFERENCES snapshots(seq),
+        model   TEXT NOT NULL,
+        spans   BLOB NOT NULL,
+        PRIMARY KEY (seq, model)
+    ) WITHOUT ROWID;
+    """,
+]

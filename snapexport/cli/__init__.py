@@ -1,0 +1,77 @@
+"""The command line: a thin click skin over the library.
+
+Each area registers its commands from its own module (``cli/store.py``, ``cli/snapshot.py``,
+...). Commands parse options, call the library, and render; they hold no logic. Every
+``SnapexportError`` becomes one line on stderr and its exit code (see ``errors.py``).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from snapexport import __version__
+from snapexport.errors import EXIT_ERROR, SnapexportError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  done
+  1  error (nothing committed)
+  2  usage error
+  3  snapshot committed but incomplete (files missing)"""
+
+
+@click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="snapexport")
+def main() -> None:
+    """Incremental, deduplicated backups of paperless-ngx and Django sites."""
+
+
+def store_option(f: F) -> F:
+    """The ``--store`` option every store command takes (env: SNAPEXPORT_STORE)."""
+    return click.option(
+        "--store",
+        "store_location",
+        envvar="SNAPEXPORT_STORE",
+        default="snapexport.store",
+        show_default=True,
+        help="Store location: a folder (env SNAPEXPORT_STORE).",
+    )(f)
+
+
+def handle_errors(f: F) -> F:
+    """Turn library errors and Ctrl-C into one stderr line and the documented exit code."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except SnapexportError as err:
+            click.echo(f"snapexport: error: {err}", err=True)
+            sys.exit(err.exit_code)
+        except KeyboardInterrupt:
+            click.echo("snapexport: interrupted; nothing was committed", err=True)
+            sys.exit(130)
+        except OSError as err:
+            click.echo(f"snapexport: error: {err}", err=True)
+            sys.exit(EXIT_ERROR)
+
+    return wrapper  # type: ignore[return-value]
+
+
+# Command modules register themselves on ``main`` when imported. A module that does not
+# exist yet is skipped so that areas can land independently.
+_COMMAND_MODULES = ("store", "snapshot", "materialize", "diff", "prune", "demo", "keys")
+for _name in _COMMAND_MODULES:
+    try:
+        importlib.import_module(f"snapexport.cli.{_name}")
+    except ModuleNotFoundError as _err:
+        if _err.name != f"snapexport.cli.{_name}":
+            raise

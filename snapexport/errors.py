@@ -1,0 +1,57 @@
+"""One exception family with user-facing messages and exit codes.
+
+Library code raises these; only the CLI turns them into one line on stderr and an exit
+code. Exit codes are part of the interface (docs/usage.md):
+
+    0  done
+    1  error: nothing was committed
+    2  usage error (bad arguments, unknown snapshot, bad target)
+    3  committed, but incomplete (some files could not be read)
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INCOMPLETE = 3
+
+
+class SnapexportError(Exception):
+    """Base of every error meant for the user: ``str(err)`` is the one-line message."""
+
+    exit_code: int = EXIT_ERROR
+
+
+class UsageError(SnapexportError):
+    """The command line asked for something that cannot be (bad argument, unknown id)."""
+
+    exit_code = EXIT_USAGE
+
+
+class StoreError(SnapexportError):
+    """The store folder is missing, foreign, or unusable."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the store's lock."""
+
+
+class CatalogVersionError(StoreError):
+    """The catalog was written by a newer snapexport than this one."""
+
+
+class CorruptionError(StoreError):
+    """Stored data does not match its id, or a referenced object is missing."""
+
+
+class SourceError(SnapexportError):
+    """The Django site could not be read (settings, database, media folder)."""
+
+
+class SnapshotIncompleteError(SnapexportError):
+    """Some files could not be read; raised by --strict instead of committing."""
+
+
+class MaterializeError(SnapexportError):
+    """A snapshot could not be written out as an export."""

@@ -1,0 +1,1 @@
+"""The only Django-aware code: reading a site's records and files for a snapshot."""
