@@ -1,0 +1,217 @@
+"""Record and file spans: what a snapshot holds, and the current state a new snapshot compares with.
+
+A snapshot ``seq`` holds the spans with ``born <= seq`` and ``died IS NULL OR died > seq``
+(see schema.py). The "current" spans (``died IS NULL``) are the state of the newest
+snapshot ever committed, which is what the next snapshot is compared with.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import zstandard
+
+from snapexport.values import MissingFile, StoredFile, StoredRecord
+
+ALIVE = "born <= :seq AND (died IS NULL OR died > :seq)"
+_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentSpan:
+    """A current record span, as the snapshot builder compares it."""
+
+    id: int
+    hash: bytes
+    fingerprint: bytes | None
+    sort_key: bytes
+    extra: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentFile:
+    """A current file span, as the snapshot builder compares it."""
+
+    id: int
+    blob: bytes
+    size: int
+    mtime_ns: int
+    mode: int
+    inode: int | None
+    checksum: str | None
+
+
+def _chunks(items: Sequence[Any], n: int = _BATCH) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+def current_spans(
+    conn: sqlite3.Connection, model: str, pks: Sequence[str]
+) -> dict[str, CurrentSpan]:
+    """The current spans of these rows, in one query per 500 rows."""
+    out: dict[str, CurrentSpan] = {}
+    for part in _chunks(pks):
+        marks = ",".join("?" * len(part))
+        for pk, sid, h, fp, sk, extra in conn.execute(
+            "SELECT pk, id, hash, fingerprint, sort_key, extra FROM record_spans"
+            f" WHERE model = ? AND died IS NULL AND pk IN ({marks})",
+            (model, *part),
+        ):
+            out[pk] = CurrentSpan(sid, h, fp, sk, extra)
+    return out
+
+
+def current_files(conn: sqlite3.Connection, paths: Sequence[str]) -> dict[str, CurrentFile]:
+    """The current file spans at these paths, in one query per 500 paths."""
+    out: dict[str, CurrentFile] = {}
+    for part in _chunks(paths):
+        marks = ",".join("?" * len(part))
+        for row in conn.execute(
+            "SELECT path, id, blob, size, mtime_ns, mode, inode, checksum FROM file_spans"
+            f" WHERE died IS NULL AND path IN ({marks})",
+            tuple(part),
+        ):
+            out[row[0]] = CurrentFile(*row[1:])
+    return out
+
+
+def blob_by_checksum(
+    conn: sqlite3.Connection, checksum: str, size: int, mtime_ns: int
+) -> bytes | None:
+    """A stored blob whose recorded checksum, size and mtime match (a moved document)."""
+    row = conn.execute(
+        "SELECT f.blob FROM file_spans f JOIN blobs b ON b.id = f.blob"
+        " WHERE f.checksum = ? AND f.size = ? AND f.mtime_ns = ? LIMIT 1",
+        (checksum, size, mtime_ns),
+    ).fetchone()
+    return row[0] if row else None
+
+
+_dctx = zstandard.ZstdDecompressor()
+
+
+def decode_text(data: bytes) -> str:
+    return _dctx.decompress(data).decode("utf-8")
+
+
+def records_of(conn: sqlite3.Connection, seq: int, model: str) -> Iterator[StoredRecord]:
+    """A model's records in snapshot ``seq``, in the exporter's order."""
+    order = conn.execute(
+        "SELECT spans FROM snapshot_orders WHERE seq = ? AND model = ?", (seq, model)
+    ).fetchone()
+    if order is not None:
+        yield from _records_in_explicit_order(conn, model, order[0])
+        return
+    cur = conn.execute(
+        "SELECT s.pk, d.data, s.extra FROM record_spans s JOIN record_data d ON d.hash = s.hash"
+        f" WHERE s.model = :model AND {ALIVE.replace('born', 's.born').replace('died', 's.died')}"
+        " ORDER BY s.sort_key",
+        {"model": model, "seq": seq},
+    )
+    for pk, data, extra in cur:
+        yield StoredRecord(model, pk, decode_text(data), json.loads(extra) if extra else None)
+
+
+def _records_in_explicit_order(
+    conn: sqlite3.Connection, model: str, packed: bytes
+) -> Iterator[StoredRecord]:
+    import array
+
+    ids = array.array("q")
+    ids.frombytes(_dctx.decompress(packed))
+    for part in _chunks(ids):
+        marks = ",".join("?" * len(part))
+        found = {
+            sid: (pk, data, extra)
+            for sid, pk, data, extra in conn.execute(
+                "SELECT s.id, s.pk, d.data, s.extra FROM record_spans s"
+                f" JOIN record_data d ON d.hash = s.hash WHERE s.id IN ({marks})",
+                tuple(part),
+            )
+        }
+        for sid in part:
+            pk, data, extra = found[sid]
+            yield StoredRecord(model, pk, decode_text(data), json.loads(extra) if extra else None)
+
+
+def store_explicit_orders(conn: sqlite3.Connection, seq: int) -> None:
+    """Record the database's own order for sections staged as misordered (attached ``stage``)."""
+    import array
+
+    cctx = zstandard.ZstdCompressor(level=3)
+    models = [m for (m,) in conn.execute("SELECT model FROM stage.misordered")]
+    for model in models:
+        ids = array.array("q")
+        for (sid,) in conn.execute(
+            "SELECT r.id FROM stage.seen s JOIN record_spans r"
+            " ON r.model = s.model AND r.pk = s.pk AND r.died IS NULL"
+            " WHERE s.model = ? ORDER BY s.position",
+            (model,),
+        ):
+            ids.append(sid)
+        conn.execute(
+            "INSERT INTO snapshot_orders (seq, model, spans) VALUES (?, ?, ?)",
+            (seq, model, cctx.compress(ids.tobytes())),
+        )
+
+
+_FILE_COLUMNS = "path, role, owner_model, owner_pk, blob, size, mtime_ns, mode, checksum"
+
+
+def files_of(
+    conn: sqlite3.Connection, seq: int, owner_model: str, owner_pk: str
+) -> dict[str, StoredFile]:
+    rows = conn.execute(
+        f"SELECT {_FILE_COLUMNS} FROM file_spans WHERE owner_model = :m AND owner_pk = :pk"
+        f" AND {ALIVE}",
+        {"m": owner_model, "pk": owner_pk, "seq": seq},
+    )
+    return {r[1]: StoredFile(*r) for r in rows}
+
+
+def files(conn: sqlite3.Connection, seq: int) -> Iterator[StoredFile]:
+    for row in conn.execute(
+        f"SELECT {_FILE_COLUMNS} FROM file_spans WHERE {ALIVE} ORDER BY path", {"seq": seq}
+    ):
+        yield StoredFile(*row)
+
+
+def missing(conn: sqlite3.Connection, seq: int) -> Iterator[MissingFile]:
+    for row in conn.execute(
+        "SELECT path, role, owner_model, owner_pk, reason FROM snapshot_missing"
+        " WHERE seq = ? ORDER BY path",
+        (seq,),
+    ):
+        yield MissingFile(*row)
+
+
+def counts(conn: sqlite3.Connection, seq: int) -> dict[str, int]:
+    """Records, files and logical bytes of snapshot ``seq``."""
+    records = conn.execute(
+        f"SELECT count(*) FROM record_spans WHERE {ALIVE}", {"seq": seq}
+    ).fetchone()[0]
+    nfiles, size = conn.execute(
+        f"SELECT count(*), coalesce(sum(size), 0) FROM file_spans WHERE {ALIVE}", {"seq": seq}
+    ).fetchone()
+    return {"records": records, "files": nfiles, "logical_bytes": size}
+
+
+def count_model(conn: sqlite3.Connection, seq: int, model: str) -> int:
+    return conn.execute(
+        f"SELECT count(*) FROM record_spans WHERE model = :m AND {ALIVE}",
+        {"m": model, "seq": seq},
+    ).fetchone()[0]
+
+
+def live_blob_ids(conn: sqlite3.Connection) -> Iterable[bytes]:
+    """Blobs some committed snapshot still references (for garbage collection)."""
+    for (blob,) in conn.execute(
+        "SELECT DISTINCT f.blob FROM file_spans f WHERE EXISTS (SELECT 1 FROM snapshots s"
+        " WHERE s.seq >= f.born AND (f.died IS NULL OR s.seq < f.died))"
+    ):
+        yield blob

@@ -1,0 +1,221 @@
+"""A snapshot's pending changes, staged outside the catalog until the final commit.
+
+While a snapshot walks the site, the store commits packs, chunks and blobs in short
+transactions of its own; the snapshot's span changes must not become visible before the
+very end. They are kept in a private SQLite file (bounded memory however large the site),
+attached to the catalog connection and applied together with the snapshot row in one
+transaction. A killed run leaves only that temporary file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+_SCHEMA = """
+CREATE TABLE new_records (hash BLOB PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE new_spans (
+    model TEXT NOT NULL, pk TEXT NOT NULL, hash BLOB NOT NULL, fingerprint BLOB,
+    sort_key BLOB NOT NULL, extra TEXT
+);
+CREATE TABLE killed (id INTEGER PRIMARY KEY);
+CREATE TABLE refingerprint (id INTEGER PRIMARY KEY, fingerprint BLOB);
+CREATE TABLE seen (model TEXT NOT NULL, pk TEXT NOT NULL, position INTEGER NOT NULL,
+                   PRIMARY KEY (model, pk)) WITHOUT ROWID;
+CREATE TABLE misordered (model TEXT PRIMARY KEY);
+CREATE TABLE new_files (
+    path TEXT PRIMARY KEY, role TEXT NOT NULL, owner_model TEXT, owner_pk TEXT,
+    blob BLOB NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, mode INTEGER NOT NULL,
+    inode INTEGER, checksum TEXT
+);
+CREATE TABLE killed_files (id INTEGER PRIMARY KEY);
+CREATE TABLE refreshed_files (id INTEGER PRIMARY KEY, inode INTEGER);
+CREATE TABLE seen_files (path TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE missing (
+    path TEXT PRIMARY KEY, role TEXT NOT NULL, owner_model TEXT, owner_pk TEXT,
+    reason TEXT NOT NULL
+);
+"""
+
+
+class Staging:
+    """The private staging file of one snapshot run."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        fd, name = tempfile.mkstemp(prefix="snapexport-stage-", suffix=".sqlite", dir=folder)
+        os.close(fd)
+        self.path = Path(name)
+        # Nothing here must survive a crash: no journal, no fsync.
+        self.conn = sqlite3.connect(self.path, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=OFF")
+        self.conn.execute("PRAGMA synchronous=OFF")
+        self.conn.executescript(_SCHEMA)
+        self.conn.execute("BEGIN")
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.discard()
+
+    def seal(self) -> Path:
+        """Finish writing; the file is then ready to be attached to the catalog."""
+        self.conn.execute("COMMIT")
+        self.conn.close()
+        return self.path
+
+    def discard(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.close()
+        self.path.unlink(missing_ok=True)
+
+    # -- records -------------------------------------------------------------------------
+
+    def seen(self, rows: list[tuple[str, str, int]]) -> None:
+        self.conn.executemany("INSERT OR REPLACE INTO seen VALUES (?, ?, ?)", rows)
+
+    def misordered(self, model: str) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO misordered VALUES (?)", (model,))
+
+    def record_data(self, hash_: bytes, data: bytes) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO new_records VALUES (?, ?)", (hash_, data))
+
+    def new_span(
+        self,
+        model: str,
+        pk: str,
+        hash_: bytes,
+        fingerprint: bytes | None,
+        sort_key: bytes,
+        extra: str | None,
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO new_spans VALUES (?, ?, ?, ?, ?, ?)",
+            (model, pk, hash_, fingerprint, sort_key, extra),
+        )
+
+    def kill(self, span_id: int) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO killed VALUES (?)", (span_id,))
+
+    def refingerprint(self, span_id: int, fingerprint: bytes) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO refingerprint VALUES (?, ?)", (span_id, fingerprint)
+        )
+
+    # -- files ---------------------------------------------------------------------------
+
+    def seen_file(self, path: str) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO seen_files VALUES (?)", (path,))
+
+    def new_file(
+        self,
+        path: str,
+        role: str,
+        owner_model: str | None,
+        owner_pk: str | None,
+        blob: bytes,
+        size: int,
+        mtime_ns: int,
+        mode: int,
+        inode: int | None,
+        checksum: str | None,
+    ) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO new_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (path, role, owner_model, owner_pk, blob, size, mtime_ns, mode, inode, checksum),
+        )
+
+    def kill_file(self, span_id: int) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO killed_files VALUES (?)", (span_id,))
+
+    def refresh_file(self, span_id: int, inode: int | None) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO refreshed_files VALUES (?, ?)", (span_id, inode))
+
+    def missing(
+        self, path: str, role: str, owner_model: str | None, owner_pk: str | None, reason: str
+    ) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO missing VALUES (?, ?, ?, ?, ?)",
+            (path, role, owner_model, owner_pk, reason),
+        )
+
+
+def apply_staging(conn: sqlite3.Connection, seq: int, sections: list[str]) -> dict[str, int]:
+    """Apply an attached staging database (schema ``stage``) as snapshot ``seq``.
+
+    The caller holds the write transaction. Returns counts of what changed.
+    """
+    counts: dict[str, int] = {}
+
+    def run(key: str, sql: str, params: tuple = ()) -> None:
+        counts[key] = counts.get(key, 0) + conn.execute(sql, params).rowcount
+
+    run(
+        "record_texts_added",
+        "INSERT OR IGNORE INTO record_data (hash, data) SELECT hash, data FROM stage.new_records",
+    )
+    run(
+        "records_replaced",
+        "UPDATE record_spans SET died = ? WHERE died IS NULL"
+        " AND id IN (SELECT id FROM stage.killed)",
+        (seq,),
+    )
+    # Rows gone from the site: current spans of a walked model whose pk was not seen, and
+    # every current span of a model the site no longer exports.
+    placeholders = ",".join("?" * len(sections)) or "NULL"
+    run(
+        "records_removed",
+        "UPDATE record_spans SET died = ? WHERE died IS NULL AND ("
+        f" model NOT IN ({placeholders}) OR NOT EXISTS (SELECT 1 FROM stage.seen s"
+        "  WHERE s.model = record_spans.model AND s.pk = record_spans.pk))",
+        (seq, *sections),
+    )
+    conn.execute(
+        "UPDATE record_spans SET fingerprint = (SELECT r.fingerprint FROM stage.refingerprint r"
+        " WHERE r.id = record_spans.id) WHERE id IN (SELECT id FROM stage.refingerprint)"
+    )
+    run(
+        "records_added",
+        "INSERT INTO record_spans (model, pk, hash, fingerprint, sort_key, extra, born)"
+        " SELECT model, pk, hash, fingerprint, sort_key, extra, ? FROM stage.new_spans",
+        (seq,),
+    )
+    run(
+        "files_replaced",
+        "UPDATE file_spans SET died = ? WHERE died IS NULL"
+        " AND id IN (SELECT id FROM stage.killed_files)",
+        (seq,),
+    )
+    run(
+        "files_removed",
+        "UPDATE file_spans SET died = ? WHERE died IS NULL"
+        " AND path NOT IN (SELECT path FROM stage.seen_files)",
+        (seq,),
+    )
+    conn.execute(
+        "UPDATE file_spans SET inode = (SELECT r.inode FROM stage.refreshed_files r"
+        " WHERE r.id = file_spans.id) WHERE id IN (SELECT id FROM stage.refreshed_files)"
+    )
+    run(
+        "files_added",
+        "INSERT INTO file_spans (path, role, owner_model, owner_pk, blob, size, mtime_ns, mode,"
+        " inode, checksum, born) SELECT path, role, owner_model, owner_pk, blob, size, mtime_ns,"
+        " mode, inode, checksum, ? FROM stage.new_files",
+        (seq,),
+    )
+    run(
+        "missing",
+        "INSERT INTO snapshot_missing (seq, path, role, owner_model, owner_pk, reason)"
+        " SELECT ?, path, role, owner_model, owner_pk, reason FROM stage.missing",
+        (seq,),
+    )
+    return counts

@@ -1,0 +1,562 @@
+"""Building a snapshot: walk a source, store what is new, commit everything at once.
+
+The builder compares the site with the catalog's current spans (the newest snapshot):
+records through their fingerprints (only new fingerprints are serialized), files through
+their DB checksum or a stat cache (only new or changed files are read). Content goes to the
+store as it is found; the span changes wait in a staging file and become the snapshot in one
+final transaction, so an interrupted run leaves no snapshot and the next run reuses every
+chunk the interrupted one stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import socket
+import stat
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+import blake3
+import zstandard
+
+from snapexport.catalog import records as spans
+from snapexport.catalog import snapshots as snaps
+from snapexport.catalog.staging import Staging, apply_staging
+from snapexport.errors import SnapexportError, SnapshotIncompleteError
+from snapexport.progress import NullReporter, Reporter
+from snapexport.source.base import FileRef, RowRef, SerializedRecord, Source
+from snapexport.values import MissingFile, SnapshotMeta
+
+DOCUMENT_MODEL = "documents.document"
+_BATCH = 500
+_READ = 1 << 20
+
+
+class RecordVerificationError(SnapexportError):
+    """--verify-records found a row the fast path would have stored differently."""
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotOptions:
+    """How to take one snapshot."""
+
+    tags: tuple[str, ...] = ()
+    batch_size: int = _BATCH
+    verify_files: bool = False  # read and hash every file, trust no cache
+    verify_records: bool = False  # serialize every row; fail if the fast path disagrees
+    strict: bool = False  # a missing file fails the run instead of an incomplete snapshot
+    time: datetime | None = None  # the moment the snapshot depicts (default: now)
+    host: str | None = None
+
+
+@dataclass(slots=True)
+class _Counts:
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotResult:
+    """What one snapshot run did."""
+
+    meta: SnapshotMeta
+    documents: dict[str, int]  # new / changed / unchanged / removed
+    records: dict[str, int]
+    files_read: int
+    files_skipped: int
+    bytes_read: int  # bytes of site files read
+    bytes_stored: int  # bytes written to packs
+    missing: tuple[MissingFile, ...]
+    warnings: tuple[str, ...]
+    seconds: float
+    verified: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+    def summary(self) -> dict[str, Any]:
+        """The one JSON object ``snapshot --json`` prints."""
+        return {
+            "snapshot": self.meta.id,
+            "short_id": self.meta.short_id,
+            "time": self.meta.time.isoformat(),
+            "complete": self.complete,
+            "documents": self.documents,
+            "records": self.records,
+            "files_read": self.files_read,
+            "files_skipped": self.files_skipped,
+            "bytes_read": self.bytes_read,
+            "bytes_stored": self.bytes_stored,
+            "missing": [m.path for m in self.missing],
+            "warnings": list(self.warnings),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class _HashingReader:
+    """Wraps a file: counts bytes and computes the DB's checksum algorithm on the way."""
+
+    def __init__(self, f: IO[bytes], algo: str | None) -> None:
+        self._f = f
+        self.digest = hashlib.new(algo) if algo else None
+        self.count = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._f.read(n)
+        self.count += len(data)
+        if self.digest is not None:
+            self.digest.update(data)
+        return data
+
+    def readinto(self, buf: Any) -> int:
+        data = self.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def take_snapshot(
+    store: Any,
+    source: Source,
+    options: SnapshotOptions = SnapshotOptions(),
+    reporter: Reporter | None = None,
+) -> SnapshotResult:
+    """Record one snapshot of ``source`` into ``store`` (opened for writing)."""
+    reporter = reporter or NullReporter()
+    started = time.monotonic()
+    conn = store.catalog.conn
+    stored_before = _stored(store)
+    moment = options.time or _now()
+    with source.open():
+        info = source.info()
+        previous = _previous(conn)
+        with Staging(staging_folder(store)) as stage:
+            walk = _Walk(store, conn, stage, source, options, reporter)
+            walk.records(list(info.sections))
+            walk.files()
+            if walk.missing and options.strict:
+                names = ", ".join(m.path for m in walk.missing[:5])
+                raise SnapshotIncompleteError(
+                    f"{len(walk.missing)} file(s) could not be read ({names}); --strict:"
+                    " nothing was committed"
+                )
+            store.flush()
+            site = {
+                "sections": list(info.sections),
+                "site_version": info.site_version,
+                "time_zone": info.time_zone,
+                "migrations": info.migrations,
+                "settings": info.settings,
+            }
+            warnings = list(walk.warnings) + _version_warnings(previous, site)
+            meta = _commit(
+                store, conn, stage, info.profile, moment, options, site, walk, stored_before
+            )
+    reporter.done()
+    return SnapshotResult(
+        meta=meta,
+        documents=_as_dict(walk.per_model.get(DOCUMENT_MODEL, _Counts())),
+        records=_as_dict(walk.total_records()),
+        files_read=walk.files_read,
+        files_skipped=walk.files_skipped,
+        bytes_read=walk.bytes_read,
+        bytes_stored=_stored(store) - stored_before,
+        missing=tuple(walk.missing),
+        warnings=tuple(warnings),
+        seconds=time.monotonic() - started,
+        verified={"records": walk.records_verified},
+    )
+
+
+def _stored(store: Any) -> int:
+    return int(getattr(store, "bytes_stored", 0))
+
+
+def _as_dict(c: _Counts) -> dict[str, int]:
+    return {"new": c.new, "changed": c.changed, "unchanged": c.unchanged, "removed": c.removed}
+
+
+def _previous(conn: Any) -> SnapshotMeta | None:
+    row = conn.execute("SELECT max(seq) FROM snapshots").fetchone()
+    return snaps.get_by_seq(conn, row[0]) if row and row[0] is not None else None
+
+
+def _version_warnings(previous: SnapshotMeta | None, site: dict[str, Any]) -> list[str]:
+    if previous is None:
+        return []
+    out = []
+    old_version = previous.info.get("site_version")
+    if old_version != site["site_version"]:
+        out.append(
+            f"site version changed since snapshot {previous.short_id}:"
+            f" {old_version} -> {site['site_version']} (imports need the same version)"
+        )
+    old_mig = previous.info.get("migrations") or {}
+    changed = sorted(
+        app
+        for app in set(old_mig) | set(site["migrations"])
+        if old_mig.get(app) != site["migrations"].get(app)
+    )
+    if changed:
+        out.append(
+            f"migrations changed since snapshot {previous.short_id} in: {', '.join(changed)}"
+        )
+    return out
+
+
+class _Walk:
+    """One pass over a source, staging every difference from the current spans."""
+
+    def __init__(
+        self,
+        store: Any,
+        conn: Any,
+        stage: Staging,
+        source: Source,
+        options: SnapshotOptions,
+        reporter: Reporter,
+    ) -> None:
+        self.store, self.conn, self.stage, self.source = store, conn, stage, source
+        self.options, self.reporter = options, reporter
+        self.per_model: dict[str, _Counts] = {}
+        self.missing: list[MissingFile] = []
+        self.warnings: list[str] = []
+        self.files_read = self.files_skipped = self.bytes_read = 0
+        self.records_verified = 0
+        self._cctx = zstandard.ZstdCompressor(level=6)
+        self._mismatches: list[str] = []
+
+    def total_records(self) -> _Counts:
+        total = _Counts()
+        for c in self.per_model.values():
+            total.new += c.new
+            total.changed += c.changed
+            total.unchanged += c.unchanged
+        return total
+
+    # -- records -------------------------------------------------------------------------
+
+    def records(self, sections: list[str]) -> None:
+        self.reporter.phase("records")
+        for model in sections:
+            counts = self.per_model.setdefault(model, _Counts())
+            position = 0
+            last_key: bytes | None = None
+            batch: list[RowRef] = []
+            for row in self.source.rows(model):
+                if last_key is not None and row.sort_key < last_key:
+                    self.stage.misordered(model)
+                last_key = row.sort_key
+                batch.append(row)
+                if len(batch) >= self.options.batch_size:
+                    self._record_batch(model, batch, position, counts)
+                    position += len(batch)
+                    batch = []
+            if batch:
+                self._record_batch(model, batch, position, counts)
+        if self._mismatches:
+            shown = "; ".join(self._mismatches[:5])
+            raise RecordVerificationError(
+                f"--verify-records: the fast path would have kept {len(self._mismatches)}"
+                f" stale record(s): {shown}"
+            )
+
+    def _record_batch(self, model: str, batch: list[RowRef], position: int, c: _Counts) -> None:
+        self.stage.seen([(model, r.pk, position + i) for i, r in enumerate(batch)])
+        current = spans.current_spans(self.conn, model, [r.pk for r in batch])
+        rows = {r.pk: r for r in batch}
+        todo: list[str] = []
+        for r in batch:
+            cur = current.get(r.pk)
+            if (
+                cur is not None
+                and cur.fingerprint == r.fingerprint
+                and cur.sort_key == r.sort_key
+                and not self.options.verify_records
+            ):
+                c.unchanged += 1
+            else:
+                todo.append(r.pk)
+        if todo:
+            for rec in self.source.serialize(model, todo):
+                self._record(model, rows[rec.pk], current.get(rec.pk), rec, c)
+        self.reporter.advance(items=len(batch))
+
+    def _record(
+        self,
+        model: str,
+        row: RowRef,
+        cur: spans.CurrentSpan | None,
+        rec: SerializedRecord,
+        c: _Counts,
+    ) -> None:
+        text = rec.text.encode("utf-8")
+        h = blake3.blake3(text).digest()
+        extra = json.dumps(rec.extra, sort_keys=True, ensure_ascii=False) if rec.extra else None
+        fast_path_kept = (
+            cur is not None and cur.fingerprint == row.fingerprint and cur.sort_key == row.sort_key
+        )
+        if (
+            cur is not None
+            and cur.hash == h
+            and cur.sort_key == row.sort_key
+            and cur.extra == extra
+        ):
+            if self.options.verify_records and fast_path_kept:
+                self.records_verified += 1
+            elif cur.fingerprint != row.fingerprint:
+                self.stage.refingerprint(cur.id, row.fingerprint)
+            c.unchanged += 1
+            return
+        if self.options.verify_records and fast_path_kept:
+            self._mismatches.append(f"{model} pk={row.pk}")
+        self.stage.record_data(h, self._cctx.compress(text))
+        self.stage.new_span(model, row.pk, h, row.fingerprint, row.sort_key, extra)
+        if cur is None:
+            c.new += 1
+        else:
+            self.stage.kill(cur.id)
+            c.changed += 1
+
+    # -- files ---------------------------------------------------------------------------
+
+    def files(self) -> None:
+        self.reporter.phase("files")
+        batch: list[FileRef] = []
+        for ref in self.source.files():
+            batch.append(ref)
+            if len(batch) >= _BATCH:
+                self._file_batch(batch)
+                batch = []
+        if batch:
+            self._file_batch(batch)
+
+    def _file_batch(self, batch: list[FileRef]) -> None:
+        current = spans.current_files(self.conn, [r.path for r in batch])
+        for ref in batch:
+            self._file(ref, current.get(ref.path))
+
+    def _file(self, ref: FileRef, cur: spans.CurrentFile | None) -> None:
+        try:
+            st = _stat(ref)
+        except OSError as err:
+            self._missing(ref, _reason(err))
+            return
+        size, mtime_ns, mode = st.st_size, st.st_mtime_ns, st.st_mode
+        inode = st.st_ino or None
+        verify = self.options.verify_files
+        if (
+            cur is not None
+            and not verify
+            and (cur.size, cur.mtime_ns, cur.mode) == (size, mtime_ns, mode)
+        ):
+            same = cur.checksum == ref.checksum if ref.checksum else cur.inode == inode
+            if same:
+                self.stage.seen_file(ref.path)
+                self.files_skipped += 1
+                self.reporter.advance(items=1)
+                return
+        if ref.checksum and not verify:
+            blob = spans.blob_by_checksum(self.conn, ref.checksum, size, mtime_ns)
+            if blob is not None:
+                self._keep(ref, cur, blob, size, mtime_ns, mode, inode, ref.checksum)
+                self.files_skipped += 1
+                return
+        try:
+            blob, nread, digest = self._read(ref, st)
+        except _ChangedWhileRead:
+            self._missing(ref, "changed while being read")
+            return
+        except OSError as err:
+            self._missing(ref, _reason(err))
+            return
+        self.files_read += 1
+        self.bytes_read += nread
+        checksum = digest
+        if ref.checksum and digest is not None and digest != ref.checksum.lower():
+            self.warnings.append(
+                f"{ref.path}: content does not match the database's {ref.checksum_algo}"
+                f" checksum (stored as read)"
+            )
+        self._keep(ref, cur, blob, size, mtime_ns, mode, inode, checksum)
+
+    def _keep(
+        self,
+        ref: FileRef,
+        cur: spans.CurrentFile | None,
+        blob: bytes,
+        size: int,
+        mtime_ns: int,
+        mode: int,
+        inode: int | None,
+        checksum: str | None,
+    ) -> None:
+        self.stage.seen_file(ref.path)
+        self.reporter.advance(items=1)
+        if cur is not None and (cur.blob, cur.size, cur.mtime_ns, cur.mode, cur.checksum) == (
+            blob,
+            size,
+            mtime_ns,
+            mode,
+            checksum,
+        ):
+            if cur.inode != inode:
+                self.stage.refresh_file(cur.id, inode)
+            return
+        if cur is not None:
+            self.stage.kill_file(cur.id)
+        self.stage.new_file(
+            ref.path,
+            ref.role,
+            ref.owner_model,
+            ref.owner_pk,
+            blob,
+            size,
+            mtime_ns,
+            mode,
+            inode,
+            checksum,
+        )
+
+    def _read(self, ref: FileRef, st: os.stat_result) -> tuple[bytes, int, str | None]:
+        algo = ref.checksum_algo if ref.checksum else None
+        with _open(ref) as f:
+            reader = _HashingReader(f, algo)
+            blob = self.store.put_file(reader, compressible=_compressible(ref.path))
+            after = _fstat(f, ref)
+        if reader.count != st.st_size or (after.st_size, after.st_mtime_ns) != (
+            st.st_size,
+            st.st_mtime_ns,
+        ):
+            raise _ChangedWhileRead
+        self.reporter.advance(nbytes=reader.count)
+        digest = reader.digest.hexdigest() if reader.digest is not None else None
+        return blob.id, reader.count, digest
+
+    def _missing(self, ref: FileRef, reason: str) -> None:
+        self.missing.append(MissingFile(ref.path, ref.role, ref.owner_model, ref.owner_pk, reason))
+        self.stage.missing(ref.path, ref.role, ref.owner_model, ref.owner_pk, reason)
+
+
+class _ChangedWhileRead(Exception):
+    pass
+
+
+def _reason(err: OSError) -> str:
+    return err.strerror or type(err).__name__
+
+
+_INCOMPRESSIBLE = (".pdf", ".webp", ".png", ".jpg", ".jpeg", ".gif", ".zip", ".gz", ".zst")
+
+
+def _compressible(path: str) -> bool | None:
+    """A hint for the store: known compressed formats are not worth a trial."""
+    return False if path.lower().endswith(_INCOMPRESSIBLE) else None
+
+
+def _stat(ref: FileRef) -> os.stat_result:
+    stat_fn = getattr(ref, "stat", None)
+    if callable(stat_fn):
+        return stat_fn()
+    st = os.stat(ref.abs_path)
+    if not stat.S_ISREG(st.st_mode):
+        raise IsADirectoryError(21, "not a regular file", str(ref.abs_path))
+    return st
+
+
+@contextlib.contextmanager
+def _open(ref: FileRef) -> Iterator[BinaryIO]:
+    opener = getattr(ref, "opener", None)
+    if callable(opener):
+        with opener() as f:
+            yield f
+    else:
+        with open(ref.abs_path, "rb") as f:
+            yield f
+
+
+def _fstat(f: BinaryIO, ref: FileRef) -> os.stat_result:
+    try:
+        return os.fstat(f.fileno())
+    except (OSError, AttributeError, ValueError):
+        return _stat(ref)
+
+
+def _commit(
+    store: Any,
+    conn: Any,
+    stage: Staging,
+    profile: str,
+    moment: datetime,
+    options: SnapshotOptions,
+    site: dict[str, Any],
+    walk: _Walk,
+    stored_before: int,
+) -> SnapshotMeta:
+    path = stage.seal()
+    conn.execute("ATTACH DATABASE ? AS stage", (str(path),))
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            seq = snaps.next_seq(conn)
+            counts = apply_staging(conn, seq, site["sections"])
+            spans.store_explicit_orders(conn, seq)
+            _count_removed(conn, seq, walk)
+            totals = spans.counts(conn, seq)
+            stats = {
+                **totals,
+                "documents": spans.count_model(conn, seq, DOCUMENT_MODEL),
+                "bytes_read": walk.bytes_read,
+                "bytes_added": _stored(store) - stored_before,
+                "changes": counts,
+                "missing": len(walk.missing),
+            }
+            meta = SnapshotMeta(
+                id=secrets.token_hex(32),
+                seq=seq,
+                time=moment.astimezone(UTC),
+                host=options.host or socket.gethostname(),
+                profile=profile,
+                tags=tuple(options.tags),
+                complete=not walk.missing,
+                info=site,
+                stats=stats,
+            )
+            snaps.insert_snapshot(conn, meta)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+    finally:
+        conn.execute("DETACH DATABASE stage")
+    return meta
+
+
+def _count_removed(conn: Any, seq: int, walk: _Walk) -> None:
+    for model, n in conn.execute(
+        "SELECT model, count(*) FROM record_spans WHERE died = ? AND NOT EXISTS"
+        " (SELECT 1 FROM record_spans n WHERE n.model = record_spans.model"
+        " AND n.pk = record_spans.pk AND n.born = ?) GROUP BY model",
+        (seq, seq),
+    ):
+        walk.per_model.setdefault(model, _Counts()).removed = n
+
+
+def staging_folder(store: Any) -> Path | None:
+    """Where to keep the staging file: the store's tmp folder when it has one."""
+    folder = getattr(store, "tmp_dir", None)
+    return Path(folder) if folder else None
