@@ -1,0 +1,181 @@
+"""Forgetting snapshots and freeing what no remaining snapshot uses.
+
+``forget`` removes snapshot rows (by id or by a retention policy). ``prune`` then deletes the
+spans that no remaining snapshot lies inside, the record texts and blobs only those spans
+used, and hands the dead blobs to the store, which frees their chunks and deletes or
+repacks packs.
+
+Finding dead spans costs what was freed, not the size of the store: when snapshots between
+two remaining neighbours ``prev`` and ``next`` are forgotten, a span is dead exactly when it
+was born after ``prev`` and died no later than ``next`` (an indexed range on ``born``).
+Spans still current (``died IS NULL``) are kept even when the newest snapshot is forgotten:
+they are what the next snapshot compares the site with.
+"""
+
+from __future__ import annotations
+
+import bisect
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from snapexport.catalog import snapshots as snaps
+from snapexport.errors import UsageError
+from snapexport.policy import Decision, Policy, apply_policy
+from snapexport.values import SnapshotMeta
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetPlan:
+    """Which snapshots go and which stay (with the rule that kept each)."""
+
+    decisions: tuple[Decision, ...]
+
+    @property
+    def remove(self) -> list[SnapshotMeta]:
+        return [d.snapshot for d in self.decisions if not d.keep]
+
+    @property
+    def keep(self) -> list[Decision]:
+        return [d for d in self.decisions if d.keep]
+
+
+@dataclass(slots=True)
+class PruneReport:
+    """What a prune freed."""
+
+    snapshots_removed: int = 0
+    record_spans_deleted: int = 0
+    record_texts_deleted: int = 0
+    file_spans_deleted: int = 0
+    blobs_dead: int = 0
+    store: dict[str, Any] = field(default_factory=dict)
+
+
+def plan_policy(
+    conn: sqlite3.Connection,
+    policy: Policy,
+    *,
+    tag: str | None = None,
+    allow_empty: bool = False,
+    tz: Any = None,
+) -> ForgetPlan:
+    """Apply ``policy`` to the snapshots (only those with ``tag``, when given)."""
+    if policy.is_empty():
+        raise UsageError("no policy given: name snapshots to forget or use --keep-* options")
+    candidates = snaps.list_snapshots(conn, tag=tag)
+    decisions = tuple(apply_policy(candidates, policy, tz=tz))
+    if decisions and not any(d.keep for d in decisions) and not allow_empty:
+        raise UsageError(
+            f"the policy would remove all {len(decisions)} snapshot(s); add --allow-empty"
+            " if that is what you want"
+        )
+    return ForgetPlan(decisions)
+
+
+def plan_ids(conn: sqlite3.Connection, specs: Sequence[str]) -> ForgetPlan:
+    """Forget exactly the snapshots named (ids or unique prefixes)."""
+    chosen = {snaps.resolve(conn, s).seq for s in specs}
+    decisions = tuple(
+        Decision(m, () if m.seq in chosen else ("not named",))
+        for m in sorted(snaps.list_snapshots(conn), key=lambda s: s.time, reverse=True)
+    )
+    return ForgetPlan(decisions)
+
+
+def forget(conn: sqlite3.Connection, snapshots: Iterable[SnapshotMeta]) -> list[int]:
+    """Delete the snapshot rows (one transaction). Returns the forgotten sequence numbers."""
+    seqs = sorted({s.seq for s in snapshots})
+    if not seqs:
+        return []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table in ("snapshot_missing", "snapshot_orders", "snapshots"):
+            conn.executemany(f"DELETE FROM {table} WHERE seq = ?", [(s,) for s in seqs])
+        forgotten = _forgotten_log(conn) | set(seqs)
+        _set_forgotten_log(conn, forgotten)
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return seqs
+
+
+def _forgotten_log(conn: sqlite3.Connection) -> set[int]:
+    """Forgotten sequence numbers whose spans are not yet collected (survives a crash)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'uncollected'").fetchone()
+    return {int(x) for x in row[0].split(",") if x} if row else set()
+
+
+def _set_forgotten_log(conn: sqlite3.Connection, seqs: set[int]) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('uncollected', ?)"
+        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (",".join(str(s) for s in sorted(seqs)),),
+    )
+
+
+def _gaps(live: list[int], forgotten: Iterable[int]) -> set[tuple[int, int | None]]:
+    out = set()
+    for f in forgotten:
+        i = bisect.bisect_left(live, f)
+        prev = live[i - 1] if i > 0 else 0
+        nxt = live[i] if i < len(live) else None
+        out.add((prev, nxt))
+    return out
+
+
+def collect_spans(conn: sqlite3.Connection, report: PruneReport, *, dry_run: bool = False) -> None:
+    """Delete spans no snapshot lies inside, and record texts only they used.
+
+    One transaction. Forgotten snapshots are read from the catalog's own log, so a prune
+    killed after ``forget`` finishes the job on its next run.
+    """
+    forgotten = _forgotten_log(conn)
+    if not forgotten:
+        return
+    live = snaps.live_seqs(conn)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        hashes: set[bytes] = set()
+        for prev, nxt in sorted(_gaps(live, forgotten), key=lambda g: g[0]):
+            where = "born > ? AND died IS NOT NULL"
+            params: tuple[int, ...] = (prev,)
+            if nxt is not None:
+                where += " AND born < ? AND died <= ?"
+                params = (prev, nxt, nxt)
+            deleted = conn.execute(f"DELETE FROM record_spans WHERE {where} RETURNING hash", params)
+            for (h,) in deleted:
+                hashes.add(h)
+                report.record_spans_deleted += 1
+            report.file_spans_deleted += conn.execute(
+                f"DELETE FROM file_spans WHERE {where}", params
+            ).rowcount
+        for h in hashes:
+            used = conn.execute("SELECT 1 FROM record_spans WHERE hash = ? LIMIT 1", (h,))
+            if used.fetchone() is None:
+                conn.execute("DELETE FROM record_data WHERE hash = ?", (h,))
+                report.record_texts_deleted += 1
+        _set_forgotten_log(conn, set())
+        if dry_run:
+            conn.rollback()
+        else:
+            conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+
+
+def unreferenced_blobs(conn: sqlite3.Connection) -> list[bytes]:
+    """Blobs no file span uses: freed by prune, or left by an interrupted snapshot run.
+
+    Only valid under the store's exclusive lock (no snapshot run is staging new blobs).
+    """
+    return [
+        b
+        for (b,) in conn.execute(
+            "SELECT id FROM blobs WHERE NOT EXISTS"
+            " (SELECT 1 FROM file_spans f WHERE f.blob = blobs.id)"
+        )
+    ]
