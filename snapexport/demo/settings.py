@@ -1,0 +1,50 @@
+"""Settings of the bundled demo site; its folder comes from ``SNAPEXPORT_DEMO_DIR``.
+
+The folder holds ``db.sqlite3`` and ``media/`` (paperless's layout below it:
+``documents/originals``, ``documents/archive``, ``documents/thumbnails``,
+``documents/share_link_bundles``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEMO_DIR = Path(os.environ.get("SNAPEXPORT_DEMO_DIR", "demo-site")).resolve()
+
+SECRET_KEY = "snapexport-demo-site-not-a-secret"
+DEBUG = False
+ALLOWED_HOSTS: list[str] = []
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "snapexport.demo.site",
+    "snapexport",
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(DEMO_DIR / "db.sqlite3"),
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+
+TIME_ZONE = "UTC"
+USE_TZ = True
+USE_I18N = False
+
+MEDIA_ROOT = DEMO_DIR / "media"
+MEDIA_LOCK = MEDIA_ROOT / "media.lock"
+ORIGINALS_DIR = MEDIA_ROOT / "documents" / "originals"
+ARCHIVE_DIR = MEDIA_ROOT / "documents" / "archive"
+THUMBNAIL_DIR = MEDIA_ROOT / "documents" / "thumbnails"
+SHARE_LINK_BUNDLE_DIR = MEDIA_ROOT / "documents" / "share_link_bundles"
+
+# Paperless's names for the two settings the export depends on.
+FILENAME_FORMAT: str | None = os.environ.get("SNAPEXPORT_DEMO_FILENAME_FORMAT") or None
+AUDIT_LOG_ENABLED = False
+
+# The demo hashes no real passwords; a fast hasher keeps generation quick.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
