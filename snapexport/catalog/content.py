@@ -1,0 +1,173 @@
+"""Queries on the content tables: packs, chunks, blobs and blob_chunks.
+
+Bulk questions ("which of these 5,000 chunk ids exist?") run as a few batched ``IN`` queries,
+never one query per id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+BATCH = 500  # ids per IN (...) list; well below SQLite's variable limit
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRow:
+    """One chunk's catalog row: where its stored bytes are and how to decode them."""
+
+    id: bytes
+    pack: str
+    offset: int
+    length: int
+    size: int
+    codec: int
+
+
+@dataclass(frozen=True, slots=True)
+class PackRow:
+    id: str
+    size: int
+    chunks: int
+    created: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContentTotals:
+    """Counts and byte sums over the content tables (``snapexport stats``)."""
+
+    packs: int
+    pack_bytes: int
+    chunks: int
+    chunk_plain_bytes: int
+    chunk_stored_bytes: int
+    blobs: int
+    blob_bytes: int
+
+
+def _batches(ids: Iterable[bytes], size: int = BATCH) -> Iterator[list[bytes]]:
+    batch: list[bytes] = []
+    for i in ids:
+        batch.append(i)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _existing(conn: sqlite3.Connection, table: str, ids: Iterable[bytes]) -> set[bytes]:
+    found: set[bytes] = set()
+    for batch in _batches(ids):
+        marks = ",".join("?" * len(batch))
+        found.update(
+            bytes(r[0])
+            for r in conn.execute(f"SELECT id FROM {table} WHERE id IN ({marks})", batch)
+        )
+    return found
+
+
+def existing_chunks(conn: sqlite3.Connection, ids: Iterable[bytes]) -> set[bytes]:
+    """The subset of ``ids`` that have a chunk row."""
+    return _existing(conn, "chunks", ids)
+
+
+def existing_blobs(conn: sqlite3.Connection, ids: Iterable[bytes]) -> set[bytes]:
+    """The subset of ``ids`` that have a blob row."""
+    return _existing(conn, "blobs", ids)
+
+
+def blob_size(conn: sqlite3.Connection, blob_id: bytes) -> int | None:
+    row = conn.execute("SELECT size FROM blobs WHERE id = ?", (blob_id,)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def blob_chunk_ids(conn: sqlite3.Connection, blob_id: bytes) -> list[bytes]:
+    rows = conn.execute("SELECT chunk FROM blob_chunks WHERE blob = ? ORDER BY seq", (blob_id,))
+    return [bytes(r[0]) for r in rows]
+
+
+def chunk_rows(conn: sqlite3.Connection, ids: Sequence[bytes]) -> dict[bytes, ChunkRow]:
+    """Chunk rows for ``ids`` (missing ids are simply absent), batched."""
+    out: dict[bytes, ChunkRow] = {}
+    for batch in _batches(ids):
+        marks = ",".join("?" * len(batch))
+        for r in conn.execute(
+            f"SELECT id, pack, offset, length, size, codec FROM chunks WHERE id IN ({marks})",
+            batch,
+        ):
+            out[bytes(r[0])] = ChunkRow(bytes(r[0]), r[1], r[2], r[3], r[4], r[5])
+    return out
+
+
+def chunks_of_pack(conn: sqlite3.Connection, pack_id: str) -> list[ChunkRow]:
+    rows = conn.execute(
+        "SELECT id, pack, offset, length, size, codec FROM chunks WHERE pack = ? ORDER BY offset",
+        (pack_id,),
+    )
+    return [ChunkRow(bytes(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def insert_pack(
+    conn: sqlite3.Connection, pack_id: str, size: int, chunks: Iterable[ChunkRow]
+) -> int:
+    """Insert a pack row and its chunk rows; chunks already indexed elsewhere are kept there.
+
+    Returns how many chunk rows were new.
+    """
+    rows = [(c.id, c.pack, c.offset, c.length, c.size, c.codec) for c in chunks]
+    conn.execute(
+        "INSERT OR IGNORE INTO packs (id, size, chunks, created) VALUES (?, ?, ?, ?)",
+        (pack_id, size, len(rows), now_iso()),
+    )
+    before = conn.total_changes
+    conn.executemany(
+        "INSERT OR IGNORE INTO chunks (id, pack, offset, length, size, codec) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    return conn.total_changes - before
+
+
+def insert_blob(
+    conn: sqlite3.Connection, blob_id: bytes, size: int, chunks: Sequence[bytes]
+) -> bool:
+    """Insert one blob and its ordered chunk list; False when the blob already existed."""
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO blobs (id, size, chunks) VALUES (?, ?, ?)",
+        (blob_id, size, len(chunks)),
+    )
+    if cur.rowcount:
+        conn.executemany(
+            "INSERT INTO blob_chunks (blob, seq, chunk) VALUES (?, ?, ?)",
+            [(blob_id, i, c) for i, c in enumerate(chunks)],
+        )
+    return bool(cur.rowcount)
+
+
+def packs(conn: sqlite3.Connection) -> Iterator[PackRow]:
+    for r in conn.execute("SELECT id, size, chunks, created FROM packs ORDER BY id"):
+        yield PackRow(r[0], r[1], r[2], r[3])
+
+
+def pack_ids(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT id FROM packs")}
+
+
+def delete_packs(conn: sqlite3.Connection, ids: Iterable[str]) -> None:
+    conn.executemany("DELETE FROM packs WHERE id = ?", [(i,) for i in ids])
+
+
+def totals(conn: sqlite3.Connection) -> ContentTotals:
+    p = conn.execute("SELECT count(*), coalesce(sum(size), 0) FROM packs").fetchone()
+    c = conn.execute(
+        "SELECT count(*), coalesce(sum(size), 0), coalesce(sum(length), 0) FROM chunks"
+    ).fetchone()
+    b = conn.execute("SELECT count(*), coalesce(sum(size), 0) FROM blobs").fetchone()
+    return ContentTotals(p[0], p[1], c[0], c[1], c[2], b[0], b[1])

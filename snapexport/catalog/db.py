@@ -1,0 +1,126 @@
+"""The catalog connection: open or create ``catalog.sqlite``, migrate it, run transactions.
+
+The connection is in autocommit mode (``isolation_level=None``): nothing holds a write lock
+unless a ``transaction()`` block is open, and every such block is short. Writers use
+``BEGIN IMMEDIATE`` so two writers queue on SQLite's lock instead of failing to upgrade.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlite_utils
+
+from snapexport import __version__
+from snapexport.catalog.schema import MIGRATIONS, SCHEMA_VERSION
+from snapexport.errors import CatalogVersionError, StoreError
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+class Catalog:
+    """An open catalog database: ``db`` (sqlite-utils) and ``conn`` (sqlite3) share one link."""
+
+    def __init__(self, db: sqlite_utils.Database, path: Path | None) -> None:
+        self.db = db
+        self.conn: sqlite3.Connection = db.conn
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | Path, *, create: bool = False) -> Catalog:
+        """Open (or with ``create``, create) the catalog at ``path`` and migrate it forward."""
+        path = Path(path)
+        if not create and not path.exists():
+            raise StoreError(f"catalog {path} is missing")
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = OFF")
+            catalog = cls(sqlite_utils.Database(conn), path)
+            catalog._migrate()
+        except sqlite3.DatabaseError as err:
+            raise StoreError(f"catalog {path} is unreadable: {err}") from err
+        return catalog
+
+    @classmethod
+    def memory(cls) -> Catalog:
+        """A throwaway in-memory catalog (tests, tools)."""
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+        catalog = cls(sqlite_utils.Database(conn), None)
+        catalog._migrate()
+        return catalog
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _check_version(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise CatalogVersionError(
+                f"catalog {self.path} has schema version {version}, but snapexport "
+                f"{__version__} understands at most version {SCHEMA_VERSION}: upgrade snapexport"
+            )
+
+    def _migrate(self) -> None:
+        self._check_version(self.schema_version)
+        if self.schema_version == SCHEMA_VERSION:
+            return
+        with self.transaction():
+            version = self.schema_version  # re-read under the write lock
+            self._check_version(version)
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _statements(MIGRATIONS[target - 1]):
+                    self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version = {target}")
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A short write transaction (``BEGIN IMMEDIATE``): commit on success, else roll back."""
+        if self.conn.in_transaction:
+            raise StoreError("catalog transaction already open on this connection")
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Set (or with None, delete) a meta key; runs in the caller's transaction if any."""
+        if value is None:
+            self.conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+        else:
+            self.conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration script into single statements (executescript would commit)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            if pending.strip():
+                yield pending
+            pending = ""
+    if pending.strip() and not pending.strip().startswith("--"):
+        yield pending

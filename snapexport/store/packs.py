@@ -1,0 +1,161 @@
+"""The pack file format (version 1): the one place that encodes and decodes pack bytes.
+
+A pack is ``header | payload ... | index | footer`` (docs/format.md, byte by byte):
+
+* header: 8 bytes, ``b"SNXPACK"`` followed by the format version byte ``0x01``;
+* payloads: the stored bytes of each chunk, back to back, in index order;
+* index: one 49-byte entry per chunk: id (32 bytes), codec (u8), plain size (u32 LE),
+  stored length (u32 LE), offset of the payload from the start of the file (u64 LE);
+* footer: 16 bytes: index byte length (u32 LE), entry count (u32 LE), ``b"SNXPIDX\\x01"``.
+
+A pack is named by the unkeyed BLAKE3 of all its bytes, so a pack file can be verified
+without the catalog, and the catalog's chunk index can be rebuilt from the packs alone. A
+future encryption layer wraps payloads and the index here, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import blake3
+
+from snapexport.errors import CorruptionError
+from snapexport.store.ids import ID_SIZE, BytesLike
+
+FORMAT_VERSION = 1
+HEADER = b"SNXPACK" + bytes([FORMAT_VERSION])
+FOOTER_MAGIC = b"SNXPIDX" + bytes([FORMAT_VERSION])
+_ENTRY = struct.Struct("<32sBIIQ")
+_FOOTER = struct.Struct("<II8s")
+ENTRY_SIZE = _ENTRY.size
+FOOTER_SIZE = _FOOTER.size
+PACKS_PREFIX = "packs/"
+
+
+@dataclass(frozen=True, slots=True)
+class PackEntry:
+    """Where one chunk sits inside a pack and how it is stored."""
+
+    id: bytes
+    codec: int
+    size: int
+    length: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedPack:
+    """A complete, fsynced pack file waiting in the temp folder to be saved under its name."""
+
+    path: Path
+    id: str
+    size: int
+    entries: tuple[PackEntry, ...]
+
+
+def object_name(pack_id: str) -> str:
+    """The backend name of a pack: ``packs/<first 2 hex>/<64 hex>``."""
+    return f"{PACKS_PREFIX}{pack_id[:2]}/{pack_id}"
+
+
+def pack_id_of(name: str) -> str | None:
+    """The pack id in a backend name, or None when the name is not a well-formed pack name."""
+    parts = name.split("/")
+    if len(parts) != 3 or parts[0] + "/" != PACKS_PREFIX:
+        return None
+    pid = parts[2]
+    if len(pid) != 2 * ID_SIZE or parts[1] != pid[:2]:
+        return None
+    try:
+        bytes.fromhex(pid)
+    except ValueError:
+        return None
+    return pid
+
+
+class PackWriter:
+    """Appends chunk payloads to a new pack file in ``tmp_dir``; ``finish`` seals it."""
+
+    def __init__(self, tmp_dir: Path) -> None:
+        fd_name = f"pack-{os.getpid()}-{os.urandom(6).hex()}.tmp"
+        self.path = tmp_dir / fd_name
+        self._f = open(self.path, "xb", buffering=0)  # noqa: SIM115 - closed by finish/abort
+        self._hash = blake3.blake3()
+        self._entries: list[PackEntry] = []
+        self.size = 0
+        self._write(HEADER)
+
+    def _write(self, data: BytesLike) -> None:
+        view = memoryview(data)
+        while view:
+            n = self._f.write(view)
+            view = view[n:]
+        self._hash.update(data)
+        self.size += len(data)
+
+    @property
+    def count(self) -> int:
+        return len(self._entries)
+
+    def add(self, chunk_id: bytes, codec: int, size: int, stored: BytesLike) -> PackEntry:
+        """Append one chunk's stored bytes and remember its index entry."""
+        entry = PackEntry(chunk_id, codec, size, len(stored), self.size)
+        self._write(stored)
+        self._entries.append(entry)
+        return entry
+
+    def finish(self) -> FinishedPack:
+        """Write index and footer, fsync and close; the file is then complete."""
+        index = b"".join(
+            _ENTRY.pack(e.id, e.codec, e.size, e.length, e.offset) for e in self._entries
+        )
+        self._write(index)
+        self._write(_FOOTER.pack(len(index), len(self._entries), FOOTER_MAGIC))
+        os.fsync(self._f.fileno())
+        self._f.close()
+        return FinishedPack(self.path, self._hash.hexdigest(), self.size, tuple(self._entries))
+
+    def abort(self) -> None:
+        """Close and delete the unfinished file."""
+        self._f.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+def index_span(footer: bytes, pack_size: int) -> tuple[int, int]:
+    """From the last 16 bytes of a pack, the (offset, length) of its index."""
+    if len(footer) != FOOTER_SIZE:
+        raise CorruptionError("pack is too short for a footer")
+    index_len, count, magic = _FOOTER.unpack(footer)
+    if magic != FOOTER_MAGIC:
+        raise CorruptionError("pack footer magic is wrong (truncated or not a pack)")
+    if index_len != count * ENTRY_SIZE or index_len + FOOTER_SIZE + len(HEADER) > pack_size:
+        raise CorruptionError("pack footer sizes do not fit the file")
+    return pack_size - FOOTER_SIZE - index_len, index_len
+
+
+def parse_index(index: bytes, index_offset: int) -> tuple[PackEntry, ...]:
+    """Decode an index and check that its payloads tile the pack between header and index."""
+    entries = tuple(
+        PackEntry(*_ENTRY.unpack_from(index, i)) for i in range(0, len(index), ENTRY_SIZE)
+    )
+    expect = len(HEADER)
+    for e in entries:
+        if e.offset != expect:
+            raise CorruptionError("pack index offsets are not contiguous")
+        expect += e.length
+    if expect != index_offset:
+        raise CorruptionError("pack index does not cover the payload area")
+    return entries
+
+
+def parse_pack(data: bytes) -> tuple[PackEntry, ...]:
+    """Decode the index of a whole pack held in memory, checking header and footer."""
+    if data[: len(HEADER)] != HEADER:
+        raise CorruptionError("pack header magic is wrong")
+    offset, length = index_span(data[-FOOTER_SIZE:], len(data))
+    return parse_index(data[offset : offset + length], offset)

@@ -1,0 +1,167 @@
+"""Bringing a store back to a clean state after a crash, and rebuilding the chunk index.
+
+Rules (docs/format.md, "Crash recovery"):
+
+* Files in ``tmp/`` belong to the writer holding the exclusive lock; any found while we
+  hold it are strays of a dead writer and are deleted.
+* Packs named in the ``pending_pack_deletes`` meta key were dropped from the catalog by a
+  garbage collection that was interrupted before deleting them; they are deleted.
+* An *orphan* pack (a pack file without a ``packs`` row) is first verified: its BLAKE3
+  must equal its name and its index must parse. A verified orphan holding any chunk the
+  catalog lacks was sealed by a writer that died before committing: it is indexed, so its
+  chunks are reused by the next run instead of being stored again. A verified orphan whose
+  chunks are all indexed elsewhere is a leftover copy (interrupted repack) and is deleted.
+  An orphan that does not verify is reported as damaged and left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import blake3
+
+from snapexport.catalog import content
+from snapexport.errors import CorruptionError
+from snapexport.store import packs
+
+if TYPE_CHECKING:
+    from snapexport.store.repository import Store
+
+PENDING_DELETES_META = "pending_pack_deletes"
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryReport:
+    """What ``recover`` found and did; each field holds names or pack ids."""
+
+    temp_removed: tuple[str, ...] = ()
+    deletes_finished: tuple[str, ...] = ()
+    indexed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    damaged: tuple[str, ...] = ()
+    foreign: tuple[str, ...] = ()  # files under packs/ whose names are not pack names
+
+
+def clean_tmp(store: Store) -> list[str]:
+    """Delete everything in ``tmp/`` (only call while holding the exclusive lock)."""
+    removed = []
+    if store.tmp_dir.is_dir():
+        for p in sorted(store.tmp_dir.iterdir()):
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                p.unlink()
+                removed.append(p.name)
+    return removed
+
+
+def pending_deletes(store: Store) -> list[str]:
+    raw = store.catalog.get_meta(PENDING_DELETES_META)
+    return list(json.loads(raw)) if raw else []
+
+
+def finish_pending_deletes(store: Store) -> list[str]:
+    """Delete the pack files an interrupted garbage collection had already uncatalogued."""
+    doomed = pending_deletes(store)
+    known = content.pack_ids(store.catalog.conn)
+    for pid in doomed:
+        if pid not in known:  # never delete a pack the catalog (again) refers to
+            store.backend.remove(packs.object_name(pid))
+    if doomed:
+        with store.catalog.transaction():
+            store.catalog.set_meta(PENDING_DELETES_META, None)
+    return doomed
+
+
+def list_pack_objects(store: Store) -> tuple[dict[str, int], list[str]]:
+    """All pack objects by id with their sizes, and the names under packs/ that are not packs."""
+    found: dict[str, int] = {}
+    foreign: list[str] = []
+    for name, size in store.backend.list(packs.PACKS_PREFIX):
+        pid = packs.pack_id_of(name)
+        if pid is None:
+            foreign.append(name)
+        else:
+            found[pid] = size
+    return found, foreign
+
+
+def read_verified_entries(store: Store, pack_id: str) -> tuple[packs.PackEntry, ...]:
+    """Load a whole pack, check its hash against its name and return its index entries."""
+    data = store.backend.load(packs.object_name(pack_id))
+    if blake3.blake3(data).hexdigest() != pack_id:
+        raise CorruptionError(f"pack {pack_id} does not match its name (damaged or truncated)")
+    return packs.parse_pack(data)
+
+
+def adopt_orphan(store: Store, pack_id: str, size: int) -> str:
+    """Index or delete one orphan pack; returns 'indexed', 'removed' or 'damaged'."""
+    try:
+        entries = read_verified_entries(store, pack_id)
+    except CorruptionError:
+        return "damaged"
+    conn = store.catalog.conn
+    ids = [e.id for e in entries]
+    if len(content.existing_chunks(conn, ids)) == len(set(ids)):
+        store.backend.remove(packs.object_name(pack_id))
+        return "removed"
+    rows = [content.ChunkRow(e.id, pack_id, e.offset, e.length, e.size, e.codec) for e in entries]
+    with store.catalog.transaction() as conn:
+        content.insert_pack(conn, pack_id, size, rows)
+    return "indexed"
+
+
+def recover(store: Store) -> RecoveryReport:
+    """Clean up after a writer that did not close: temp files, pending deletes, orphans."""
+    temp = clean_tmp(store)
+    finished = finish_pending_deletes(store)
+    found, foreign = list_pack_objects(store)
+    known = content.pack_ids(store.catalog.conn)
+    outcome: dict[str, list[str]] = {"indexed": [], "removed": [], "damaged": []}
+    for pid in sorted(set(found) - known):
+        outcome[adopt_orphan(store, pid, found[pid])].append(pid)
+    return RecoveryReport(
+        tuple(temp),
+        tuple(finished),
+        tuple(outcome["indexed"]),
+        tuple(outcome["removed"]),
+        tuple(outcome["damaged"]),
+        tuple(foreign),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReindexReport:
+    packs_read: int
+    packs_added: int
+    chunks_added: int
+    damaged: tuple[str, ...]
+
+
+def reindex(store: Store) -> ReindexReport:
+    """Rebuild the packs and chunks tables from the pack files' trailers alone.
+
+    Existing rows are kept; missing pack and chunk rows are added. Only each pack's footer
+    and index are read. Blob rows cannot be rebuilt this way: a blob's chunk list lives
+    only in the catalog.
+    """
+    found, _ = list_pack_objects(store)
+    known = content.pack_ids(store.catalog.conn)
+    damaged: list[str] = []
+    packs_added = chunks_added = 0
+    for pid, size in sorted(found.items()):
+        name = packs.object_name(pid)
+        try:
+            footer = store.backend.load(name, max(size - packs.FOOTER_SIZE, 0))
+            offset, length = packs.index_span(footer, size)
+            index = store.backend.load(name, offset, length)
+            entries = packs.parse_index(index, offset)
+        except CorruptionError:
+            damaged.append(pid)
+            continue
+        rows = [content.ChunkRow(e.id, pid, e.offset, e.length, e.size, e.codec) for e in entries]
+        with store.catalog.transaction() as conn:
+            chunks_added += content.insert_pack(conn, pid, size, rows)
+        packs_added += pid not in known
+    return ReindexReport(len(found), packs_added, chunks_added, tuple(damaged))

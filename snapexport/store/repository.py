@@ -1,0 +1,485 @@
+"""``Store``: put and read blobs through chunker, codecs, packs, backend and catalog.
+
+Writing is a small pipeline. The calling thread reads and cuts the stream and feeds the
+blob hash; a thread pool hashes chunks and compresses the new ones (BLAKE3 and zstd release
+the GIL); the calling thread appends finished payloads to the open pack in order. A sealed
+pack is fsynced and saved under its name first, and only then are its pack and chunk rows,
+together with every pending blob whose chunks are now all durable, committed in one short
+transaction. A crash therefore leaves at most packs (and no blobs) the catalog lacks, which
+the next writer indexes (``recovery.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+from snapexport.catalog import content
+from snapexport.catalog.db import Catalog
+from snapexport.errors import CorruptionError, StoreError
+from snapexport.store.backend import Backend, LocalBackend
+from snapexport.store.chunker import Chunker, ChunkerParams
+from snapexport.store.compression import Codecs
+from snapexport.store.config import CONFIG_FILE, DEFAULT_PACK_SIZE, StoreConfig
+from snapexport.store.ids import BytesLike, Ids
+from snapexport.store.lock import StoreLock
+from snapexport.store.packs import FinishedPack, PackWriter, object_name
+
+CATALOG_FILE = "catalog.sqlite"
+LOCKS_DIR = "locks"
+TMP_DIR = "tmp"
+PACKS_DIR = "packs"
+WRITER_META = "open_writer"  # set while a writer has the store open; left set by a crash
+
+WINDOW = 8  # chunks hashed together before one batched existence query
+READ_AHEAD = 4  # chunks loaded and verified ahead of the reader
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRef:
+    """A stored blob: its id (BLAKE3 of the content) and plain size."""
+
+    id: bytes
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    """What this Store object has done since it was opened."""
+
+    bytes_read: int = 0  # plain bytes given to put_*
+    bytes_stored: int = 0  # payload bytes appended to packs
+    new_chunks: int = 0
+    dedup_chunks: int = 0  # chunks already stored (or already queued in this run)
+    new_blobs: int = 0
+    packs_written: int = 0
+
+
+@dataclass(slots=True)
+class _PendingBlob:
+    id: bytes
+    size: int
+    chunks: list[bytes]
+    waiting: set[bytes] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class _Counters:
+    bytes_read: int = 0
+    bytes_stored: int = 0
+    new_chunks: int = 0
+    dedup_chunks: int = 0
+    new_blobs: int = 0
+    packs_written: int = 0
+
+
+class Store:
+    """An open store folder. Use as a context manager, or call ``close``."""
+
+    def __init__(
+        self, root: Path, config: StoreConfig, catalog: Catalog, lock: StoreLock, *, write: bool
+    ) -> None:
+        self.root = root
+        self.config = config
+        self.catalog = catalog
+        self.lock = lock
+        self.write = write
+        self.backend: Backend = LocalBackend(root)
+        self.ids = Ids()
+        self.codecs = Codecs(config.compression_level)
+        self.chunker = Chunker(config.chunker)
+        self.tmp_dir = root / TMP_DIR
+        self._pool: ThreadPoolExecutor | None = None
+        self._pack: PackWriter | None = None
+        self._queue: deque[tuple[bytes, int, Future[tuple[int, BytesLike]]]] = deque()
+        self._pending_chunks: set[bytes] = set()
+        self._pending_blobs: dict[bytes, _PendingBlob] = {}
+        self._counters = _Counters()
+        self._closed = False
+        #: what recovery did when this writer opened after an unclean shutdown
+        self.recovered: object | None = None
+
+    # -- opening -----------------------------------------------------------------------
+
+    @classmethod
+    def init(
+        cls,
+        location: str | Path,
+        *,
+        compression_level: int = 3,
+        pack_size: int = DEFAULT_PACK_SIZE,
+        chunker: ChunkerParams | None = None,
+    ) -> Store:
+        """Create a store in an empty (or missing) folder and open it for writing."""
+        root = Path(location)
+        if root.exists() and not root.is_dir():
+            raise StoreError(f"{root} exists and is not a folder")
+        if root.is_dir() and any(root.iterdir()):
+            if (root / CONFIG_FILE).exists():
+                raise StoreError(f"{root} is already a snapexport store")
+            raise StoreError(f"{root} is not empty and is not a snapexport store")
+        config = StoreConfig.new(
+            chunker=chunker or ChunkerParams(),
+            compression_level=compression_level,
+            pack_size=pack_size,
+        )
+        Chunker(config.chunker)  # validates the parameters before anything is written
+        Codecs(compression_level)
+        for sub in ("", PACKS_DIR, LOCKS_DIR, TMP_DIR):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        lock = StoreLock(root / LOCKS_DIR, exclusive=True)
+        try:
+            catalog = Catalog.open(root / CATALOG_FILE, create=True)
+            # config last: a folder without it is not (yet) a store.
+            config.write(root)
+        except BaseException:
+            lock.release()
+            raise
+        store = cls(root, config, catalog, lock, write=True)
+        store._mark_writer()
+        return store
+
+    @classmethod
+    def open(cls, location: str | Path, *, write: bool = False) -> Store:
+        """Open an existing store; ``write`` takes the exclusive lock, else a shared one."""
+        root = Path(location)
+        config = StoreConfig.read(root)
+        if not (root / CATALOG_FILE).exists():
+            raise StoreError(f"store {root} has no catalog ({CATALOG_FILE} is missing)")
+        for sub in (LOCKS_DIR, TMP_DIR):
+            (root / sub).mkdir(exist_ok=True)
+        lock = StoreLock(root / LOCKS_DIR, exclusive=write)
+        try:
+            catalog = Catalog.open(root / CATALOG_FILE)
+        except BaseException:
+            lock.release()
+            raise
+        store = cls(root, config, catalog, lock, write=write)
+        if write:
+            try:
+                store._recover_if_needed()
+                store._mark_writer()
+            except BaseException:
+                store._release()
+                raise
+        return store
+
+    def _mark_writer(self) -> None:
+        with self.catalog.transaction():
+            self.catalog.set_meta(WRITER_META, self.lock.holder.describe())
+
+    def _recover_if_needed(self) -> None:
+        from snapexport.store import recovery  # recovery builds on Store; import late
+
+        recovery.clean_tmp(self)
+        if self.catalog.get_meta(WRITER_META) is not None or recovery.pending_deletes(self):
+            self.recovered = recovery.recover(self)
+
+    # -- writing -----------------------------------------------------------------------
+
+    def _require_writer(self) -> None:
+        if not self.write:
+            raise StoreError("store was opened read-only")
+        if self._closed:
+            raise StoreError("store is closed")
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="store"
+            )
+        return self._pool
+
+    def put_file(self, f: BinaryIO, *, compressible: bool | None = None) -> BlobRef:
+        """Store the rest of stream ``f`` as one blob, chunk by chunk; returns its ref."""
+        self._require_writer()
+        return self._put_chunks(self.chunker.chunks(f), compressible)
+
+    def put_bytes(self, data: bytes, *, compressible: bool | None = None) -> BlobRef:
+        """Store ``data`` as one blob."""
+        self._require_writer()
+        return self._put_chunks(self.chunker.chunks_of(data), compressible)
+
+    def _put_chunks(self, chunks: Iterable[memoryview], compressible: bool | None) -> BlobRef:
+        pool = self._executor()
+        chunk_ids: list[bytes] = []
+        window: list[tuple[memoryview, Future[bytes]]] = []
+        first: memoryview | None = None
+        blob_hash = None
+        size = 0
+        for chunk in chunks:
+            size += len(chunk)
+            window.append((chunk, pool.submit(self.ids.of, chunk)))
+            # The blob id is hashed here while the pool hashes chunks. A one-chunk blob's
+            # id equals its chunk id, so the second pass only starts with a second chunk.
+            if first is None:
+                first = chunk
+            else:
+                if blob_hash is None:
+                    blob_hash = self.ids.hasher()
+                    blob_hash.update(first)
+                blob_hash.update(chunk)
+            if len(window) >= WINDOW:
+                self._store_window(window, compressible, chunk_ids)
+                window = []
+        if window:
+            self._store_window(window, compressible, chunk_ids)
+        self._counters.bytes_read += size
+        if not chunk_ids:
+            blob_id = self.ids.of(b"")
+        elif blob_hash is None:
+            blob_id = chunk_ids[0]
+        else:
+            blob_id = blob_hash.digest()
+        self._add_blob(blob_id, size, chunk_ids)
+        return BlobRef(blob_id, size)
+
+    def _store_window(
+        self,
+        window: list[tuple[memoryview, Future[bytes]]],
+        compressible: bool | None,
+        chunk_ids: list[bytes],
+    ) -> None:
+        ids = [fut.result() for _, fut in window]
+        chunk_ids.extend(ids)
+        unknown = {i for i in ids if i not in self._pending_chunks}
+        known = content.existing_chunks(self.catalog.conn, unknown) if unknown else set()
+        pool = self._executor()
+        for (chunk, _), cid in zip(window, ids, strict=True):
+            if cid in self._pending_chunks or cid in known:
+                self._counters.dedup_chunks += 1
+                continue
+            self._pending_chunks.add(cid)
+            fut = pool.submit(self.codecs.encode, chunk, compressible)
+            self._queue.append((cid, len(chunk), fut))
+        self._drain(keep=2 * WINDOW)
+
+    def _drain(self, keep: int) -> None:
+        """Append finished payloads to the open pack, in order, leaving at most ``keep``."""
+        while self._queue and (len(self._queue) > keep or self._queue[0][2].done()):
+            cid, size, fut = self._queue.popleft()
+            codec, stored = fut.result()
+            if self._pack is None:
+                self._pack = PackWriter(self.tmp_dir)
+            self._pack.add(cid, codec, size, stored)
+            self._counters.new_chunks += 1
+            self._counters.bytes_stored += len(stored)
+            if self._pack.size >= self.config.pack_size:
+                self._seal_pack()
+
+    def _add_blob(self, blob_id: bytes, size: int, chunk_ids: list[bytes]) -> None:
+        if blob_id in self._pending_blobs:
+            return
+        blob = _PendingBlob(blob_id, size, chunk_ids)
+        blob.waiting = {c for c in chunk_ids if c in self._pending_chunks}
+        self._pending_blobs[blob_id] = blob
+        if len(self._pending_blobs) > 2000 and not blob.waiting:
+            self._commit_blobs(None)
+
+    def _seal_pack(self) -> None:
+        pack = self._pack
+        if pack is None or pack.count == 0:
+            return
+        self._pack = None
+        finished = pack.finish()
+        self.backend.save(object_name(finished.id), finished.path)
+        self._counters.packs_written += 1
+        self._commit_blobs(finished)
+
+    def _commit_blobs(self, finished: FinishedPack | None) -> None:
+        """Commit a just-saved pack (if any) and every blob whose chunks are all durable."""
+        sealed: set[bytes] = set()
+        rows: list[content.ChunkRow] = []
+        if finished is not None:
+            rows = [
+                content.ChunkRow(e.id, finished.id, e.offset, e.length, e.size, e.codec)
+                for e in finished.entries
+            ]
+            sealed = {e.id for e in finished.entries}
+        ready = []
+        for blob in self._pending_blobs.values():
+            blob.waiting -= sealed
+            if not blob.waiting:
+                ready.append(blob)
+        with self.catalog.transaction() as conn:
+            if finished is not None:
+                content.insert_pack(conn, finished.id, finished.size, rows)
+            for blob in ready:
+                if content.insert_blob(conn, blob.id, blob.size, blob.chunks):
+                    self._counters.new_blobs += 1
+        self._pending_chunks -= sealed
+        for blob in ready:
+            del self._pending_blobs[blob.id]
+
+    def flush(self) -> None:
+        """Finish the open pack and commit everything put so far."""
+        self._require_writer()
+        self._drain(keep=0)
+        self._seal_pack()
+        if self._pending_blobs:
+            self._commit_blobs(None)
+        if self._pending_blobs or self._pending_chunks:
+            raise StoreError("internal error: blobs left pending after flush")
+
+    # -- reading -----------------------------------------------------------------------
+
+    def has_blob(self, blob_id: bytes) -> bool:
+        """Whether a blob with this id is stored (or put in this run and not yet flushed)."""
+        if blob_id in self._pending_blobs:
+            return True
+        return content.blob_size(self.catalog.conn, blob_id) is not None
+
+    def blob_size(self, blob_id: bytes) -> int | None:
+        pending = self._pending_blobs.get(blob_id)
+        if pending is not None:
+            return pending.size
+        return content.blob_size(self.catalog.conn, blob_id)
+
+    def read_blob(self, blob_id: bytes) -> Iterator[bytes]:
+        """Yield the plain bytes of a blob chunk by chunk, each verified against its id."""
+        if blob_id in self._pending_blobs:
+            self.flush()
+        conn = self.catalog.conn
+        if content.blob_size(conn, blob_id) is None:
+            raise CorruptionError(f"blob {blob_id.hex()} is not in the catalog")
+        chunk_ids = content.blob_chunk_ids(conn, blob_id)
+        rows = content.chunk_rows(conn, chunk_ids)
+        return self._read_chunks(blob_id, chunk_ids, rows)
+
+    def _read_chunks(
+        self, blob_id: bytes, chunk_ids: list[bytes], rows: dict[bytes, content.ChunkRow]
+    ) -> Iterator[bytes]:
+        for cid in chunk_ids:
+            if cid not in rows:
+                raise CorruptionError(
+                    f"blob {blob_id.hex()} needs chunk {cid.hex()}, which is not in the catalog"
+                )
+        pool = self._executor()
+        ahead: deque[Future[bytes]] = deque()
+        todo = iter(chunk_ids)
+        for cid in todo:
+            ahead.append(pool.submit(self.read_chunk, rows[cid]))
+            if len(ahead) >= READ_AHEAD:
+                break
+        for cid in todo:
+            data = ahead.popleft().result()
+            ahead.append(pool.submit(self.read_chunk, rows[cid]))
+            yield data
+        while ahead:
+            yield ahead.popleft().result()
+
+    def read_chunk(self, row: content.ChunkRow) -> bytes:
+        """Load, decode and verify one chunk; CorruptionError names the pack and chunk."""
+        return self.decode_verified(row, self.load_stored(row))
+
+    def load_stored(self, row: content.ChunkRow) -> bytes:
+        """The stored (possibly compressed) bytes of one chunk, as the catalog locates them."""
+        try:
+            stored = self.backend.load(object_name(row.pack), row.offset, row.length)
+        except FileNotFoundError:
+            raise CorruptionError(
+                f"pack {row.pack} is missing (needed for chunk {row.id.hex()})"
+            ) from None
+        if len(stored) != row.length:
+            raise CorruptionError(f"pack {row.pack} is truncated (chunk {row.id.hex()})")
+        return stored
+
+    def decode_verified(self, row: content.ChunkRow, stored: BytesLike) -> bytes:
+        """Decode one chunk's stored bytes and check them against the chunk id."""
+        where = f"chunk {row.id.hex()} in pack {row.pack}"
+        try:
+            plain = self.codecs.decode(row.codec, stored, row.size)
+        except CorruptionError as err:
+            raise CorruptionError(f"{where} is damaged: {err}") from None
+        if len(plain) != row.size or self.ids.of(plain) != row.id:
+            raise CorruptionError(f"{where} is damaged: its bytes do not match its id")
+        return plain
+
+    # -- stats, gc, closing ------------------------------------------------------------
+
+    @property
+    def stats(self) -> StoreStats:
+        c = self._counters
+        return StoreStats(
+            c.bytes_read, c.bytes_stored, c.new_chunks, c.dedup_chunks, c.new_blobs,
+            c.packs_written,
+        )  # fmt: skip
+
+    def collect_garbage(
+        self,
+        live_blobs: Iterable[bytes] | str,
+        *,
+        max_unused: float = 0.10,
+        dry_run: bool = False,
+    ) -> object:
+        """Free blobs not in ``live_blobs`` and the chunks and packs only they used.
+
+        ``live_blobs`` is an iterable of blob ids or an SQL query selecting them (one
+        column). Returns a ``gc.GcReport``; see ``gc.collect_garbage``.
+        """
+        from snapexport.store import gc
+
+        self._require_writer()
+        self.flush()
+        return gc.collect_garbage(self, live_blobs, max_unused=max_unused, dry_run=dry_run)
+
+    def close(self) -> None:
+        """Flush (when writing), then release the lock and the catalog."""
+        if self._closed:
+            return
+        try:
+            if self.write:
+                self.flush()
+                with self.catalog.transaction():
+                    self.catalog.set_meta(WRITER_META, None)
+        finally:
+            self._release()
+
+    def abort(self) -> None:
+        """Drop the unfinished pack and everything not yet committed, then release."""
+        if self._closed:
+            return
+        try:
+            for _, _, fut in self._queue:
+                fut.cancel()
+            self._queue.clear()
+            if self._pack is not None:
+                self._pack.abort()
+                self._pack = None
+            self._pending_blobs.clear()
+            self._pending_chunks.clear()
+            if self.write and not self.catalog.conn.in_transaction:
+                with self.catalog.transaction():
+                    self.catalog.set_meta(WRITER_META, None)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        self._closed = True
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        with contextlib.suppress(Exception):
+            self.catalog.close()
+        self.lock.release()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
