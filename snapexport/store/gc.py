@@ -18,6 +18,7 @@ them again towards their pack's unused share.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,13 +36,16 @@ if TYPE_CHECKING:
 class GcReport:
     """What a collection freed (or, with ``dry_run``, would free)."""
 
-    dead_blobs: int
-    dead_chunks: int
+    blobs_deleted: int
+    chunks_unused: int  # chunks no live blob uses (their rows go with their pack, if it goes)
     packs_deleted: int
     packs_repacked: int
     packs_written: int
     bytes_freed: int
     dry_run: bool
+
+    def as_dict(self) -> dict[str, int | bool]:
+        return dataclasses.asdict(self)
 
 
 def _load_live(store: Store, live: Iterable[bytes] | str) -> None:

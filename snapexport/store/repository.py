@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from snapexport.catalog import content
 from snapexport.catalog.db import Catalog
@@ -31,6 +31,10 @@ from snapexport.store.config import CONFIG_FILE, DEFAULT_PACK_SIZE, StoreConfig
 from snapexport.store.ids import BytesLike, Ids
 from snapexport.store.lock import StoreLock
 from snapexport.store.packs import FinishedPack, PackWriter, object_name
+
+if TYPE_CHECKING:
+    from snapexport.store.gc import GcReport
+    from snapexport.store.recovery import RecoveryReport
 
 CATALOG_FILE = "catalog.sqlite"
 LOCKS_DIR = "locks"
@@ -104,7 +108,7 @@ class Store:
         self._counters = _Counters()
         self._closed = False
         #: what recovery did when this writer opened after an unclean shutdown
-        self.recovered: object | None = None
+        self.recovered: RecoveryReport | None = None
 
     # -- opening -----------------------------------------------------------------------
 
@@ -418,7 +422,7 @@ class Store:
         *,
         max_unused: float = 0.10,
         dry_run: bool = False,
-    ) -> object:
+    ) -> GcReport:
         """Free blobs not in ``live_blobs`` and the chunks and packs only they used.
 
         ``live_blobs`` is an iterable of blob ids or an SQL query selecting them (one

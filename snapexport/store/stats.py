@@ -1,0 +1,52 @@
+"""Whole-store figures for ``snapexport stats``: counts, bytes and the ratios between them."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from snapexport.catalog import content
+
+if TYPE_CHECKING:
+    from snapexport.store.repository import Store
+
+
+@dataclass(frozen=True, slots=True)
+class ContentStats:
+    """``logical`` = sum of blob sizes; ``unique`` = plain bytes of distinct chunks;
+    ``stored`` = bytes of pack files. Ratios are ``x:1`` (higher is better)."""
+
+    packs: int
+    chunks: int
+    blobs: int
+    logical_bytes: int
+    unique_bytes: int
+    chunk_stored_bytes: int
+    stored_bytes: int
+    compression_ratio: float  # unique plain bytes / their stored bytes
+    dedup_ratio: float  # logical bytes / unique plain bytes
+    total_ratio: float  # logical bytes / pack bytes
+
+    def as_dict(self) -> dict[str, int | float]:
+        return dataclasses.asdict(self)
+
+
+def _ratio(a: int, b: int) -> float:
+    return round(a / b, 3) if b else 1.0
+
+
+def content_stats(store: Store) -> ContentStats:
+    t = content.totals(store.catalog.conn)
+    return ContentStats(
+        packs=t.packs,
+        chunks=t.chunks,
+        blobs=t.blobs,
+        logical_bytes=t.blob_bytes,
+        unique_bytes=t.chunk_plain_bytes,
+        chunk_stored_bytes=t.chunk_stored_bytes,
+        stored_bytes=t.pack_bytes,
+        compression_ratio=_ratio(t.chunk_plain_bytes, t.chunk_stored_bytes),
+        dedup_ratio=_ratio(t.blob_bytes, t.chunk_plain_bytes),
+        total_ratio=_ratio(t.blob_bytes, t.pack_bytes),
+    )
