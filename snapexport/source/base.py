@@ -15,10 +15,11 @@ builder then walks it once, in this order:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,11 @@ class FileRef:
     owner_pk: str | None = None
     checksum: str | None = None  # the DB's checksum of this file (hex), when it has one
     checksum_algo: str | None = None  # 'sha256' | 'md5', by the checksum's length
+    # For files that are not plain files at abs_path (zip members, files an export lost):
+    # ``opener()`` gives the bytes (a context manager), ``stat()`` the size, mtime_ns and
+    # mode; either may raise OSError (the builder then records the file as missing).
+    opener: Callable[[], BinaryIO] | None = None
+    stat: Callable[[], os.stat_result] | None = None
 
 
 class Source(Protocol):
