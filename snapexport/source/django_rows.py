@@ -1,0 +1,266 @@
+"""One section of a Django site: its rows for the fast path and its serialized records.
+
+``rows()`` never runs the serializer: it streams raw column values with
+``values_list(...).iterator(chunk_size=...)``, and for each chunk fetches the M2M lists
+(one query per relation, in the related model's ordering, through its default manager as
+the serializer does), natural keys when asked for, and whatever else a profile declares
+the record or its ``extra`` depends on. Memory holds one chunk at a time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connections
+from django.db.models import Model, QuerySet
+
+from snapexport.source.base import RowRef, SerializedRecord
+from snapexport.source.fingerprint import Fingerprinter
+from snapexport.source.ordering import OrderTerm, ordering_terms
+from snapexport.source.serialize import serialize_objects
+from snapexport.source.sortkey import KeyPart, encode_key
+
+
+def pk_text(value: Any) -> str:
+    """A primary key as the catalog stores it: its JSON encoding."""
+    return json.dumps(value, cls=DjangoJSONEncoder)
+
+
+class RowExtras(Protocol):
+    """What a profile adds to a section beyond raw values and M2M lists."""
+
+    def salt(self) -> list[Any]:
+        """Inputs every row depends on alike (settings, templates)."""
+        ...
+
+    def inputs(self, pks: Sequence[Any]) -> Mapping[Any, Any]:
+        """Per-row inputs of the record or its extra, for one chunk, in bulk."""
+        ...
+
+    def prepare(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        """Adjust the serialize queryset (select_related for what ``extra`` reads)."""
+        ...
+
+    def extra(self, obj: Model) -> dict[str, Any] | None:
+        """The record's ``extra`` facts, computed from the model instance."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class M2MRelation:
+    name: str
+    through: type[Model]
+    source_attname: str  # through-table column pointing at our rows
+    target_name: str  # through-table FK name pointing at the related rows
+    target_attname: str
+    related: type[Model]
+
+
+@dataclass
+class SectionReader:
+    """Rows and records of one model, read through the exporter's queryset."""
+
+    label: str
+    queryset: Callable[[], QuerySet[Any]]
+    batch_size: int = 500
+    natural_foreign: bool = False
+    natural_primary: bool = False
+    extras: RowExtras | None = None
+    _nk_cache: dict[tuple[type[Model], Any], Any] = field(default_factory=dict)
+
+    @property
+    def model(self) -> type[Model]:
+        return self.queryset().model._meta.concrete_model
+
+    # --- the fast path -----------------------------------------------------------------
+
+    def order_terms(self) -> list[OrderTerm]:
+        """The section's order; a model without any gets primary-key order."""
+        terms = ordering_terms(self.queryset())
+        return terms or [OrderTerm("pk")]
+
+    def m2m_relations(self) -> list[M2MRelation]:
+        relations = []
+        for f in self.model._meta.local_many_to_many:
+            through = f.remote_field.through
+            if not f.serialize or not through._meta.auto_created:
+                continue  # the serializer leaves custom-through M2M out
+            source = through._meta.get_field(f.m2m_field_name())
+            target = through._meta.get_field(f.m2m_reverse_field_name())
+            relations.append(
+                M2MRelation(
+                    f.name, through, source.attname, target.name, target.attname, f.related_model
+                )
+            )
+        return relations
+
+    def fingerprinter(self) -> Fingerprinter:
+        meta = self.model._meta
+        salt: list[Any] = [
+            self.label,
+            [f.attname for f in meta.local_fields],
+            [f.name for f in meta.local_fields if f.serialize],
+            [r.name for r in self.m2m_relations()],
+            self.natural_foreign,
+            self.natural_primary,
+            self.natural_primary and hasattr(self.model, "natural_key"),
+        ]
+        if self.extras is not None:
+            salt.append(self.extras.salt())
+        return Fingerprinter(salt)
+
+    def rows(self) -> Iterator[RowRef]:
+        model = self.model
+        meta = model._meta
+        using = self.queryset().db
+        nulls_largest = connections[using].vendor in ("postgresql", "oracle")
+        columns = [f.attname for f in meta.local_fields]
+        pk_index = columns.index(meta.pk.attname)
+        terms = self.order_terms()
+        select = list(columns)
+        term_index = []
+        for term in terms:
+            name = meta.pk.attname if term.path == "pk" else term.path
+            try:
+                f = meta.get_field(name)
+                if not f.is_relation and f.attname in columns:
+                    name = f.attname
+            except Exception:
+                pass
+            if name not in select:
+                select.append(name)
+            term_index.append(select.index(name))
+        fk_natural = self._natural_fk_fields() if self.natural_foreign else []
+        relations = self.m2m_relations()
+        fingerprinter = self.fingerprinter()
+        order = [t.expression() for t in terms]
+        if not any(t.path in ("pk", meta.pk.attname, meta.pk.name) for t in terms):
+            order.append(OrderTerm("pk").expression())
+        queryset = self.queryset().order_by(*order).values_list(*select)
+        chunk: list[tuple[Any, ...]] = []
+        for row in queryset.iterator(chunk_size=self.batch_size):
+            chunk.append(row)
+            if len(chunk) >= self.batch_size:
+                yield from self._chunk(
+                    chunk, pk_index, term_index, terms, relations, fk_natural, fingerprinter,
+                    nulls_largest, len(columns),
+                )  # fmt: skip
+                chunk = []
+        if chunk:
+            yield from self._chunk(
+                chunk, pk_index, term_index, terms, relations, fk_natural, fingerprinter,
+                nulls_largest, len(columns),
+            )  # fmt: skip
+
+    def _chunk(
+        self,
+        chunk: list[tuple[Any, ...]],
+        pk_index: int,
+        term_index: list[int],
+        terms: list[OrderTerm],
+        relations: list[M2MRelation],
+        fk_natural: list[tuple[int, type[Model]]],
+        fingerprinter: Fingerprinter,
+        nulls_largest: bool,
+        width: int,
+    ) -> Iterator[RowRef]:
+        pks = [row[pk_index] for row in chunk]
+        lists = {r.name: self._m2m_lists(r, pks) for r in relations}
+        natural: dict[int, Mapping[Any, Any]] = {}
+        for index, target in fk_natural:
+            natural[index] = self._natural_keys(target, {row[index] for row in chunk})
+        inputs = self.extras.inputs(pks) if self.extras is not None else {}
+        for row in chunk:
+            pk = row[pk_index]
+            raw = list(row[:width])
+            for index, _target in fk_natural:
+                raw.append(natural[index].get(row[index]))
+            fingerprint = fingerprinter.row(
+                raw,
+                [lists[r.name].get(pk, []) for r in relations],
+                inputs.get(pk),
+            )
+            parts = [
+                KeyPart(row[i], t.descending, t.nulls_first)
+                for i, t in zip(term_index, terms, strict=True)
+            ]
+            parts.append(KeyPart(pk))
+            yield RowRef(pk_text(pk), fingerprint, encode_key(parts, nulls_largest=nulls_largest))
+
+    def _m2m_lists(self, relation: M2MRelation, pks: list[Any]) -> dict[Any, list[Any]]:
+        """Each row's related keys in the order the serializer lists them."""
+        related_qs = relation.related._default_manager.all()
+        through_qs = relation.through._default_manager.using(related_qs.db).filter(
+            **{f"{relation.source_attname}__in": pks}
+        )
+        if related_qs.query.where:
+            # A filtering default manager (e.g. soft delete) hides rows from the list.
+            through_qs = through_qs.filter(
+                **{f"{relation.target_attname}__in": related_qs.values("pk")}
+            )
+        prefix = relation.target_name + "__"
+        order = [t.expression(prefix) for t in ordering_terms(related_qs)]
+        order.append(OrderTerm(relation.target_attname).expression())
+        result: dict[Any, list[Any]] = defaultdict(list)
+        pairs = through_qs.order_by(*order).values_list(
+            relation.source_attname, relation.target_attname
+        )
+        if self.natural_foreign and hasattr(relation.related, "natural_key"):
+            pairs_list = list(pairs)
+            keys = self._natural_keys(relation.related, {t for _s, t in pairs_list})
+            for source, target in pairs_list:
+                result[source].append(keys.get(target))
+        else:
+            for source, target in pairs:
+                result[source].append(target)
+        return result
+
+    def _natural_fk_fields(self) -> list[tuple[int, type[Model]]]:
+        """(column index, target model) of FKs the serializer writes as natural keys."""
+        meta = self.model._meta
+        out = []
+        for index, f in enumerate(meta.local_fields):
+            if f.remote_field is not None and f.serialize:
+                target = f.remote_field.model
+                if hasattr(target, "natural_key"):
+                    out.append((index, target))
+        return out
+
+    def _natural_keys(self, model: type[Model], ids: set[Any]) -> Mapping[Any, Any]:
+        ids.discard(None)
+        missing = [i for i in ids if (model, i) not in self._nk_cache]
+        if missing:
+            if len(self._nk_cache) > 50_000:
+                self._nk_cache.clear()  # bounded memory beats a perfect cache
+            for obj in model._base_manager.filter(pk__in=missing):
+                self._nk_cache[(model, obj.pk)] = obj.natural_key()
+        return {i: self._nk_cache.get((model, i)) for i in ids}
+
+    # --- records -----------------------------------------------------------------------
+
+    def serialize(self, pks: Sequence[str]) -> Iterator[SerializedRecord]:
+        relations = [r.name for r in self.m2m_relations()]
+        fk_names = [f.name for f in self.model._meta.local_fields if f.remote_field is not None]
+        for start in range(0, len(pks), self.batch_size):
+            batch = [json.loads(pk) for pk in pks[start : start + self.batch_size]]
+            queryset = self.queryset().filter(pk__in=batch).order_by()
+            if relations:
+                queryset = queryset.prefetch_related(*relations)
+            if self.natural_foreign and fk_names:
+                queryset = queryset.select_related(*fk_names)
+            if self.extras is not None:
+                queryset = self.extras.prepare(queryset)
+            objects = list(queryset)
+            texts = serialize_objects(
+                objects,
+                natural_foreign=self.natural_foreign,
+                natural_primary=self.natural_primary,
+            )
+            for obj, text in zip(objects, texts, strict=True):
+                extra = self.extras.extra(obj) if self.extras is not None else None
+                yield SerializedRecord(pk_text(obj.pk), text, extra)

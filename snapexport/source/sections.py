@@ -1,0 +1,67 @@
+"""The paperless-ngx exporter's manifest sections, in its query order (no Django here).
+
+Each entry names the manifest key the exporter uses, the model label of its records, the
+manager the exporter reads through, and the order it asks for (``None``: the model's own
+``Meta.ordering``). A site that lacks a model (no mail app, no allauth, no guardian, no
+auditlog) simply has no such section.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class PaperlessSection:
+    key: str  # the exporter's manifest key
+    label: str  # 'app_label.modelname'
+    manager: str = "objects"
+    order_by: tuple[str, ...] | None = None  # None: Meta.ordering
+    exclude_users: bool = False  # users minus 'consumer' and 'AnonymousUser'
+
+
+PAPERLESS_SECTIONS: tuple[PaperlessSection, ...] = (
+    PaperlessSection("correspondents", "documents.correspondent"),
+    PaperlessSection("tags", "documents.tag"),
+    PaperlessSection("document_types", "documents.documenttype"),
+    PaperlessSection("storage_paths", "documents.storagepath"),
+    PaperlessSection("mail_accounts", "paperless_mail.mailaccount"),
+    PaperlessSection("mail_rules", "paperless_mail.mailrule"),
+    PaperlessSection("saved_views", "documents.savedview"),
+    PaperlessSection("saved_view_filter_rules", "documents.savedviewfilterrule"),
+    PaperlessSection("groups", "auth.group"),
+    PaperlessSection("users", "auth.user", exclude_users=True),
+    PaperlessSection("ui_settings", "documents.uisettings"),
+    PaperlessSection("content_types", "contenttypes.contenttype"),
+    PaperlessSection("permissions", "auth.permission"),
+    PaperlessSection("user_object_permissions", "guardian.userobjectpermission"),
+    PaperlessSection("group_object_permissions", "guardian.groupobjectpermission"),
+    PaperlessSection("workflow_triggers", "documents.workflowtrigger"),
+    PaperlessSection("workflow_actions", "documents.workflowaction"),
+    PaperlessSection("workflow_email_actions", "documents.workflowactionemail"),
+    PaperlessSection("workflow_webhook_actions", "documents.workflowactionwebhook"),
+    PaperlessSection("workflows", "documents.workflow"),
+    PaperlessSection("custom_fields", "documents.customfield"),
+    PaperlessSection(
+        "custom_field_instances", "documents.customfieldinstance", manager="global_objects"
+    ),
+    PaperlessSection("app_configs", "paperless.applicationconfiguration"),
+    PaperlessSection("notes", "documents.note", manager="global_objects"),
+    PaperlessSection("documents", "documents.document", manager="global_objects", order_by=("id",)),
+    PaperlessSection("share_links", "documents.sharelink", manager="global_objects"),
+    PaperlessSection("share_link_bundles", "documents.sharelinkbundle", order_by=("id",)),
+    PaperlessSection("social_accounts", "socialaccount.socialaccount"),
+    PaperlessSection("social_apps", "socialaccount.socialapp"),
+    PaperlessSection("social_tokens", "socialaccount.socialtoken"),
+    PaperlessSection("authenticators", "mfa.authenticator"),
+)
+
+# Only when the site's AUDIT_LOG_ENABLED is true (paperless's default).
+AUDIT_LOG_SECTION = PaperlessSection("log_entries", "auditlog.logentry")
+
+# Sections the exporter holds back and writes after all others, in this order.
+WRITTEN_LAST: tuple[str, ...] = ("documents.document", "documents.sharelinkbundle")
+
+SECTION_KEYS: dict[str, str] = {
+    section.label: section.key for section in (*PAPERLESS_SECTIONS, AUDIT_LOG_SECTION)
+}
