@@ -113,8 +113,11 @@ def _all_chunks_known(store: Store, blob_id: bytes) -> bool:
 def _read_pack(store: Store, pack_id: str, report: CheckReport) -> None:
     try:
         entries = recovery.read_verified_entries(store, pack_id)
-    except (CorruptionError, FileNotFoundError) as err:
-        report.problems.append(f"pack {pack_id}: {err}")
+    except FileNotFoundError:
+        report.problems.append(f"pack {pack_id} is missing")
+        return
+    except CorruptionError as err:
+        report.problems.append(str(err))
         _name_damaged_chunks(store, pack_id, report)
         return
     report.bytes_read += sum(e.length for e in entries)

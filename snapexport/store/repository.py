@@ -182,9 +182,10 @@ class Store:
     def _recover_if_needed(self) -> None:
         from snapexport.store import recovery  # recovery builds on Store; import late
 
-        recovery.clean_tmp(self)
         if self.catalog.get_meta(WRITER_META) is not None or recovery.pending_deletes(self):
             self.recovered = recovery.recover(self)
+        else:
+            recovery.clean_tmp(self)
 
     # -- writing -----------------------------------------------------------------------
 
