@@ -1,0 +1,178 @@
+"""The directory sink: loose files in TARGET, re-runs copy only what changed.
+
+Skip rule for files already present (the exporter's): with ``-c`` originals and archives are
+recopied when the sha256 (md5 for 1.x/2.x checksums) of the target differs from the
+recorded checksum; otherwise (and always for thumbnails and bundles) when size or mtime
+differ. JSON files are always rewritten unless ``-cj`` finds their bytes unchanged.
+``manifest.json`` goes through ``manifest.json.tmp`` and a rename. ``-d`` deletes, after
+a successful run, every file under TARGET this run did not write or keep, then the folders
+left empty.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from snapexport.fsutil import fsync_dir
+from snapexport.materialize.sinks import Chunks, SinkCounts
+from snapexport.values import StoredFile
+
+_READ = 1 << 20
+_TMP = ".snapexport-{pid}.tmp"
+
+
+class DirectorySink:
+    """Writes the export as files under ``target``."""
+
+    def __init__(
+        self, target: Path, *, compare_checksums: bool, compare_json: bool, delete: bool
+    ) -> None:
+        self.target = target
+        self._compare_checksums = compare_checksums
+        self._compare_json = compare_json
+        self._delete = delete
+        self._existing: set[str] = set()  # files present at the start, not yet claimed
+        self.counts = SinkCounts()
+
+    def __enter__(self) -> DirectorySink:
+        for path in self.target.glob("**/*"):
+            if path.is_file():
+                self._existing.add(path.relative_to(self.target).as_posix())
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None and self._delete:
+            self._delete_unclaimed()
+
+    def add_file(
+        self, arcname: str, stored: StoredFile, chunks: Chunks, *, checksum: str | None
+    ) -> None:
+        dest = self.target / arcname
+        self._existing.discard(arcname)
+        if dest.is_file() and self._unchanged(dest, stored, checksum):
+            self.counts.files_skipped += 1
+            return
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.parent / _TMP.format(pid=os.getpid())
+        try:
+            with open(tmp, "wb") as out:
+                for chunk in chunks():
+                    out.write(chunk)
+                    self.counts.bytes_written += len(chunk)
+            if stored.mode & 0o7777:
+                os.chmod(tmp, stored.mode & 0o7777)
+            os.replace(tmp, dest)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        # atime is not recorded in a snapshot: the mtime stands in for it.
+        os.utime(dest, ns=(stored.mtime_ns, stored.mtime_ns))
+        self.counts.files_written += 1
+
+    def _unchanged(self, dest: Path, stored: StoredFile, checksum: str | None) -> bool:
+        if self._compare_checksums and checksum:
+            algo = "md5" if len(checksum) == 32 else "sha256"
+            return _digest(dest, algo) == checksum.lower()
+        st = dest.stat()
+        return st.st_size == stored.size and st.st_mtime_ns == stored.mtime_ns
+
+    def add_json(self, arcname: str, data: bytes) -> None:
+        dest = self.target / arcname
+        existed = arcname in self._existing
+        self._existing.discard(arcname)
+        if existed and self._compare_json and _same_bytes(dest, data):
+            self.counts.files_skipped += 1
+            return
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.parent / _TMP.format(pid=os.getpid())
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, dest)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        self.counts.files_written += 1
+        self.counts.bytes_written += len(data)
+
+    @contextlib.contextmanager
+    def manifest(self) -> Iterator[BinaryIO]:
+        dest = self.target / "manifest.json"
+        tmp = self.target / "manifest.json.tmp"
+        existed = "manifest.json" in self._existing
+        self._existing.discard("manifest.json")
+        self._existing.discard("manifest.json.tmp")
+        out = open(tmp, "wb")  # noqa: SIM115 - closed on every path below
+        try:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+            size = out.tell()
+            out.close()
+        except BaseException:
+            out.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        if existed and self._compare_json and _same_files(dest, tmp):
+            os.unlink(tmp)
+            self.counts.files_skipped += 1
+            return
+        os.replace(tmp, dest)
+        fsync_dir(self.target)
+        self.counts.files_written += 1
+        self.counts.bytes_written += size
+
+    def _delete_unclaimed(self) -> None:
+        for rel in sorted(self._existing):
+            path = self.target / rel
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                self.counts.files_deleted += 1
+            _remove_empty_parents(path.parent, self.target)
+        self._existing.clear()
+
+
+def _remove_empty_parents(folder: Path, root: Path) -> None:
+    while folder != root and folder.is_relative_to(root):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
+
+
+def _digest(path: Path, algo: str) -> str:
+    h = hashlib.new(algo)
+    with open(path, "rb") as f:
+        while block := f.read(_READ):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
+
+
+def _same_files(a: Path, b: Path) -> bool:
+    try:
+        if a.stat().st_size != b.stat().st_size:
+            return False
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            while True:
+                x, y = fa.read(_READ), fb.read(_READ)
+                if x != y:
+                    return False
+                if not x:
+                    return True
+    except OSError:
+        return False

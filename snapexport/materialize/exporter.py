@@ -1,0 +1,371 @@
+"""``materialize()``: one snapshot written out as paperless-ngx 3.0.5's ``document_exporter``.
+
+Order of work (and of zip entries) follows the exporter: every section but documents and
+share-link bundles goes into the manifest in the snapshot's section order; then each
+document (by id) gets its names, its files (original, thumbnail, archive) and, with ``-sm``,
+its split manifest; then the bundles; then metadata.json; the manifest is committed last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from snapexport.errors import MaterializeError, SnapexportError, UsageError
+from snapexport.materialize import generic
+from snapexport.materialize.crypto import CRYPT_FIELDS, PLAINTEXT_NOTICE, FieldCrypto
+from snapexport.materialize.directory_sink import DirectorySink
+from snapexport.materialize.encoding import (
+    EXPORTED_ARCHIVE_NAME,
+    EXPORTED_BUNDLE_NAME,
+    EXPORTED_FILE_NAME,
+    EXPORTED_THUMBNAIL_NAME,
+    ManifestWriter,
+    append_keys,
+    dumps,
+    split_manifest,
+)
+from snapexport.materialize.naming import (
+    DocumentFacts,
+    Namer,
+    bundle_names,
+    check_inside,
+    file_type,
+)
+from snapexport.materialize.options import (
+    ExportOptions,
+    MaterializeResult,
+    MissingDocumentFile,
+    Reporter,
+)
+from snapexport.materialize.sinks import Sink
+from snapexport.materialize.view import SnapshotView
+from snapexport.materialize.zip_sink import ZipSink
+from snapexport.values import MissingFile, StoredFile
+
+DOCUMENT = "documents.document"
+BUNDLE = "documents.sharelinkbundle"
+CORRESPONDENT = "documents.correspondent"
+NOTE = "documents.note"
+CUSTOM_FIELD_INSTANCE = "documents.customfieldinstance"
+HELD_BACK = (DOCUMENT, BUNDLE)
+
+
+def materialize(
+    view: SnapshotView,
+    target: Path,
+    options: ExportOptions | None = None,
+    *,
+    reporter: Reporter | None = None,
+) -> MaterializeResult:
+    """Write ``view`` into ``target`` as ``document_exporter`` would with ``options``.
+
+    Raises UsageError for a bad target or flag combination, MaterializeError when the export
+    cannot be written (a directory export is then partial; a zip export leaves nothing).
+    A snapshot that lacks files is written with what it has: ``result.missing`` lists the
+    rest.
+    """
+    options = options or ExportOptions()
+    target = Path(target)
+    check_target(target)
+    if options.zip and (options.compare_checksums or options.compare_json):
+        raise UsageError(
+            "--compare-checksums and --compare-json have no effect when used with --zip"
+        )
+    tz = _time_zone(view)
+    sections = list(view.meta.info.get("sections") or ())
+    if not sections:
+        raise MaterializeError(f"snapshot {view.meta.short_id} lists no sections")
+    sink = make_sink(view, target, options, tz)
+    if view.meta.profile == "django":
+        return generic.materialize_django(view, target, options, sink, sections, reporter)
+    return _PaperlessRun(view, target, options, sink, sections, reporter).run()
+
+
+def check_target(target: Path) -> None:
+    """The exporter's three checks on TARGET (it is never created)."""
+    if not target.exists():
+        raise UsageError("That path doesn't exist")
+    if not target.is_dir():
+        raise UsageError("That path isn't a directory")
+    if not os.access(target, os.W_OK):
+        raise UsageError("That path doesn't appear to be writable")
+
+
+def zip_path(view: SnapshotView, target: Path, options: ExportOptions, tz: tzinfo) -> Path:
+    """``(target / name).with_suffix(".zip")``; default name export-<local date ISO>."""
+    name = options.zip_name or f"export-{view.meta.time.astimezone(tz).date().isoformat()}"
+    if "/" in name or os.sep in name or name in ("", ".", ".."):
+        raise UsageError(f"--zip-name {name!r} must be a plain file name")
+    try:
+        return (target / name).with_suffix(".zip")
+    except ValueError as err:
+        raise UsageError(f"--zip-name {name!r} is not a usable file name") from err
+
+
+def make_sink(view: SnapshotView, target: Path, options: ExportOptions, tz: tzinfo) -> Sink:
+    if options.zip:
+        return ZipSink(
+            zip_path(view, target, options, tz),
+            time_zone=tz,
+            compression=options.zip_compression,
+            delete=options.delete,
+        )
+    return DirectorySink(
+        target,
+        compare_checksums=options.compare_checksums,
+        compare_json=options.compare_json,
+        delete=options.delete,
+    )
+
+
+def _time_zone(view: SnapshotView) -> tzinfo:
+    name = view.meta.info.get("time_zone") or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise MaterializeError(f"unknown time zone {name!r} in snapshot") from err
+
+
+@dataclass(slots=True)
+class _Tally:
+    records: int = 0
+    documents: int = 0
+    missing: list[MissingDocumentFile] = field(default_factory=list)
+    departures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class _PaperlessRun:
+    """One materialize run of the paperless profile."""
+
+    def __init__(
+        self,
+        view: SnapshotView,
+        target: Path,
+        options: ExportOptions,
+        sink: Sink,
+        sections: list[str],
+        reporter: Reporter | None,
+    ) -> None:
+        self.view = view
+        self.target = target
+        self.opts = options
+        self.sink = sink
+        self.sections = sections
+        self.reporter = reporter
+        self.tally = _Tally()
+        self.crypto = FieldCrypto(options.passphrase) if options.passphrase else None
+        self.namer = Namer(
+            use_filename_format=options.use_filename_format,
+            use_folder_prefix=options.use_folder_prefix,
+            no_thumbnail=options.no_thumbnail,
+            no_archive=options.no_archive,
+            split_manifest=options.split_manifest,
+        )
+        self.correspondents: dict[Any, str] = {}
+        self.children: dict[str, dict[Any, list[str]]] = {
+            NOTE: defaultdict(list),
+            CUSTOM_FIELD_INSTANCE: defaultdict(list),
+        }
+        self.missing_files: dict[tuple[str | None, str | None, str], MissingFile] = {}
+
+    def run(self) -> MaterializeResult:
+        version = self.view.meta.info.get("site_version")
+        if not version:
+            raise MaterializeError(
+                f"snapshot {self.view.meta.short_id} does not record the paperless version"
+            )
+        self.missing_files = {(m.owner_model, m.owner_pk, m.role): m for m in self.view.missing()}
+        try:
+            with self.sink:
+                with self.sink.manifest() as out:
+                    writer = ManifestWriter(out)
+                    self._sections(writer)
+                    self._documents(writer)
+                    self._bundles(writer)
+                    writer.close()
+                metadata: dict[str, Any] = {"version": version}
+                if self.crypto is not None:
+                    metadata.update(self.crypto.params())
+                self.sink.add_json("metadata.json", dumps(metadata).encode("utf-8"))
+        except SnapexportError as err:
+            raise self._failed(err) from err
+        except OSError as err:
+            raise self._failed(MaterializeError(f"cannot write the export: {err}")) from err
+        counts = self.sink.counts
+        return MaterializeResult(
+            path=self.sink.zip_path if isinstance(self.sink, ZipSink) else self.target,
+            records=self.tally.records,
+            documents=self.tally.documents,
+            files_written=counts.files_written,
+            files_skipped=counts.files_skipped,
+            files_deleted=counts.files_deleted,
+            bytes_written=counts.bytes_written,
+            missing=tuple(self.tally.missing),
+            departures=tuple(self.tally.departures),
+            warnings=tuple(self.tally.warnings),
+        )
+
+    def _failed(self, err: SnapexportError) -> SnapexportError:
+        if isinstance(err, UsageError) or isinstance(self.sink, ZipSink):
+            return err
+        return MaterializeError(f"{err} (the export in {self.target} is partial)")
+
+    def _sections(self, writer: ManifestWriter) -> None:
+        sensitive = False
+        for model in self.sections:
+            if model in HELD_BACK:
+                continue
+            held_for_split = self.opts.split_manifest and model in self.children
+            for rec in self.view.records(model):
+                self.tally.records += 1
+                if model == CORRESPONDENT:
+                    self.correspondents[json.loads(rec.pk)] = _fields(rec.text)["name"]
+                if held_for_split:
+                    owner = _fields(rec.text).get("document")
+                    self.children[model][owner].append(rec.text)
+                    continue
+                text = rec.text
+                if model in CRYPT_FIELDS:
+                    sensitive = True
+                    if self.crypto is not None:
+                        text = self.crypto.encrypt_text(model, text)
+                writer.write(text)
+        if sensitive and self.crypto is None:
+            self.tally.warnings.append(PLAINTEXT_NOTICE)
+
+    def _documents(self, writer: ManifestWriter) -> None:
+        if self.reporter is not None:
+            self.reporter.phase("documents")
+        for rec in self.view.records(DOCUMENT):
+            self.tally.records += 1
+            self.tally.documents += 1
+            record = json.loads(rec.text)
+            fields = record["fields"]
+            facts = self._facts(record, rec.extra or {})
+            names = self.namer.assign(facts)
+            if names.departure:
+                self.tally.departures.append(
+                    f"document {rec.pk}: {names.original}: {names.departure}"
+                )
+            keys = [(EXPORTED_FILE_NAME, names.original)]
+            if names.thumbnail:
+                keys.append((EXPORTED_THUMBNAIL_NAME, names.thumbnail))
+            if names.archive:
+                keys.append((EXPORTED_ARCHIVE_NAME, names.archive))
+            text = append_keys(rec.text, keys)
+            if not self.opts.data_only:
+                files = self.view.files_of(DOCUMENT, rec.pk)
+                for role, arcname, checksum in (
+                    ("original", names.original, fields.get("checksum")),
+                    ("thumbnail", names.thumbnail, None),
+                    ("archive", names.archive, fields.get("archive_checksum")),
+                ):
+                    if arcname is not None:
+                        self._copy(DOCUMENT, rec.pk, role, arcname, files.get(role), checksum)
+            if names.split_manifest:
+                texts = [text, *self.children[NOTE].get(facts.pk, ())]
+                texts += self.children[CUSTOM_FIELD_INSTANCE].get(facts.pk, ())
+                self.sink.add_json(names.split_manifest, split_manifest(texts).encode("utf-8"))
+            else:
+                writer.write(text)
+            if self.reporter is not None:
+                self.reporter.advance(items=1)
+
+    def _facts(self, record: dict[str, Any], extra: dict[str, Any]) -> DocumentFacts:
+        fields = record["fields"]
+        correspondent = fields.get("correspondent")
+        name = None
+        if correspondent is not None:
+            if correspondent not in self.correspondents:
+                raise MaterializeError(
+                    f"document {record['pk']}: its correspondent {correspondent} is not in "
+                    "the snapshot"
+                )
+            name = self.correspondents[correspondent]
+        mime = fields.get("mime_type")
+        return DocumentFacts(
+            pk=record["pk"],
+            created=self._created(fields.get("created")),
+            correspondent=name,
+            title=fields.get("title"),
+            mime_type=mime,
+            has_archive=fields.get("archive_filename") is not None,
+            format_name=extra.get("format_name") or fields.get("filename"),
+            file_type=extra.get("file_type") or file_type(mime),
+        )
+
+    def _created(self, value: Any) -> str:
+        """``created.isoformat()``: a date in 3.x; older datetimes become the local date."""
+        text = str(value or "")
+        if len(text) <= 10:
+            return text
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return text[:10]
+        if moment.tzinfo is None:
+            return moment.date().isoformat()
+        return moment.astimezone(_time_zone(self.view)).date().isoformat()
+
+    def _bundles(self, writer: ManifestWriter) -> None:
+        for rec in self.view.records(BUNDLE):
+            self.tally.records += 1
+            text = rec.text
+            record = json.loads(text)
+            file_path = record["fields"].get("file_path")
+            if file_path:
+                portable, arcname = bundle_names(file_path)
+                check_inside(arcname, f"share link bundle {rec.pk}")
+                self.namer.reserve(arcname)
+                record["fields"]["file_path"] = portable
+                record[EXPORTED_BUNDLE_NAME] = arcname
+                text = dumps(record)
+                if not self.opts.data_only:
+                    stored = self.view.files_of(BUNDLE, rec.pk).get("bundle")
+                    self._copy(BUNDLE, rec.pk, "bundle", arcname, stored, None)
+            writer.write(text)
+
+    def _copy(
+        self,
+        owner_model: str,
+        owner_pk: str,
+        role: str,
+        arcname: str,
+        stored: StoredFile | None,
+        checksum: str | None,
+    ) -> None:
+        if stored is None:
+            known = self.missing_files.get((owner_model, owner_pk, role))
+            reason = known.reason if known else "not in the snapshot"
+            self.tally.missing.append(
+                MissingDocumentFile(owner_model, owner_pk, role, arcname, reason)
+            )
+            return
+        try:
+            self.sink.add_file(
+                arcname,
+                stored,
+                lambda: self.view.read(stored),
+                checksum=checksum or stored.checksum,
+            )
+        except (SnapexportError, OSError) as err:
+            what = "document" if owner_model == DOCUMENT else "share link bundle"
+            raise MaterializeError(
+                f"{what} {owner_pk}: cannot write its {role} {arcname!r} "
+                f"(from {stored.path}): {err}"
+            ) from err
+        if self.reporter is not None:
+            self.reporter.advance(nbytes=stored.size)
+
+
+def _fields(text: str) -> dict[str, Any]:
+    fields: dict[str, Any] = json.loads(text).get("fields", {})
+    return fields

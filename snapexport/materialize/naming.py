@@ -1,0 +1,237 @@
+"""Export file names: paperless's public and filename-format names, counters, derived names.
+
+Identical to ``document_exporter`` 3.0.5 except for the two documented departures
+(docs/materialize.md): a counter is advanced until the original *and* every derived name are
+unused, and a name that would not fit in 255 bytes has its stem (not its extension)
+shortened so the extension and every derived suffix fit.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from pathvalidate import sanitize_filename
+
+from snapexport.errors import MaterializeError
+
+MAX_NAME_BYTES = 255
+THUMBNAIL_SUFFIX = "-thumbnail.webp"
+ARCHIVE_SUFFIX = "-archive.pdf"
+SPLIT_SUFFIX = "-manifest.json"
+
+# paperless's parsers' preferred extensions (their supported_mime_types tables); anything
+# else falls back to mimetypes.guess_extension, as paperless does.
+_PARSER_EXTENSIONS: dict[str, str] = {
+    "application/pdf": ".pdf",
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/tiff": ".tif",
+    "image/gif": ".gif",
+    "image/bmp": ".bmp",
+    "image/webp": ".webp",
+    "image/heic": ".heic",
+    "text/plain": ".txt",
+    "text/csv": ".csv",
+    "application/csv": ".csv",
+    "message/rfc822": ".eml",
+    "application/msword": ".doc",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+    "application/vnd.ms-excel": ".xls",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+    "application/vnd.ms-powerpoint": ".ppt",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": ".pptx",
+    "application/vnd.openxmlformats-officedocument.presentationml.slideshow": ".ppsx",
+    "application/vnd.oasis.opendocument.presentation": ".odp",
+    "application/vnd.oasis.opendocument.spreadsheet": ".ods",
+    "application/vnd.oasis.opendocument.text": ".odt",
+    "application/vnd.oasis.opendocument.graphics": ".odg",
+    "text/rtf": ".rtf",
+}
+
+
+def file_type(mime_type: str | None) -> str:
+    """``Document.file_type``: the default extension of a MIME type, or ``""``."""
+    if not mime_type:
+        return ""
+    ext = _PARSER_EXTENSIONS.get(mime_type)
+    if ext is not None:
+        return ext
+    return mimetypes.guess_extension(mime_type) or ""
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFacts:
+    """What naming needs from one document record."""
+
+    pk: Any
+    created: str
+    correspondent: str | None  # the correspondent's name
+    title: str | None
+    mime_type: str | None
+    has_archive: bool
+    format_name: str | None  # generate_filename(doc, counter=0), for -f
+    file_type: str  # extension from the MIME type (or from the record's extra)
+
+    def display(self) -> str:
+        """``str(document)``: created date, correspondent, title."""
+        res = self.created
+        if self.correspondent is not None:
+            res += f" {self.correspondent}"
+        if self.title:
+            res += f" {self.title}"
+        return res
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentNames:
+    """One document's arcnames in the export (relative POSIX paths)."""
+
+    original: str
+    thumbnail: str | None
+    archive: str | None
+    split_manifest: str | None
+    departure: str | None = None  # why the name differs from the exporter's, if it does
+
+
+def _fits(name: str) -> bool:
+    return len(name.encode("utf-8")) <= MAX_NAME_BYTES
+
+
+def _truncate_bytes(text: str, limit: int) -> str:
+    return text.encode("utf-8")[: max(limit, 0)].decode("utf-8", "ignore")
+
+
+class Namer:
+    """Assigns every document of one run its names, in document order."""
+
+    def __init__(
+        self,
+        *,
+        use_filename_format: bool,
+        use_folder_prefix: bool,
+        no_thumbnail: bool,
+        no_archive: bool,
+        split_manifest: bool,
+    ) -> None:
+        self._format = use_filename_format
+        self._prefix = use_folder_prefix
+        self._no_thumbnail = no_thumbnail
+        self._no_archive = no_archive
+        self._split = split_manifest
+        self._bases: set[str] = set()  # the exporter's own uniqueness set (base names)
+        self._used: set[str] = set()  # every arcname handed out so far
+
+    def reserve(self, arcname: str) -> None:
+        """Mark a name as taken (bundles, metadata, manifest)."""
+        self._used.add(arcname)
+
+    def assign(self, doc: DocumentFacts) -> DocumentNames:
+        suffixes = self._derived_suffixes(doc)
+        counter = 0
+        collided = False
+        while True:
+            base, shortened = self._base_name(doc, counter, suffixes)
+            names = self._targets(base, doc)
+            arcnames = [n for n in (names.original, names.thumbnail, names.archive) if n]
+            if names.split_manifest:
+                arcnames.append(names.split_manifest)
+            if base not in self._bases:
+                if not any(a in self._used for a in arcnames):
+                    break
+                collided = True  # the exporter would stop here and lose a file
+            counter += 1
+        self._bases.add(base)
+        self._used.update(arcnames)
+        for arcname in arcnames:
+            check_inside(arcname, f"document {doc.pk}")
+        departure = None
+        if collided:
+            departure = "counter advanced: a derived name was already used by another document"
+        if shortened:
+            departure = (departure + "; " if departure else "") + "stem shortened to fit 255 bytes"
+        if departure is None:
+            return names
+        return DocumentNames(
+            names.original, names.thumbnail, names.archive, names.split_manifest, departure
+        )
+
+    def _derived_suffixes(self, doc: DocumentFacts) -> list[str]:
+        suffixes = []
+        if not self._no_thumbnail:
+            suffixes.append(THUMBNAIL_SUFFIX)
+        if not self._no_archive and doc.has_archive:
+            suffixes.append(ARCHIVE_SUFFIX)
+        if self._split:
+            suffixes.append(SPLIT_SUFFIX)
+        return suffixes
+
+    def _base_name(self, doc: DocumentFacts, counter: int, suffixes: list[str]) -> tuple[str, bool]:
+        """The exporter's base name for ``counter``, and whether it had to be shortened."""
+        counter_str = f"_{counter:02}" if counter else ""
+        ext = doc.file_type
+        if self._format and doc.format_name:
+            name0 = doc.format_name
+            stem0 = name0[: -len(ext)] if ext and name0.endswith(ext) else name0
+            path = PurePosixPath(stem0 + counter_str + ext)
+            parent, last = path.parent, path.name
+            if self._all_fit(last, suffixes):
+                return path.as_posix(), False
+            stem = last[: -len(ext)] if ext and last.endswith(ext) else last
+            short = self._shorten(stem, counter_str, ext, suffixes)
+            return (parent / short).as_posix(), True
+        display = doc.display()
+        raw = display + counter_str + ext
+        name = sanitize_filename(raw, replacement_text="-")
+        if _fits(raw) and self._all_fit(name, suffixes):
+            return name, False
+        stem = sanitize_filename(display, replacement_text="-")
+        return self._shorten(stem, counter_str, ext, suffixes), True
+
+    @staticmethod
+    def _all_fit(name: str, suffixes: list[str]) -> bool:
+        stem = PurePosixPath(name).stem
+        return _fits(name) and all(_fits(stem + s) for s in suffixes)
+
+    @staticmethod
+    def _shorten(stem: str, counter_str: str, ext: str, suffixes: list[str]) -> str:
+        """Departure 2: cut the stem so extension and every derived suffix fit 255 bytes."""
+        longest = max([len(ext.encode("utf-8")), *(len(s) for s in suffixes)])
+        budget = MAX_NAME_BYTES - longest - len(counter_str)
+        short = _truncate_bytes(stem, budget).rstrip(" .")
+        return sanitize_filename(short + counter_str + ext, replacement_text="-")
+
+    def _targets(self, base: str, doc: DocumentFacts) -> DocumentNames:
+        path = PurePosixPath(base)
+        stem, parent = path.stem, path.parent
+
+        def placed(folder: str, name: PurePosixPath) -> str:
+            return (PurePosixPath(folder) / name).as_posix() if self._prefix else name.as_posix()
+
+        original = placed("originals", path)
+        thumbnail = None
+        if not self._no_thumbnail:
+            thumbnail = placed("thumbnails", parent / (stem + THUMBNAIL_SUFFIX))
+        archive = None
+        if not self._no_archive and doc.has_archive:
+            archive = placed("archive", parent / (stem + ARCHIVE_SUFFIX))
+        split = placed("json", parent / (stem + SPLIT_SUFFIX)) if self._split else None
+        return DocumentNames(original, thumbnail, archive, split)
+
+
+def bundle_names(file_path: str) -> tuple[str, str]:
+    """A share-link bundle's (portable file_path, arcname), as the exporter rewrites them."""
+    stored = PurePosixPath(file_path)
+    portable = PurePosixPath(stored.name) if stored.is_absolute() else stored
+    return portable.as_posix(), (PurePosixPath("share_link_bundles") / portable).as_posix()
+
+
+def check_inside(arcname: str, owner: str) -> None:
+    """Refuse names that would land outside TARGET (``owner`` names the record)."""
+    path = PurePosixPath(arcname)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        raise MaterializeError(
+            f"{owner}: export name {arcname!r} would land outside the target folder"
+        )

@@ -1,0 +1,50 @@
+"""Where an export goes: the interface shared by the directory and zip sinks.
+
+The exporter declares contents through three verbs (a streamed file, a small JSON file, the
+manifest stream); a sink decides how to persist them. Arcnames are relative POSIX paths
+already checked to stay inside the target. A sink is a context manager: a clean exit
+finalizes (rename, ``--delete``), an exception (KeyboardInterrupt included) aborts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+from snapexport.values import StoredFile
+
+Chunks = Callable[[], Iterator[bytes]]
+
+
+@dataclass(slots=True)
+class SinkCounts:
+    """What a sink did, for the run's result."""
+
+    files_written: int = 0
+    files_skipped: int = 0
+    files_deleted: int = 0
+    bytes_written: int = 0
+
+
+class Sink(Protocol):
+    counts: SinkCounts
+
+    def __enter__(self) -> Sink: ...
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None: ...
+
+    def add_file(
+        self, arcname: str, stored: StoredFile, chunks: Chunks, *, checksum: str | None
+    ) -> None:
+        """Write one file's bytes (``chunks()`` streams them) with its mtime and mode."""
+        ...
+
+    def add_json(self, arcname: str, data: bytes) -> None:
+        """Write a small JSON file (split manifests, metadata.json)."""
+        ...
+
+    def manifest(self) -> contextlib.AbstractContextManager[BinaryIO]:
+        """A binary stream for manifest.json, committed when the context closes."""
+        ...
