@@ -115,6 +115,8 @@ class SectionReader:
         return Fingerprinter(salt)
 
     def rows(self) -> Iterator[RowRef]:
+        # Natural keys are cached within one walk only: a later walk sees renames.
+        self._nk_cache.clear()
         model = self.model
         meta = model._meta
         using = self.queryset().db

@@ -1,0 +1,1 @@
+"""A small plain Django project for the generic profile's tests (no paperless models)."""

@@ -1,0 +1,1 @@
+"""Books, authors, genres and attachments: every field kind the serializer handles."""
