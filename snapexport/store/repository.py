@@ -30,7 +30,8 @@ from snapexport.store.compression import Codecs
 from snapexport.store.config import CONFIG_FILE, DEFAULT_PACK_SIZE, StoreConfig
 from snapexport.store.ids import BytesLike, Ids
 from snapexport.store.lock import StoreLock
-from snapexport.store.packs import FinishedPack, PackWriter, object_name
+from snapexport.store.packs import FinishedPack, object_name
+from snapexport.store.packsink import PackSink
 
 if TYPE_CHECKING:
     from snapexport.store.gc import GcReport
@@ -101,8 +102,7 @@ class Store:
         self.chunker = Chunker(config.chunker)
         self.tmp_dir = root / TMP_DIR
         self._pool: ThreadPoolExecutor | None = None
-        self._pack: PackWriter | None = None
-        self._queue: deque[tuple[bytes, int, Future[tuple[int, BytesLike]]]] = deque()
+        self._sink: PackSink | None = None
         self._pending_chunks: set[bytes] = set()
         self._pending_blobs: dict[bytes, _PendingBlob] = {}
         self._counters = _Counters()
@@ -213,17 +213,19 @@ class Store:
         return self._put_chunks(self.chunker.chunks_of(data), compressible)
 
     def _put_chunks(self, chunks: Iterable[memoryview], compressible: bool | None) -> BlobRef:
-        pool = self._executor()
         chunk_ids: list[bytes] = []
-        window: list[tuple[memoryview, Future[bytes]]] = []
+        window: list[tuple[memoryview, bytes]] = []
         first: memoryview | None = None
         blob_hash = None
         size = 0
         for chunk in chunks:
             size += len(chunk)
-            window.append((chunk, pool.submit(self.ids.of, chunk)))
-            # The blob id is hashed here while the pool hashes chunks. A one-chunk blob's
-            # id equals its chunk id, so the second pass only starts with a second chunk.
+            # BLAKE3 runs at several GB/s on one core: hashing here costs less than handing
+            # the chunk to a worker and waiting. The pool is kept for compression.
+            cid = self.ids.of(chunk)
+            window.append((chunk, cid))
+            # A one-chunk blob's id equals its chunk id, so the blob hash (a second pass)
+            # only starts once a second chunk shows up.
             if first is None:
                 first = chunk
             else:
@@ -248,36 +250,38 @@ class Store:
 
     def _store_window(
         self,
-        window: list[tuple[memoryview, Future[bytes]]],
+        window: list[tuple[memoryview, bytes]],
         compressible: bool | None,
         chunk_ids: list[bytes],
     ) -> None:
-        ids = [fut.result() for _, fut in window]
+        ids = [cid for _, cid in window]
         chunk_ids.extend(ids)
         unknown = {i for i in ids if i not in self._pending_chunks}
         known = content.existing_chunks(self.catalog.conn, unknown) if unknown else set()
         pool = self._executor()
-        for (chunk, _), cid in zip(window, ids, strict=True):
+        for chunk, cid in window:
             if cid in self._pending_chunks or cid in known:
                 self._counters.dedup_chunks += 1
                 continue
             self._pending_chunks.add(cid)
-            fut = pool.submit(self.codecs.encode, chunk, compressible)
-            self._queue.append((cid, len(chunk), fut))
-        self._drain(keep=2 * WINDOW)
-
-    def _drain(self, keep: int) -> None:
-        """Append finished payloads to the open pack, in order, leaving at most ``keep``."""
-        while self._queue and (len(self._queue) > keep or self._queue[0][2].done()):
-            cid, size, fut = self._queue.popleft()
-            codec, stored = fut.result()
-            if self._pack is None:
-                self._pack = PackWriter(self.tmp_dir)
-            self._pack.add(cid, codec, size, stored)
+            self._packs().append(
+                cid, len(chunk), pool.submit(self.codecs.encode, chunk, compressible)
+            )
             self._counters.new_chunks += 1
-            self._counters.bytes_stored += len(stored)
-            if self._pack.size >= self.config.pack_size:
-                self._seal_pack()
+        self._commit_sealed(wait_all=False)
+
+    def _packs(self) -> PackSink:
+        if self._sink is None:
+            self._sink = PackSink(self.tmp_dir, self.backend, self.config.pack_size)
+        return self._sink
+
+    def _commit_sealed(self, *, wait_all: bool) -> None:
+        if self._sink is None:
+            return
+        for finished in self._sink.take_sealed(wait_all=wait_all):
+            self._counters.packs_written += 1
+            self._counters.bytes_stored += sum(e.length for e in finished.entries)
+            self._commit_blobs(finished)
 
     def _add_blob(self, blob_id: bytes, size: int, chunk_ids: list[bytes]) -> None:
         if blob_id in self._pending_blobs:
@@ -287,16 +291,6 @@ class Store:
         self._pending_blobs[blob_id] = blob
         if len(self._pending_blobs) > 2000 and not blob.waiting:
             self._commit_blobs(None)
-
-    def _seal_pack(self) -> None:
-        pack = self._pack
-        if pack is None or pack.count == 0:
-            return
-        self._pack = None
-        finished = pack.finish()
-        self.backend.save(object_name(finished.id), finished.path)
-        self._counters.packs_written += 1
-        self._commit_blobs(finished)
 
     def _commit_blobs(self, finished: FinishedPack | None) -> None:
         """Commit a just-saved pack (if any) and every blob whose chunks are all durable."""
@@ -326,8 +320,9 @@ class Store:
     def flush(self) -> None:
         """Finish the open pack and commit everything put so far."""
         self._require_writer()
-        self._drain(keep=0)
-        self._seal_pack()
+        if self._sink is not None:
+            self._sink.seal()
+            self._commit_sealed(wait_all=True)
         if self._pending_blobs:
             self._commit_blobs(None)
         if self._pending_blobs or self._pending_chunks:
@@ -448,26 +443,28 @@ class Store:
             self._release()
 
     def abort(self) -> None:
-        """Drop the unfinished pack and everything not yet committed, then release."""
+        """Drop the unfinished pack and everything not yet committed, then release.
+
+        Committed packs and blobs stay; the next writer tidies up as after a crash.
+        """
         if self._closed:
             return
         try:
-            for _, _, fut in self._queue:
-                fut.cancel()
-            self._queue.clear()
-            if self._pack is not None:
-                self._pack.abort()
-                self._pack = None
+            if self._sink is not None:
+                self._sink.abort()
+                self._sink = None
             self._pending_blobs.clear()
             self._pending_chunks.clear()
-            if self.write and not self.catalog.conn.in_transaction:
-                with self.catalog.transaction():
-                    self.catalog.set_meta(WRITER_META, None)
+            # WRITER_META stays set: packs sealed but not yet committed may exist, and the
+            # next writer's recovery indexes them (as after a crash).
         finally:
             self._release()
 
     def _release(self) -> None:
         self._closed = True
+        if self._sink is not None:
+            self._sink.close()
+            self._sink = None
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

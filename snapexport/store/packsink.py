@@ -1,0 +1,85 @@
+"""Appending chunk payloads to packs on one dedicated I/O thread.
+
+Writing, hashing and fsyncing packs overlaps with the caller reading and cutting the next
+files. Appends run in submission order on the single I/O thread; each append waits for its
+payload (a compression future) first. A pack that reaches the target size is sealed and
+saved under its name right there; the caller collects sealed packs with ``take_sealed`` and
+commits their rows from its own thread (the catalog connection never leaves it).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from snapexport.store.backend import Backend
+from snapexport.store.ids import BytesLike
+from snapexport.store.packs import FinishedPack, PackWriter, object_name
+
+MAX_QUEUED = 32  # appends in flight before the caller waits (bounds memory held by payloads)
+
+
+class PackSink:
+    """Orders payloads into packs of about ``pack_size`` bytes and saves them when full."""
+
+    def __init__(self, tmp_dir: Path, backend: Backend, pack_size: int) -> None:
+        self._tmp_dir = tmp_dir
+        self._backend = backend
+        self._pack_size = pack_size
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="packs")
+        self._pack: PackWriter | None = None  # touched only on the I/O thread
+        self._futures: deque[Future[FinishedPack | None]] = deque()
+
+    def append(self, chunk_id: bytes, size: int, payload: Future[tuple[int, BytesLike]]) -> None:
+        """Queue one chunk; ``payload`` resolves to ``(codec, stored bytes)``."""
+        self._futures.append(self._io.submit(self._append, chunk_id, size, payload))
+
+    def seal(self) -> None:
+        """Queue sealing the open pack (if it holds anything)."""
+        self._futures.append(self._io.submit(self._seal))
+
+    def take_sealed(self, *, wait_all: bool = False) -> list[FinishedPack]:
+        """Packs sealed and saved so far, in order; waits while too much is queued."""
+        sealed: list[FinishedPack] = []
+        while self._futures and (
+            wait_all or len(self._futures) > MAX_QUEUED or self._futures[0].done()
+        ):
+            result = self._futures.popleft().result()
+            if result is not None:
+                sealed.append(result)
+        return sealed
+
+    def _append(
+        self, chunk_id: bytes, size: int, payload: Future[tuple[int, BytesLike]]
+    ) -> FinishedPack | None:
+        codec, stored = payload.result()
+        if self._pack is None:
+            self._pack = PackWriter(self._tmp_dir)
+        self._pack.add(chunk_id, codec, size, stored)
+        if self._pack.size >= self._pack_size:
+            return self._seal()
+        return None
+
+    def _seal(self) -> FinishedPack | None:
+        pack, self._pack = self._pack, None
+        if pack is None or pack.count == 0:
+            if pack is not None:
+                pack.abort()
+            return None
+        finished = pack.finish()
+        self._backend.save(object_name(finished.id), finished.path)
+        return finished
+
+    def abort(self) -> None:
+        """Drop queued appends and the unfinished pack (sealed packs stay: they are durable)."""
+        for fut in self._futures:
+            fut.cancel()
+        self._futures.clear()
+        self._io.shutdown(wait=True, cancel_futures=True)
+        if self._pack is not None:
+            self._pack.abort()
+            self._pack = None
+
+    def close(self) -> None:
+        self._io.shutdown(wait=True)
