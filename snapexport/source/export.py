@@ -168,6 +168,7 @@ class ExportSource:
         self._crypto: FieldCrypto | None = None
         self._index = _Index()
         self._split_cache: tuple[str, list[dict[str, Any]]] | None = None
+        self._splits: dict[str, Member] = {}
         self.metadata: dict[str, Any] = {}
         self.layout: ExportLayout | None = None
         self.export_time: datetime | None = None
@@ -287,19 +288,21 @@ class ExportSource:
             self._add(record, "manifest.json", offset, length, self._clean(record))
 
     def _index_splits(self, container: DirectoryContainer | ZipContainer) -> None:
-        for name in container.split_manifests():
-            for i, record in enumerate(self._split_records(name)):
-                self._add(record, name, i, 0, self._clean(record))
+        self._splits = {}
+        for n, member in enumerate(container.split_manifests()):
+            key = f"{member.name}#{n}"  # a zip may hold two split manifests under one name
+            self._splits[key] = member
+            for i, record in enumerate(self._split_records(key)):
+                self._add(record, key, i, 0, self._clean(record))
 
-    def _split_records(self, name: str) -> list[dict[str, Any]]:
-        if self._split_cache is not None and self._split_cache[0] == name:
+    def _split_records(self, key: str) -> list[dict[str, Any]]:
+        if self._split_cache is not None and self._split_cache[0] == key:
             return self._split_cache[1]
-        assert self._container is not None
-        with self._container.members(name)[-1].open() as f:
+        with self._splits[key].open() as f:
             records = json.loads(f.read())
         if not isinstance(records, list):
-            raise SourceError(f"{self.path}: {name} is not a split manifest")
-        self._split_cache = (name, records)
+            raise SourceError(f"{self.path}: {self._splits[key].name} is not a split manifest")
+        self._split_cache = (key, records)
         return records
 
     def _add(
@@ -321,7 +324,7 @@ class ExportSource:
         order: tuple[Any, ...] = (0, len(index.entries[model]))
         if where != "manifest.json":
             # Split manifests group by document; the exporter's order is created, then pk.
-            order = (1, str(record["fields"].get("created") or ""), _pk_order(record["pk"]))
+            order = (1, _moment(record["fields"].get("created")), _pk_order(record["pk"]))
             if model == DOCUMENT:
                 order = (1, _pk_order(record["pk"]))
         entry = _Entry(
@@ -575,6 +578,14 @@ def _unprefixed(name: str, prefix: str) -> str:
 
 def _pk_str(pk: Any) -> str:
     return f"{pk:07}" if isinstance(pk, int) else str(pk)
+
+
+def _moment(value: Any) -> tuple[int, Any]:
+    """An ordering key for a serialized datetime (``...:01Z`` sorts before ``...:01.002Z``)."""
+    try:
+        return (0, datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return (1, str(value))
 
 
 def _pk_order(pk: Any) -> tuple[int, Any]:

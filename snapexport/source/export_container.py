@@ -67,9 +67,9 @@ class DirectoryContainer:
             return []
         return [Member(name, st.st_size, st.st_mtime_ns, st.st_mode, path, None)]
 
-    def split_manifests(self) -> list[str]:
+    def split_manifests(self) -> list[Member]:
         found = (p.relative_to(self.root).as_posix() for p in self.root.glob("**/*-manifest.json"))
-        return sorted(n for n in found if n != "manifest.json")
+        return [m for n in sorted(found) if n != "manifest.json" for m in self.members(n)]
 
     @contextlib.contextmanager
     def local_copy(self, name: str) -> Iterator[IO[bytes]]:
@@ -119,8 +119,14 @@ class ZipContainer:
             info.filename, info.file_size, mtime_ns, mode, self.path / info.filename, opener
         )
 
-    def split_manifests(self) -> list[str]:
-        return [n for n in self._members if n.endswith("-manifest.json") and n != "manifest.json"]
+    def split_manifests(self) -> list[Member]:
+        """Every split manifest entry, duplicates under one name included, in zip order."""
+        assert self._zip is not None
+        return [
+            self._member(info)
+            for info in self._zip.infolist()
+            if info.filename.endswith("-manifest.json") and info.filename != "manifest.json"
+        ]
 
     @contextlib.contextmanager
     def local_copy(self, name: str) -> Iterator[IO[bytes]]:
