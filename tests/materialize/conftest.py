@@ -131,10 +131,23 @@ class SourceView:
         new.meta = self.meta
         return new
 
-    def replace_record(self, model: str, pk: str, text: str) -> None:
+    def replace_record(
+        self, model: str, pk: str, text: str, *, extra: dict[str, Any] | None = None
+    ) -> None:
         self._records[model] = [
-            replace(r, text=text) if r.pk == pk else r for r in self._records[model]
+            replace(r, text=text, extra=extra if extra is not None else r.extra)
+            if r.pk == pk
+            else r
+            for r in self._records[model]
         ]
+
+    def drop_file(self, stored: StoredFile, *, reason: str) -> None:
+        """The snapshot could not read this file."""
+        del self._files[stored.path]
+        del self._owned[(stored.owner_model, stored.owner_pk)][stored.role]
+        self._missing.append(
+            MissingFile(stored.path, stored.role, stored.owner_model, stored.owner_pk, reason)
+        )
 
     def add_file(self, stored: StoredFile, data: bytes) -> None:
         self.blobs[stored.blob] = data

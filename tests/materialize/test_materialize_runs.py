@@ -1,0 +1,294 @@
+"""Materialize runs: re-runs into a folder (-c, -cj, -d), zip atomicity, bad input, memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import tracemalloc
+import zipfile
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from conftest import SourceView
+
+from snapexport.errors import CorruptionError, MaterializeError, UsageError
+from snapexport.materialize import ExportOptions, materialize
+from snapexport.materialize.view import MissingFile, SnapshotMeta, StoredFile, StoredRecord
+
+ORIGINAL = "2024-01-01 Employer GmbH Loan warranty 3706.pdf"
+THUMB = "2024-01-01 Employer GmbH Loan warranty 3706-thumbnail.webp"
+
+
+# -- directory re-runs ------------------------------------------------------------------
+
+
+def test_rerun_skips_unchanged_files(plain_view: SourceView, tmp_path: Path) -> None:
+    first = materialize(plain_view, tmp_path, ExportOptions())
+    assert first.files_skipped == 0
+    again = materialize(plain_view, tmp_path, ExportOptions())
+    assert again.files_written == 2  # manifest.json and metadata.json are always rewritten
+    assert again.files_skipped == first.files_written - 2
+
+
+def test_rerun_recopies_a_changed_file(plain_view: SourceView, tmp_path: Path) -> None:
+    materialize(plain_view, tmp_path, ExportOptions())
+    target = tmp_path / THUMB
+    good = target.read_bytes()
+    target.write_bytes(b"x" * len(good))  # same size, new mtime
+    materialize(plain_view, tmp_path, ExportOptions())
+    assert target.read_bytes() == good
+
+
+def test_compare_checksums_trusts_content_not_mtime(plain_view: SourceView, tmp_path: Path) -> None:
+    materialize(plain_view, tmp_path, ExportOptions())
+    original = tmp_path / ORIGINAL
+    os.utime(original, ns=(0, 0))  # same bytes, other mtime: -c keeps it
+    result = materialize(plain_view, tmp_path, ExportOptions(compare_checksums=True))
+    assert original.stat().st_mtime_ns == 0
+    data = original.read_bytes()
+    original.write_bytes(b"\0" * len(data))  # other bytes: -c recopies
+    os.utime(original, ns=(0, 0))
+    again = materialize(plain_view, tmp_path, ExportOptions(compare_checksums=True))
+    assert original.read_bytes() == data
+    assert again.files_written == result.files_written + 1
+
+
+def test_compare_json_leaves_identical_json_alone(plain_view: SourceView, tmp_path: Path) -> None:
+    materialize(plain_view, tmp_path, ExportOptions(split_manifest=True))
+    manifest = tmp_path / "manifest.json"
+    os.utime(manifest, ns=(0, 0))
+    result = materialize(
+        plain_view, tmp_path, ExportOptions(split_manifest=True, compare_json=True)
+    )
+    assert manifest.stat().st_mtime_ns == 0
+    assert result.files_written == 0
+    assert not (tmp_path / "manifest.json.tmp").exists()
+
+
+def test_delete_removes_files_of_this_run_only(plain_view: SourceView, tmp_path: Path) -> None:
+    (tmp_path / "old" / "deep").mkdir(parents=True)
+    (tmp_path / "old" / "deep" / "stale.pdf").write_bytes(b"stale")
+    (tmp_path / "stale.txt").write_bytes(b"stale")
+    materialize(plain_view, tmp_path, ExportOptions(use_folder_prefix=True))
+    result = materialize(plain_view, tmp_path, ExportOptions(delete=True))
+    names = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")}
+    assert "stale.txt" not in names and "old" not in names
+    assert not any(n.startswith(("originals", "thumbnails", "archive")) for n in names)
+    assert ORIGINAL in names and "share_link_bundles/bundles/bundle-0001.zip" in names
+    assert result.files_deleted > 3
+
+
+# -- zip --------------------------------------------------------------------------------
+
+
+class _Failing(SourceView):
+    """Fails (or is interrupted) while streaming the n-th file."""
+
+    def __init__(self, base: SourceView, error: BaseException, after: int = 5) -> None:
+        self.__dict__.update(base.copy().__dict__)
+        self._error = error
+        self._left = after
+
+    def read(self, f: StoredFile) -> Iterator[bytes]:
+        self._left -= 1
+        if self._left < 0:
+            raise self._error
+        return super().read(f)
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), CorruptionError("bad blob")])
+def test_zip_failure_leaves_existing_zip_untouched(
+    plain_view: SourceView, tmp_path: Path, error: BaseException
+) -> None:
+    existing = tmp_path / "export.zip"
+    existing.write_bytes(b"the previous export")
+    view = _Failing(plain_view, error)
+    options = ExportOptions(zip=True, zip_name="export", delete=True)
+    with pytest.raises(type(error) if isinstance(error, KeyboardInterrupt) else MaterializeError):
+        materialize(view, tmp_path, options)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export.zip"]
+    assert existing.read_bytes() == b"the previous export"
+
+
+def test_corrupt_blob_names_the_document(plain_view: SourceView, tmp_path: Path) -> None:
+    view = _Failing(plain_view, CorruptionError("blob 1234 does not match its id"), after=0)
+    with pytest.raises(MaterializeError, match=r"document 1: cannot write its original") as err:
+        materialize(view, tmp_path, ExportOptions())
+    assert "partial" in str(err.value)
+    with pytest.raises(MaterializeError, match=r"document 1:") as err:
+        materialize(view, tmp_path, ExportOptions(zip=True))
+    assert "partial" not in str(err.value)
+    assert not list(tmp_path.glob("*.zip*"))
+
+
+def test_zip_delete_keeps_only_the_zip(plain_view: SourceView, tmp_path: Path) -> None:
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "a").write_text("x")
+    (tmp_path / "export-old.zip").write_text("x")
+    result = materialize(plain_view, tmp_path, ExportOptions(zip=True, delete=True))
+    assert [p.name for p in tmp_path.iterdir()] == [result.path.name]
+
+
+def test_default_zip_name_is_the_local_snapshot_date(
+    plain_view: SourceView, tmp_path: Path
+) -> None:
+    moment = datetime(2025, 3, 1, 23, 30, tzinfo=UTC)
+    view = plain_view.with_meta(time=moment)
+    view.meta = replace(view.meta, info={**view.meta.info, "time_zone": "Europe/Berlin"})
+    result = materialize(view, tmp_path, ExportOptions(zip=True, zip_name=None, data_only=True))
+    assert result.path.name == "export-2025-03-02.zip"
+    named = materialize(
+        view, tmp_path, ExportOptions(zip=True, zip_name="backup.v2", data_only=True)
+    )
+    assert named.path.name == "backup.zip"
+
+
+@pytest.mark.parametrize("mode", ["auto", "stored"])
+def test_zip_compression_modes(plain_view: SourceView, tmp_path: Path, mode: str) -> None:
+    options = ExportOptions(zip=True, zip_name=mode, zip_compression=mode)  # type: ignore[arg-type]
+    result = materialize(plain_view, tmp_path, options)
+    with zipfile.ZipFile(result.path) as z:
+        kinds = {
+            i.filename.rsplit(".", 1)[-1]: i.compress_type
+            for i in z.infolist()
+            if "." in i.filename
+        }
+    if mode == "stored":
+        assert set(kinds.values()) == {zipfile.ZIP_STORED}
+    else:
+        assert kinds["pdf"] == kinds["webp"] == zipfile.ZIP_STORED
+        assert kinds["json"] == kinds["txt"] == zipfile.ZIP_DEFLATED
+
+
+# -- bad input --------------------------------------------------------------------------
+
+
+def test_target_checks(plain_view: SourceView, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="That path doesn't exist"):
+        materialize(plain_view, tmp_path / "nope", ExportOptions())
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match="That path isn't a directory"):
+        materialize(plain_view, tmp_path / "file", ExportOptions())
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if os.access(locked, os.W_OK):
+        pytest.skip("running as a user that can write anywhere")
+    with pytest.raises(UsageError, match="That path doesn't appear to be writable"):
+        materialize(plain_view, locked, ExportOptions())
+
+
+@pytest.mark.parametrize("flag", ["compare_checksums", "compare_json"])
+def test_zip_refuses_compare_flags(plain_view: SourceView, tmp_path: Path, flag: str) -> None:
+    with pytest.raises(UsageError, match="no effect when used with --zip"):
+        materialize(plain_view, tmp_path, ExportOptions(zip=True, **{flag: True}))
+
+
+@pytest.mark.parametrize("name", ["../escape.pdf", "/etc/escape.pdf", "a/../../b.pdf"])
+def test_names_outside_target_are_refused(
+    plain_view: SourceView, tmp_path: Path, name: str
+) -> None:
+    view = plain_view.copy()
+    first = next(view.records("documents.document"))
+    view.replace_record("documents.document", first.pk, first.text, extra={"format_name": name})
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(MaterializeError, match="outside the target folder"):
+        materialize(view, out, ExportOptions(use_filename_format=True))
+    assert not (tmp_path / "escape.pdf").exists()
+
+
+def test_incomplete_snapshot_writes_what_it_has(plain_view: SourceView, tmp_path: Path) -> None:
+    view = plain_view.copy()
+    stored = view.files_of("documents.document", "1")["original"]
+    view.drop_file(stored, reason="Permission denied")
+    result = materialize(view, tmp_path, ExportOptions())
+    assert [(m.owner_pk, m.role, m.reason) for m in result.missing if m.owner_pk == "1"] == [
+        ("1", "original", "Permission denied")
+    ]
+    records = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    doc = next(r for r in records if r["model"] == "documents.document" and r["pk"] == 1)
+    assert not (tmp_path / doc["__exported_file_name__"]).exists()
+    assert (tmp_path / doc["__exported_thumbnail_name__"]).exists()
+
+
+# -- memory -----------------------------------------------------------------------------
+
+
+class _Synthetic:
+    """Documents whose files are generated on the fly in 1 MiB pieces."""
+
+    def __init__(self, documents: int, size: int) -> None:
+        self.size = size
+        self.documents = documents
+        self.meta = SnapshotMeta(
+            id="cd" * 32,
+            seq=1,
+            time=datetime(2025, 1, 1, tzinfo=UTC),
+            host="t",
+            profile="paperless",
+            tags=(),
+            complete=True,
+            info={"sections": ["documents.document"], "site_version": "3.0.5", "time_zone": "UTC"},
+        )
+
+    def records(self, model: str) -> Iterator[StoredRecord]:
+        for pk in range(1, self.documents + 1) if model == "documents.document" else ():
+            fields = {
+                "title": f"Doc {pk}",
+                "correspondent": None,
+                "mime_type": "application/pdf",
+                "created": "2025-01-01",
+                "filename": f"{pk:07}.pdf",
+                "archive_filename": None,
+            }
+            text = json.dumps({"model": model, "pk": pk, "fields": fields}, indent=2)
+            yield StoredRecord(model, str(pk), text)
+
+    def files_of(self, owner_model: str, owner_pk: str) -> dict[str, StoredFile]:
+        pk = int(owner_pk)
+        return {
+            "original": StoredFile(
+                f"documents/originals/{pk:07}.pdf",
+                "original",
+                owner_model,
+                owner_pk,
+                pk.to_bytes(32, "big"),
+                self.size,
+                1_700_000_000 * 10**9,
+                0o100644,
+            )
+        }
+
+    def files(self) -> Iterator[StoredFile]:
+        return iter(())
+
+    def missing(self) -> Iterator[MissingFile]:
+        return iter(())
+
+    def read(self, f: StoredFile) -> Iterator[bytes]:
+        piece = bytes([f.blob[-1]]) * (1 << 20)
+        for _ in range(f.size >> 20):
+            yield piece
+
+
+@pytest.mark.parametrize("zip_export", [False, True])
+def test_memory_stays_flat(tmp_path: Path, zip_export: bool) -> None:
+    view = _Synthetic(documents=24, size=12 << 20)  # 288 MiB of file content
+    options = ExportOptions(
+        zip=zip_export, zip_name="big", no_thumbnail=True, zip_compression="stored"
+    )
+    tracemalloc.start()
+    try:
+        result = materialize(
+            view,
+            tmp_path,
+            options,
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.bytes_written >= 24 * (12 << 20)
+    assert peak < 16 << 20, peak  # a few pieces in flight, never the files
