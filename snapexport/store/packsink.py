@@ -3,8 +3,10 @@
 Writing, hashing and fsyncing packs overlaps with the caller reading and cutting the next
 files. Appends run in submission order on the single I/O thread; each append waits for its
 payload (a compression future) first. A pack that reaches the target size is sealed and
-saved under its name right there; the caller collects sealed packs with ``take_sealed`` and
-commits their rows from its own thread (the catalog connection never leaves it).
+handed to a second thread that writes its index, fsyncs and saves it under its name, so the
+disk flushes one pack while the next is being filled. The caller collects sealed packs, in
+order, with ``take_sealed`` and commits their rows from its own thread (the catalog
+connection never leaves it).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from snapexport.store.ids import BytesLike
 from snapexport.store.packs import FinishedPack, PackWriter, object_name
 
 MAX_QUEUED = 32  # appends in flight before the caller waits (bounds memory held by payloads)
+MAX_SEALING = 2  # packs being fsynced before the I/O thread waits
 
 
 class PackSink:
@@ -28,8 +31,11 @@ class PackSink:
         self._backend = backend
         self._pack_size = pack_size
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="packs")
+        self._sealer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seal")
         self._pack: PackWriter | None = None  # touched only on the I/O thread
-        self._futures: deque[Future[FinishedPack | None]] = deque()
+        self._futures: deque[Future[Future[FinishedPack] | None]] = deque()
+        self._sealing: deque[Future[FinishedPack]] = deque()  # touched only by the caller
+        self._in_sealer: deque[Future[FinishedPack]] = deque()  # touched only on the I/O thread
 
     def append(self, chunk_id: bytes, size: int, payload: Future[tuple[int, BytesLike]]) -> None:
         """Queue one chunk; ``payload`` resolves to ``(codec, stored bytes)``."""
@@ -41,18 +47,20 @@ class PackSink:
 
     def take_sealed(self, *, wait_all: bool = False) -> list[FinishedPack]:
         """Packs sealed and saved so far, in order; waits while too much is queued."""
-        sealed: list[FinishedPack] = []
         while self._futures and (
             wait_all or len(self._futures) > MAX_QUEUED or self._futures[0].done()
         ):
-            result = self._futures.popleft().result()
-            if result is not None:
-                sealed.append(result)
+            sealing = self._futures.popleft().result()
+            if sealing is not None:
+                self._sealing.append(sealing)
+        sealed: list[FinishedPack] = []
+        while self._sealing and (wait_all or self._sealing[0].done()):
+            sealed.append(self._sealing.popleft().result())
         return sealed
 
     def _append(
         self, chunk_id: bytes, size: int, payload: Future[tuple[int, BytesLike]]
-    ) -> FinishedPack | None:
+    ) -> Future[FinishedPack] | None:
         codec, stored = payload.result()
         if self._pack is None:
             self._pack = PackWriter(self._tmp_dir)
@@ -61,12 +69,21 @@ class PackSink:
             return self._seal()
         return None
 
-    def _seal(self) -> FinishedPack | None:
+    def _seal(self) -> Future[FinishedPack] | None:
         pack, self._pack = self._pack, None
         if pack is None or pack.count == 0:
             if pack is not None:
                 pack.abort()
             return None
+        while len(self._in_sealer) >= MAX_SEALING:
+            self._in_sealer.popleft().result()
+        while self._in_sealer and self._in_sealer[0].done():
+            self._in_sealer.popleft()
+        fut = self._sealer.submit(self._finish, pack)
+        self._in_sealer.append(fut)
+        return fut
+
+    def _finish(self, pack: PackWriter) -> FinishedPack:
         finished = pack.finish()
         self._backend.save(object_name(finished.id), finished.path)
         return finished
@@ -77,9 +94,12 @@ class PackSink:
             fut.cancel()
         self._futures.clear()
         self._io.shutdown(wait=True, cancel_futures=True)
+        self._sealer.shutdown(wait=True)
+        self._sealing.clear()
         if self._pack is not None:
             self._pack.abort()
             self._pack = None
 
     def close(self) -> None:
         self._io.shutdown(wait=True)
+        self._sealer.shutdown(wait=True)
