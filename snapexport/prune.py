@@ -95,9 +95,10 @@ def forget(conn: sqlite3.Connection, snapshots: Iterable[SnapshotMeta]) -> list[
             conn.executemany(f"DELETE FROM {table} WHERE seq = ?", [(s,) for s in seqs])
         forgotten = _forgotten_log(conn) | set(seqs)
         _set_forgotten_log(conn, forgotten)
-        conn.commit()
+        conn.execute("COMMIT")
     except BaseException:
-        conn.rollback()
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
     return seqs
 
@@ -158,12 +159,10 @@ def collect_spans(conn: sqlite3.Connection, report: PruneReport, *, dry_run: boo
                 conn.execute("DELETE FROM record_data WHERE hash = ?", (h,))
                 report.record_texts_deleted += 1
         _set_forgotten_log(conn, set())
-        if dry_run:
-            conn.rollback()
-        else:
-            conn.commit()
+        conn.execute("ROLLBACK" if dry_run else "COMMIT")
     except BaseException:
-        conn.rollback()
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
 
 

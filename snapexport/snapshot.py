@@ -140,8 +140,9 @@ def take_snapshot(
     started = time.monotonic()
     conn = store.catalog.conn
     stored_before = _stored(store)
-    moment = options.time or _now()
     with source.open():
+        # An export ingested as a snapshot depicts the moment it was written.
+        moment = options.time or getattr(source, "export_time", None) or _now()
         info = source.info()
         previous = _previous(conn)
         with Staging(staging_folder(store)) as stage:
@@ -183,7 +184,7 @@ def take_snapshot(
 
 
 def _stored(store: Any) -> int:
-    return int(getattr(store, "bytes_stored", 0))
+    return int(store.stats.bytes_stored)
 
 
 def _as_dict(c: _Counts) -> dict[str, int]:
@@ -537,9 +538,10 @@ def _commit(
                 stats=stats,
             )
             snaps.insert_snapshot(conn, meta)
-            conn.commit()
+            conn.execute("COMMIT")
         except BaseException:
-            conn.rollback()
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
     finally:
         conn.execute("DETACH DATABASE stage")
