@@ -84,22 +84,92 @@ def plan_ids(conn: sqlite3.Connection, specs: Sequence[str]) -> ForgetPlan:
     return ForgetPlan(decisions)
 
 
+LIVE_BLOBS_SQL = "SELECT DISTINCT blob FROM file_spans"
+
+
 def forget(conn: sqlite3.Connection, snapshots: Iterable[SnapshotMeta]) -> list[int]:
     """Delete the snapshot rows (one transaction). Returns the forgotten sequence numbers."""
+    with _transaction(conn):
+        return _forget_rows(conn, snapshots)
+
+
+def collect_spans(conn: sqlite3.Connection, report: PruneReport) -> None:
+    """Delete spans no snapshot lies inside, and record texts only they used.
+
+    One transaction. Forgotten snapshots are read from the catalog's own log, so a prune
+    killed after ``forget`` finishes the job on its next run.
+    """
+    with _transaction(conn):
+        _collect_spans(conn, report)
+
+
+def run_prune(
+    store: Any,
+    plan: ForgetPlan | None,
+    *,
+    collect: bool = True,
+    dry_run: bool = False,
+    max_unused: float = 0.10,
+) -> PruneReport:
+    """Forget what ``plan`` removes, then (with ``collect``) free what nothing uses.
+
+    Each step commits on its own and is safe to interrupt: the forgotten snapshots are
+    logged with their removal, spans are collected in one transaction, and the store's
+    collection writes new packs before it deletes old ones. With ``dry_run`` every step
+    runs inside one transaction that is rolled back, so the report is exact and nothing
+    changes.
+    """
+    from snapexport.store import gc
+
+    conn = store.catalog.conn
+    report = PruneReport(snapshots_removed=len(plan.remove) if plan else 0)
+    if dry_run:
+        store.flush()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if plan is not None:
+                _forget_rows(conn, plan.remove)
+            if collect:
+                _collect_spans(conn, report)
+                result = gc.collect_garbage(
+                    store, LIVE_BLOBS_SQL, max_unused=max_unused, dry_run=True
+                )
+                report.store = dict(result.as_dict())
+        finally:
+            conn.execute("ROLLBACK")
+        return report
+    if plan is not None:
+        forget(conn, plan.remove)
+    if collect:
+        collect_spans(conn, report)
+        result = store.collect_garbage(LIVE_BLOBS_SQL, max_unused=max_unused)
+        report.store = dict(result.as_dict())
+    return report
+
+
+class _transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        elif self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+
+def _forget_rows(conn: sqlite3.Connection, snapshots: Iterable[SnapshotMeta]) -> list[int]:
     seqs = sorted({s.seq for s in snapshots})
     if not seqs:
         return []
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for table in ("snapshot_missing", "snapshot_orders", "snapshots"):
-            conn.executemany(f"DELETE FROM {table} WHERE seq = ?", [(s,) for s in seqs])
-        forgotten = _forgotten_log(conn) | set(seqs)
-        _set_forgotten_log(conn, forgotten)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+    for table in ("snapshot_missing", "snapshot_orders", "snapshots"):
+        conn.executemany(f"DELETE FROM {table} WHERE seq = ?", [(s,) for s in seqs])
+    _set_forgotten_log(conn, _forgotten_log(conn) | set(seqs))
     return seqs
 
 
@@ -127,54 +197,28 @@ def _gaps(live: list[int], forgotten: Iterable[int]) -> set[tuple[int, int | Non
     return out
 
 
-def collect_spans(conn: sqlite3.Connection, report: PruneReport, *, dry_run: bool = False) -> None:
-    """Delete spans no snapshot lies inside, and record texts only they used.
-
-    One transaction. Forgotten snapshots are read from the catalog's own log, so a prune
-    killed after ``forget`` finishes the job on its next run.
-    """
+def _collect_spans(conn: sqlite3.Connection, report: PruneReport) -> None:
     forgotten = _forgotten_log(conn)
     if not forgotten:
         return
     live = snaps.live_seqs(conn)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        hashes: set[bytes] = set()
-        for prev, nxt in sorted(_gaps(live, forgotten), key=lambda g: g[0]):
-            where = "born > ? AND died IS NOT NULL"
-            params: tuple[int, ...] = (prev,)
-            if nxt is not None:
-                where += " AND born < ? AND died <= ?"
-                params = (prev, nxt, nxt)
-            deleted = conn.execute(f"DELETE FROM record_spans WHERE {where} RETURNING hash", params)
-            for (h,) in deleted:
-                hashes.add(h)
-                report.record_spans_deleted += 1
-            report.file_spans_deleted += conn.execute(
-                f"DELETE FROM file_spans WHERE {where}", params
-            ).rowcount
-        for h in hashes:
-            used = conn.execute("SELECT 1 FROM record_spans WHERE hash = ? LIMIT 1", (h,))
-            if used.fetchone() is None:
-                conn.execute("DELETE FROM record_data WHERE hash = ?", (h,))
-                report.record_texts_deleted += 1
-        _set_forgotten_log(conn, set())
-        conn.execute("ROLLBACK" if dry_run else "COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-
-
-def unreferenced_blobs(conn: sqlite3.Connection) -> list[bytes]:
-    """Blobs no file span uses: freed by prune, or left by an interrupted snapshot run.
-
-    Only valid under the store's exclusive lock (no snapshot run is staging new blobs).
-    """
-    return [
-        b
-        for (b,) in conn.execute(
-            "SELECT id FROM blobs WHERE NOT EXISTS"
-            " (SELECT 1 FROM file_spans f WHERE f.blob = blobs.id)"
-        )
-    ]
+    hashes: set[bytes] = set()
+    for prev, nxt in sorted(_gaps(live, forgotten), key=lambda g: g[0]):
+        where = "born > ? AND died IS NOT NULL"
+        params: tuple[int, ...] = (prev,)
+        if nxt is not None:
+            where += " AND born < ? AND died <= ?"
+            params = (prev, nxt, nxt)
+        deleted = conn.execute(f"DELETE FROM record_spans WHERE {where} RETURNING hash", params)
+        for (h,) in deleted.fetchall():
+            hashes.add(h)
+            report.record_spans_deleted += 1
+        report.file_spans_deleted += conn.execute(
+            f"DELETE FROM file_spans WHERE {where}", params
+        ).rowcount
+    for h in hashes:
+        used = conn.execute("SELECT 1 FROM record_spans WHERE hash = ? LIMIT 1", (h,))
+        if used.fetchone() is None:
+            conn.execute("DELETE FROM record_data WHERE hash = ?", (h,))
+            report.record_texts_deleted += 1
+    _set_forgotten_log(conn, set())
