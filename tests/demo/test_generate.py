@@ -76,10 +76,20 @@ def test_night_changes_documents(tmp_path: Path) -> None:
 
 
 def test_in_process_call_falls_back_to_a_subprocess(tmp_path: Path) -> None:
-    # This test process may already run another Django; create_site copes either way.
-    from snapexport.demo.generate import create_site
-
-    create_site(tmp_path / "x", documents=5, seed=1)
+    # A process already running another Django site cannot set up the demo's: create_site
+    # must notice and build the site in a subprocess. Run that in a fresh interpreter so
+    # this test process's own Django (the demo fixtures' site) is left alone.
+    script = (
+        "import django, sys\n"
+        "from django.conf import settings\n"
+        "settings.configure(INSTALLED_APPS=[], DATABASES={})\n"
+        "django.setup()\n"
+        "from pathlib import Path\n"
+        "from snapexport.demo.generate import create_site\n"
+        "create_site(Path(sys.argv[1]), documents=5, seed=1)\n"
+    )
+    done = run("-c", script, str(tmp_path / "x"))
+    assert done.returncode == 0, done.stderr
     assert (tmp_path / "x" / "db.sqlite3").is_file()
 
 
