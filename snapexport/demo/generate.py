@@ -9,7 +9,10 @@ process has no Django yet (or already runs the demo settings on the same folder)
 subprocess otherwise. From a shell::
 
     python -m snapexport.demo.generate create FOLDER [--documents N] [--seed S]
-    python -m snapexport.demo.generate night FOLDER [--seed S]
+    python -m snapexport.demo.generate night FOLDER [--seed S] [--new-every N] ...
+
+A night's share of changes can be set (``NightRates``); the defaults give the demo's usual
+night: one new document per 100, one edit per 50, one trashed per 200, one deleted per 300.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -102,6 +106,22 @@ WORDS = [
 SPECIAL_TITLES = ["Rechnung Nr. {n}: Größe/Maß? «ok»", "Notice {n} — résumé ✓"]
 
 
+@dataclass(frozen=True, slots=True)
+class NightRates:
+    """How much one night changes: one new/edited/trashed/deleted document per N live ones."""
+
+    new_every: int = 100
+    edit_every: int = 50
+    trash_every: int = 200
+    delete_every: int = 300
+
+    def as_args(self) -> list[str]:
+        return [
+            *("--new-every", str(self.new_every), "--edit-every", str(self.edit_every)),
+            *("--trash-every", str(self.trash_every), "--delete-every", str(self.delete_every)),
+        ]
+
+
 # ---------------------------------------------------------------------------------------
 # Process handling
 
@@ -155,13 +175,14 @@ def create_site(folder: Path, documents: int = 200, seed: int = 0) -> None:
     _create(folder.resolve(), documents, seed)
 
 
-def simulate_night(folder: Path, seed: int = 1) -> None:
+def simulate_night(folder: Path, seed: int = 1, rates: NightRates | None = None) -> None:
     """Apply one night of changes (new, edited, retagged, trashed, deleted documents)."""
     folder = Path(folder)
+    rates = rates or NightRates()
     if not _in_process(folder):
-        _run_elsewhere(["night", str(folder), "--seed", str(seed)])
+        _run_elsewhere(["night", str(folder), "--seed", str(seed), *rates.as_args()])
         return
-    _night(folder.resolve(), seed)
+    _night(folder.resolve(), seed, rates)
 
 
 # ---------------------------------------------------------------------------------------
@@ -568,7 +589,7 @@ def _trash(pk: int, moment: datetime, rng: random.Random) -> None:
 # A night of changes
 
 
-def _night(folder: Path, seed: int) -> None:
+def _night(folder: Path, seed: int, rates: NightRates) -> None:
     from django.db import transaction
     from django.db.models import Max
 
@@ -588,11 +609,11 @@ def _night(folder: Path, seed: int) -> None:
         }
 
         # New documents (about 1%).
-        new = max(1, count // 100)
+        new = max(1, count // rates.new_every)
         _create_documents(rng, cat, media, range(top + 1, top + new + 1), moment, used)
 
         clock = _ticks(moment + timedelta(hours=1))
-        edit_count = min(len(live), max(2, count // 50))
+        edit_count = min(len(live), max(2, count // rates.edit_every))
         for pk in rng.sample(live, edit_count):
             _edit(rng, cat, media, pk, clock, used)
 
@@ -610,9 +631,9 @@ def _night(folder: Path, seed: int) -> None:
         )
         for pk in rng.sample(trashed, min(len(trashed), 1)):
             _restore(pk, next(clock))
-        for pk in rng.sample(_live_roots(), min(len(live), max(1, count // 200))):
+        for pk in rng.sample(_live_roots(), min(len(live), max(1, count // rates.trash_every))):
             _trash(pk, next(clock), rng)
-        for pk in rng.sample(_live_roots(), min(len(live), max(1, count // 300))):
+        for pk in rng.sample(_live_roots(), min(len(live), max(1, count // rates.delete_every))):
             _delete(pk, media)
 
 
@@ -726,11 +747,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     night = commands.add_parser("night", help="apply one night of changes to FOLDER")
     night.add_argument("folder", type=Path)
     night.add_argument("--seed", type=int, default=1)
+    defaults = NightRates()
+    for name, done in (
+        ("new", "added"),
+        ("edit", "edited"),
+        ("trash", "trashed"),
+        ("delete", "deleted"),
+    ):
+        night.add_argument(
+            f"--{name}-every",
+            type=int,
+            default=getattr(defaults, f"{name}_every"),
+            metavar="N",
+            help=f"one document {done} per N live documents (at least one a night)",
+        )
     args = parser.parse_args(argv)
     if args.command == "create":
         create_site(args.folder, args.documents, args.seed)
     else:
-        simulate_night(args.folder, args.seed)
+        rates = NightRates(args.new_every, args.edit_every, args.trash_every, args.delete_every)
+        if min(rates.new_every, rates.edit_every, rates.trash_every, rates.delete_every) < 1:
+            parser.error("the --*-every options take a positive number")
+        simulate_night(args.folder, args.seed, rates)
     return 0
 
 
