@@ -34,15 +34,35 @@ def main() -> None:
     """Incremental, deduplicated backups of paperless-ngx and Django sites."""
 
 
+def _password_setup(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """Route --password-file to the store's password lookup; prompt only on a terminal."""
+    import os
+
+    from snapexport.store import keys
+
+    if value:
+        os.environ[keys.PASSWORD_FILE_ENV] = value
+    if sys.stdin.isatty():
+        keys.prompt = lambda text: click.prompt(text, hide_input=True, err=True)
+
+
 def store_option(f: F) -> F:
-    """The ``--store`` option every store command takes (env: SNAPEXPORT_STORE)."""
+    """The ``--store`` option every store command takes (env: SNAPEXPORT_STORE), and
+    ``--password-file`` for encrypted stores (env SNAPEXPORT_PASSWORD holds the password)."""
+    f = click.option(
+        "--password-file",
+        type=click.Path(dir_okay=False),
+        expose_value=False,
+        callback=_password_setup,
+        help="Read an encrypted store's password from this file (or set SNAPEXPORT_PASSWORD).",
+    )(f)
     return click.option(
         "--store",
         "store_location",
         envvar="SNAPEXPORT_STORE",
         default="snapexport.store",
         show_default=True,
-        help="Store location: a folder (env SNAPEXPORT_STORE).",
+        help="Store location: a folder or s3://bucket/prefix (env SNAPEXPORT_STORE).",
     )(f)
 
 

@@ -1,4 +1,4 @@
-"""Store commands: ``init``, ``check`` and ``stats``."""
+"""Store commands: ``init``, ``check``, ``stats`` and ``rebuild-catalog``."""
 
 from __future__ import annotations
 
@@ -15,13 +15,30 @@ from snapexport.errors import EXIT_ERROR
 @store_option
 @click.option("--compression-level", default=3, show_default=True, type=click.IntRange(1, 22),
               help="zstd level for compressible chunks.")  # fmt: skip
+@click.option("--encrypt", is_flag=True,
+              help="Encrypt everything in the store (password: SNAPEXPORT_PASSWORD, "
+                   "--password-file, or a prompt on a terminal).")  # fmt: skip
 @handle_errors
-def init(store_location: str, compression_level: int) -> None:
-    """Create an empty store folder."""
+def init(store_location: str, compression_level: int, encrypt: bool) -> None:
+    """Create an empty store (a folder, or an s3://bucket/prefix)."""
     from snapexport.store import Store
 
-    with Store.init(store_location, compression_level=compression_level) as store:
-        click.echo(f"created store {store.config.store_id} at {store.root}")
+    with Store.init(store_location, compression_level=compression_level,
+                    encrypt=encrypt) as store:  # fmt: skip
+        what = "encrypted store" if encrypt else "store"
+        click.echo(f"created {what} {store.config.store_id} at {store.location}")
+
+
+@main.command("rebuild-catalog")
+@store_option
+@handle_errors
+def rebuild_catalog(store_location: str) -> None:
+    """Rebuild a lost or damaged catalog from the pack files alone."""
+    from snapexport.store.catalog_image import rebuild
+
+    packs, gen = rebuild(store_location)
+    found = f"catalog image {gen}" if gen is not None else "no catalog image (content only)"
+    click.echo(f"rebuilt the catalog from {packs} packs: {found}")
 
 
 @main.command()

@@ -1,25 +1,35 @@
-"""The backend seam: where store objects (packs) live. A local folder now; S3 later.
+"""The backend seam: where store objects live (a local folder, or S3-compatible storage).
 
 Names are ``/``-separated relative paths such as ``packs/ab/ab12...``. A backend only moves
-opaque bytes; pack encoding, ids and the catalog stay above it.
+opaque bytes; pack encoding, encryption, ids and the catalog stay above it. Objects are
+written once under their final name and never rewritten (locks and catalog copies get new
+names each time), so append-only and object-lock buckets work for snapshots.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-from snapexport.fsutil import fsync_dir
+from snapexport.store.backends.local import LocalBackend
+from snapexport.store.location import StoreLocation
+
+__all__ = ["Backend", "LocalBackend", "open_backend"]
 
 
 class Backend(Protocol):
     """What the store needs from object storage."""
 
+    #: how many ``save`` calls the store may run at once (uploads in flight)
+    concurrency: int
+
     def save(self, name: str, local_file: Path) -> None:
         """Make the finished, fsynced ``local_file`` durable under ``name`` (it is consumed)."""
+        ...
+
+    def save_bytes(self, name: str, data: bytes) -> None:
+        """Make the small object ``data`` durable under ``name`` in one step."""
         ...
 
     def load(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
@@ -40,65 +50,10 @@ class Backend(Protocol):
         ...
 
 
-class LocalBackend:
-    """Objects are files under a root folder; ``save`` is a rename on the same file system."""
+def open_backend(location: StoreLocation) -> Backend:
+    """The backend for a parsed location (the S3 client is imported only when needed)."""
+    if location.path is not None:
+        return LocalBackend(location.path)
+    from snapexport.store.backends.s3 import S3Backend
 
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-
-    def _path(self, name: str) -> Path:
-        if name.startswith("/") or ".." in name.split("/"):
-            raise ValueError(f"bad object name {name!r}")
-        return self.root / name
-
-    def save(self, name: str, local_file: Path) -> None:
-        target = self._path(name)
-        parent = target.parent
-        if not parent.is_dir():
-            parent.mkdir(parents=True, exist_ok=True)
-            fsync_dir(parent.parent)
-        os.replace(local_file, target)
-        fsync_dir(parent)
-
-    def load(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
-        with open(self._path(name), "rb", buffering=0) as f:
-            if offset:
-                f.seek(offset)
-            if length is None:
-                return f.readall()
-            buf = bytearray(length)
-            view = memoryview(buf)
-            got = 0
-            while got < length:
-                n = f.readinto(view[got:])
-                if not n:
-                    break
-                got += n
-            return bytes(view[:got]) if got < length else bytes(buf)
-
-    def list(self, prefix: str) -> Iterator[tuple[str, int]]:
-        # Walk only the folder part of the prefix, then filter by the rest.
-        folder, _, _ = prefix.rpartition("/")
-        base = self._path(folder) if folder else self.root
-        if not base.is_dir():
-            return
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames.sort()
-            rel_dir = Path(dirpath).relative_to(self.root).as_posix()
-            for fn in sorted(filenames):
-                name = fn if rel_dir == "." else f"{rel_dir}/{fn}"
-                if name.startswith(prefix):
-                    with contextlib.suppress(FileNotFoundError):
-                        yield name, os.stat(os.path.join(dirpath, fn)).st_size
-
-    def remove(self, name: str) -> None:
-        path = self._path(name)
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-            fsync_dir(path.parent)
-
-    def stat(self, name: str) -> int | None:
-        try:
-            return self._path(name).stat().st_size
-        except FileNotFoundError:
-            return None
+    return S3Backend.from_location(location)

@@ -10,16 +10,17 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from snapexport.errors import StoreError
-from snapexport.fsutil import atomic_write_bytes
 from snapexport.store.chunker import ChunkerParams
+
+if TYPE_CHECKING:
+    from snapexport.store.backend import Backend
 
 CONFIG_FILE = "config"
 FORMAT_NAME = "snapexport-store"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: pack entry kinds, encryption, catalog images
 DEFAULT_PACK_SIZE = 32 << 20
 
 
@@ -33,6 +34,7 @@ class StoreConfig:
     pack_size: int = DEFAULT_PACK_SIZE
     id_algorithm: str = "blake3"
     keyed: bool = False
+    encryption: str | None = None  # "aes-256-gcm" when the store is encrypted
     version: int = FORMAT_VERSION
 
     @classmethod
@@ -56,6 +58,7 @@ class StoreConfig:
             },
             "compression": {"codec": "zstd", "level": self.compression_level},
             "pack_size": self.pack_size,
+            "encryption": self.encryption,
         }
 
     @classmethod
@@ -86,25 +89,25 @@ class StoreConfig:
             pack_size=int(raw["pack_size"]),
             id_algorithm=str(ids["algorithm"]),
             keyed=bool(ids["keyed"]),
+            encryption=raw.get("encryption"),
             version=version,
         )
 
-    def write(self, root: Path) -> None:
+    def write(self, backend: Backend) -> None:
         data = json.dumps(self.to_json(), indent=2).encode() + b"\n"
-        atomic_write_bytes(root / CONFIG_FILE, data)
+        backend.save_bytes(CONFIG_FILE, data)
 
     @classmethod
-    def read(cls, root: Path) -> StoreConfig:
-        path = root / CONFIG_FILE
-        if not root.is_dir():
-            raise StoreError(
-                f"no store at {root} (create one with: snapexport init --store {root})"
-            )
-        if not path.is_file():
-            raise StoreError(f"{root} is not a snapexport store (it has no config file)")
+    def read(cls, backend: Backend, where: str) -> StoreConfig:
         try:
-            return cls.from_json(json.loads(path.read_bytes()))
+            raw = backend.load(CONFIG_FILE)
+        except FileNotFoundError:
+            raise StoreError(
+                f"no snapexport store at {where} (create one with: snapexport init --store {where})"
+            ) from None
+        try:
+            return cls.from_json(json.loads(raw))
         except StoreError:
             raise
         except (ValueError, KeyError, TypeError) as err:
-            raise StoreError(f"store config {path} is damaged: {err}") from err
+            raise StoreError(f"store config at {where} is damaged: {err}") from err

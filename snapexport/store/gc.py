@@ -62,8 +62,16 @@ def collect_garbage(
     store: Store, live: Iterable[bytes] | str, *, max_unused: float, dry_run: bool
 ) -> GcReport:
     """See the module docstring; ``store`` must be open for writing and flushed."""
+    from snapexport.store import catalog_image  # builds on Store; import late
+
     conn = store.catalog.conn
     _load_live(store, live)
+    # the newest catalog image stays; older images go like any unused blob
+    conn.executemany(
+        "INSERT OR IGNORE INTO temp.gc_live (id) VALUES (?)",
+        [(b,) for b in catalog_image.live_image_blobs(conn)],
+    )
+    images = set(catalog_image.image_blobs(conn))
     dead_blobs = [
         bytes(r[0])
         for r in conn.execute("SELECT id FROM blobs WHERE id NOT IN (SELECT id FROM temp.gc_live)")
@@ -97,7 +105,7 @@ def collect_garbage(
         repacked = {pid for pid, _ in repack}
         live_bytes = sum(lb for pid, _, _, lb in plan if pid in repacked)
         return GcReport(
-            len(dead_blobs), dead_chunks, len(delete), len(repack), 0,
+            len(set(dead_blobs) - images), dead_chunks, len(delete), len(repack), 0,
             old_bytes - live_bytes, True,
         )  # fmt: skip
 
@@ -115,10 +123,11 @@ def collect_garbage(
             ]
             content.insert_pack(conn, finished.id, finished.size, rows)
         store.catalog.set_meta(PENDING_DELETES_META, json.dumps(old_ids) if old_ids else None)
+        catalog_image.after_collect(store)
     finish_pending_deletes(store)
     new_bytes = sum(p.size for p in new_packs)
     return GcReport(
-        len(dead_blobs), dead_chunks, len(delete), len(repack), len(new_packs),
+        len(set(dead_blobs) - images), dead_chunks, len(delete), len(repack), len(new_packs),
         old_bytes - new_bytes, False,
     )  # fmt: skip
 
@@ -140,7 +149,7 @@ def _write_repacked(store: Store, pack_ids: list[str]) -> list[packs.FinishedPac
                 stored = store.load_stored(row)
                 store.decode_verified(row, stored)  # never copy damage into a new pack
                 if writer is None:
-                    writer = packs.PackWriter(store.tmp_dir)
+                    writer = packs.PackWriter(store.tmp_dir, store.cipher)
                 writer.add(row.id, row.codec, row.size, stored)
                 if writer.size >= store.config.pack_size:
                     finished.append(_save(store, writer))

@@ -1,12 +1,15 @@
-"""The pack file format (version 1): the one place that encodes and decodes pack bytes.
+"""The pack file format (versions 1 and 2): the one place that encodes and decodes packs.
 
 A pack is ``header | payload ... | index | footer`` (docs/format.md, byte by byte):
 
-* header: 8 bytes, ``b"SNXPACK"`` followed by the format version byte ``0x01``;
-* payloads: the stored bytes of each chunk, back to back, in index order;
-* index: one 49-byte entry per chunk: id (32 bytes), codec (u8), plain size (u32 LE),
-  stored length (u32 LE), offset of the payload from the start of the file (u64 LE);
-* footer: 16 bytes: index byte length (u32 LE), entry count (u32 LE), ``b"SNXPIDX\\x01"``.
+* header: 8 bytes, ``b"SNXPACK"`` followed by the format version byte (``0x02``);
+* payloads: the stored bytes of each chunk, back to back, in index order (in an encrypted
+  store each payload is an AES-256-GCM envelope of the compressed bytes);
+* index: one 49-byte entry per chunk: id (32 bytes), type (u8: low 4 bits codec, high 4
+  bits kind), plain size (u32 LE), stored length (u32 LE), offset of the payload from the
+  start of the file (u64 LE); encrypted stores store the index as one envelope;
+* footer: 16 bytes: stored index length (u32 LE), entry count (u32 LE), ``b"SNXPIDX"`` and
+  the version byte.
 
 A pack is named by the unkeyed BLAKE3 of all its bytes, so a pack file can be verified
 without the catalog, and the catalog's chunk index can be rebuilt from the packs alone. A
@@ -24,11 +27,16 @@ from pathlib import Path
 import blake3
 
 from snapexport.errors import CorruptionError
+from snapexport.store.crypto import OVERHEAD, Cipher
 from snapexport.store.ids import ID_SIZE, BytesLike
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 HEADER = b"SNXPACK" + bytes([FORMAT_VERSION])
 FOOTER_MAGIC = b"SNXPIDX" + bytes([FORMAT_VERSION])
+READABLE = {1, 2}
+HEADER_SIZE = len(HEADER)
+KIND_DATA = 0  # an ordinary chunk
+KIND_CATALOG = 1  # the header of a catalog image (docs/format.md, "Catalog images")
 _ENTRY = struct.Struct("<32sBIIQ")
 _FOOTER = struct.Struct("<II8s")
 ENTRY_SIZE = _ENTRY.size
@@ -80,7 +88,8 @@ def pack_id_of(name: str) -> str | None:
 class PackWriter:
     """Appends chunk payloads to a new pack file in ``tmp_dir``; ``finish`` seals it."""
 
-    def __init__(self, tmp_dir: Path) -> None:
+    def __init__(self, tmp_dir: Path, cipher: Cipher | None = None) -> None:
+        self._cipher = cipher
         fd_name = f"pack-{os.getpid()}-{os.urandom(6).hex()}.tmp"
         self.path = tmp_dir / fd_name
         self._f = open(self.path, "xb", buffering=0)  # noqa: SIM115 - closed by finish/abort
@@ -113,6 +122,8 @@ class PackWriter:
         index = b"".join(
             _ENTRY.pack(e.id, e.codec, e.size, e.length, e.offset) for e in self._entries
         )
+        if self._cipher is not None:
+            index = self._cipher.seal(index)
         self._write(index)
         self._write(_FOOTER.pack(len(index), len(self._entries), FOOTER_MAGIC))
         os.fsync(self._f.fileno())
@@ -126,24 +137,46 @@ class PackWriter:
             self.path.unlink()
 
 
-def index_span(footer: bytes, pack_size: int) -> tuple[int, int]:
-    """From the last 16 bytes of a pack, the (offset, length) of its index."""
+def entry_type(codec: int, kind: int) -> int:
+    """The type byte of an index entry (and of the catalog's ``codec`` column)."""
+    return (kind << 4) | codec
+
+
+def codec_of(type_byte: int) -> int:
+    return type_byte & 0x0F
+
+
+def kind_of(type_byte: int) -> int:
+    return type_byte >> 4
+
+
+def index_span(footer: bytes, pack_size: int, *, encrypted: bool = False) -> tuple[int, int]:
+    """From the last 16 bytes of a pack, the (offset, stored length) of its index."""
     if len(footer) != FOOTER_SIZE:
         raise CorruptionError("pack is too short for a footer")
     index_len, count, magic = _FOOTER.unpack(footer)
-    if magic != FOOTER_MAGIC:
+    if magic[:7] != FOOTER_MAGIC[:7] or magic[7] not in READABLE:
         raise CorruptionError("pack footer magic is wrong (truncated or not a pack)")
-    if index_len != count * ENTRY_SIZE or index_len + FOOTER_SIZE + len(HEADER) > pack_size:
+    expect = count * ENTRY_SIZE + (OVERHEAD if encrypted and magic[7] >= 2 else 0)
+    if index_len != expect or index_len + FOOTER_SIZE + HEADER_SIZE > pack_size:
         raise CorruptionError("pack footer sizes do not fit the file")
     return pack_size - FOOTER_SIZE - index_len, index_len
 
 
-def parse_index(index: bytes, index_offset: int) -> tuple[PackEntry, ...]:
-    """Decode an index and check that its payloads tile the pack between header and index."""
+def parse_index(
+    index: BytesLike, index_offset: int, cipher: Cipher | None = None
+) -> tuple[PackEntry, ...]:
+    """Decode a stored index (decrypting it first in an encrypted store) and check that its
+    payloads tile the pack between header and index."""
+    if cipher is not None:
+        try:
+            index = cipher.open(index)
+        except CorruptionError:
+            raise CorruptionError("pack index fails authentication (damaged)") from None
     entries = tuple(
         PackEntry(*_ENTRY.unpack_from(index, i)) for i in range(0, len(index), ENTRY_SIZE)
     )
-    expect = len(HEADER)
+    expect = HEADER_SIZE
     for e in entries:
         if e.offset != expect:
             raise CorruptionError("pack index offsets are not contiguous")
@@ -153,9 +186,9 @@ def parse_index(index: bytes, index_offset: int) -> tuple[PackEntry, ...]:
     return entries
 
 
-def parse_pack(data: bytes) -> tuple[PackEntry, ...]:
+def parse_pack(data: bytes, cipher: Cipher | None = None) -> tuple[PackEntry, ...]:
     """Decode the index of a whole pack held in memory, checking header and footer."""
-    if data[: len(HEADER)] != HEADER:
+    if data[:7] != HEADER[:7] or len(data) < HEADER_SIZE or data[7] not in READABLE:
         raise CorruptionError("pack header magic is wrong")
-    offset, length = index_span(data[-FOOTER_SIZE:], len(data))
-    return parse_index(data[offset : offset + length], offset)
+    offset, length = index_span(data[-FOOTER_SIZE:], len(data), encrypted=cipher is not None)
+    return parse_index(data[offset : offset + length], offset, cipher)

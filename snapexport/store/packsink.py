@@ -16,22 +16,29 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from snapexport.store.backend import Backend
+from snapexport.store.crypto import Cipher
 from snapexport.store.ids import BytesLike
 from snapexport.store.packs import FinishedPack, PackWriter, object_name
 
 MAX_QUEUED = 32  # appends in flight before the caller waits (bounds memory held by payloads)
-MAX_SEALING = 2  # packs being fsynced before the I/O thread waits
+MAX_SEALING = 2  # packs being fsynced (or uploaded) beyond the backend's concurrency
 
 
 class PackSink:
     """Orders payloads into packs of about ``pack_size`` bytes and saves them when full."""
 
-    def __init__(self, tmp_dir: Path, backend: Backend, pack_size: int) -> None:
+    def __init__(
+        self, tmp_dir: Path, backend: Backend, pack_size: int, cipher: Cipher | None = None
+    ) -> None:
+        self._cipher = cipher
         self._tmp_dir = tmp_dir
         self._backend = backend
         self._pack_size = pack_size
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="packs")
-        self._sealer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seal")
+        # Uploads to object storage run several at once; each pack waits on local disk
+        # (not in memory), so memory stays bounded by the multipart buffers.
+        self._uploads = max(1, backend.concurrency)
+        self._sealer = ThreadPoolExecutor(max_workers=self._uploads, thread_name_prefix="seal")
         self._pack: PackWriter | None = None  # touched only on the I/O thread
         self._futures: deque[Future[Future[FinishedPack] | None]] = deque()
         self._sealing: deque[Future[FinishedPack]] = deque()  # touched only by the caller
@@ -63,7 +70,7 @@ class PackSink:
     ) -> Future[FinishedPack] | None:
         codec, stored = payload.result()
         if self._pack is None:
-            self._pack = PackWriter(self._tmp_dir)
+            self._pack = PackWriter(self._tmp_dir, self._cipher)
         self._pack.add(chunk_id, codec, size, stored)
         if self._pack.size >= self._pack_size:
             return self._seal()
@@ -75,7 +82,7 @@ class PackSink:
             if pack is not None:
                 pack.abort()
             return None
-        while len(self._in_sealer) >= MAX_SEALING:
+        while len(self._in_sealer) >= MAX_SEALING + self._uploads - 1:
             self._in_sealer.popleft().result()
         while self._in_sealer and self._in_sealer[0].done():
             self._in_sealer.popleft()

@@ -92,7 +92,7 @@ def read_verified_entries(store: Store, pack_id: str) -> tuple[packs.PackEntry, 
     data = store.backend.load(packs.object_name(pack_id))
     if blake3.blake3(data).hexdigest() != pack_id:
         raise CorruptionError(f"pack {pack_id} does not match its name (damaged or truncated)")
-    return packs.parse_pack(data)
+    return packs.parse_pack(data, store.cipher)
 
 
 def adopt_orphan(store: Store, pack_id: str, size: int) -> str:
@@ -154,9 +154,9 @@ def reindex(store: Store) -> ReindexReport:
         name = packs.object_name(pid)
         try:
             footer = store.backend.load(name, max(size - packs.FOOTER_SIZE, 0))
-            offset, length = packs.index_span(footer, size)
+            offset, length = packs.index_span(footer, size, encrypted=store.cipher is not None)
             index = store.backend.load(name, offset, length)
-            entries = packs.parse_index(index, offset)
+            entries = packs.parse_index(index, offset, store.cipher)
         except CorruptionError:
             damaged.append(pid)
             continue

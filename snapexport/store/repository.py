@@ -24,13 +24,17 @@ from typing import TYPE_CHECKING, BinaryIO
 from snapexport.catalog import content
 from snapexport.catalog.db import Catalog
 from snapexport.errors import CorruptionError, StoreError
-from snapexport.store.backend import Backend, LocalBackend
+from snapexport.store import keys
+from snapexport.store.backend import Backend, open_backend
 from snapexport.store.chunker import Chunker, ChunkerParams
 from snapexport.store.compression import Codecs
 from snapexport.store.config import CONFIG_FILE, DEFAULT_PACK_SIZE, StoreConfig
+from snapexport.store.crypto import ALGORITHM, Cipher, MasterKey
 from snapexport.store.ids import BytesLike, Ids
+from snapexport.store.lease import LeaseLock
+from snapexport.store.location import StoreLocation, cache_dir
 from snapexport.store.lock import StoreLock
-from snapexport.store.packs import FinishedPack, object_name
+from snapexport.store.packs import KIND_DATA, FinishedPack, codec_of, entry_type, object_name
 from snapexport.store.packsink import PackSink
 
 if TYPE_CHECKING:
@@ -89,26 +93,49 @@ class Store:
     """An open store folder. Use as a context manager, or call ``close``."""
 
     def __init__(
-        self, root: Path, config: StoreConfig, catalog: Catalog, lock: StoreLock, *, write: bool
+        self,
+        location: StoreLocation,
+        backend: Backend,
+        config: StoreConfig,
+        catalog: Catalog,
+        lock: StoreLock | LeaseLock,
+        *,
+        write: bool,
+        work_dir: Path,
+        master: MasterKey | None = None,
+        key_id: str | None = None,
     ) -> None:
-        self.root = root
+        self.location = location
+        #: the store folder (None for object storage)
+        self.root: Path | None = location.path
         self.config = config
         self.catalog = catalog
         self.lock = lock
         self.write = write
-        self.backend: Backend = LocalBackend(root)
-        self.ids = Ids()
+        self.backend = backend
+        self.master = master
+        self.key_id = key_id
+        self.cipher: Cipher | None = master.cipher() if master else None
+        self.ids = Ids(master.ids if master else None)
         self.codecs = Codecs(config.compression_level)
         self.chunker = Chunker(config.chunker)
-        self.tmp_dir = root / TMP_DIR
+        #: local folder for packs being written and other scratch files
+        self.tmp_dir = work_dir / TMP_DIR
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self._pool: ThreadPoolExecutor | None = None
         self._sink: PackSink | None = None
         self._pending_chunks: set[bytes] = set()
         self._pending_blobs: dict[bytes, _PendingBlob] = {}
         self._counters = _Counters()
         self._closed = False
+        self._collected = False
         #: what recovery did when this writer opened after an unclean shutdown
         self.recovered: RecoveryReport | None = None
+
+    @property
+    def catalog_in_store(self) -> bool:
+        """Whether the catalog lives in the store folder (plain local stores) or in the cache."""
+        return catalog_in_store(self.location, self.config)
 
     # -- opening -----------------------------------------------------------------------
 
@@ -120,52 +147,103 @@ class Store:
         compression_level: int = 3,
         pack_size: int = DEFAULT_PACK_SIZE,
         chunker: ChunkerParams | None = None,
+        encrypt: bool = False,
+        password: str | None = None,
     ) -> Store:
-        """Create a store in an empty (or missing) folder and open it for writing."""
-        root = Path(location)
-        if root.exists() and not root.is_dir():
-            raise StoreError(f"{root} exists and is not a folder")
-        if root.is_dir() and any(root.iterdir()):
-            if (root / CONFIG_FILE).exists():
-                raise StoreError(f"{root} is already a snapexport store")
-            raise StoreError(f"{root} is not empty and is not a snapexport store")
+        """Create a store (an empty or missing folder, or an empty bucket prefix) and open it
+        for writing; with ``encrypt`` a random master key is wrapped under ``password``."""
+        loc = StoreLocation.parse(location)
+        root = loc.path
+        if root is not None:
+            if root.exists() and not root.is_dir():
+                raise StoreError(f"{root} exists and is not a folder")
+            if root.is_dir() and any(root.iterdir()):
+                if (root / CONFIG_FILE).exists():
+                    raise StoreError(f"{root} is already a snapexport store")
+                raise StoreError(f"{root} is not empty and is not a snapexport store")
         config = StoreConfig.new(
             chunker=chunker or ChunkerParams(),
             compression_level=compression_level,
             pack_size=pack_size,
+            keyed=encrypt,
+            encryption=ALGORITHM if encrypt else None,
         )
         Chunker(config.chunker)  # validates the parameters before anything is written
         Codecs(compression_level)
-        for sub in ("", PACKS_DIR, LOCKS_DIR, TMP_DIR):
-            (root / sub).mkdir(parents=True, exist_ok=True)
-        lock = StoreLock(root / LOCKS_DIR, exclusive=True)
+        if encrypt and password is None:
+            password = keys.resolve_password(confirm=True)
+        backend = open_backend(loc)
+        if root is not None:
+            for sub in ("", PACKS_DIR, LOCKS_DIR):
+                (root / sub).mkdir(parents=True, exist_ok=True)
+        elif backend.stat(CONFIG_FILE) is not None:
+            raise StoreError(f"{loc} is already a snapexport store")
+        elif next(iter(backend.list("")), None) is not None:
+            raise StoreError(f"{loc} is not empty and is not a snapexport store")
+        lock = _take_lock(loc, backend, exclusive=True)
         try:
-            catalog = Catalog.open(root / CATALOG_FILE, create=True)
-            # config last: a folder without it is not (yet) a store.
-            config.write(root)
+            master = key_id = None
+            if encrypt:
+                assert password is not None
+                master = MasterKey.new()
+                key_id = keys.add_key(backend, master, password)
+            work = _work_dir(loc, config)
+            if not catalog_in_store(loc, config):
+                _clear_cache(work)
+            catalog = Catalog.open(work / CATALOG_FILE, create=True)
+            # config last: a location without it is not (yet) a store.
+            config.write(backend)
         except BaseException:
             lock.release()
             raise
-        store = cls(root, config, catalog, lock, write=True)
+        store = cls(loc, backend, config, catalog, lock, write=True, work_dir=work,
+                    master=master, key_id=key_id)  # fmt: skip
         store._mark_writer()
         return store
 
     @classmethod
-    def open(cls, location: str | Path, *, write: bool = False) -> Store:
-        """Open an existing store; ``write`` takes the exclusive lock, else a shared one."""
-        root = Path(location)
-        config = StoreConfig.read(root)
-        if not (root / CATALOG_FILE).exists():
-            raise StoreError(f"store {root} has no catalog ({CATALOG_FILE} is missing)")
-        for sub in (LOCKS_DIR, TMP_DIR):
-            (root / sub).mkdir(exist_ok=True)
-        lock = StoreLock(root / LOCKS_DIR, exclusive=write)
+    def open(
+        cls, location: str | Path, *, write: bool = False, password: str | None = None
+    ) -> Store:
+        """Open an existing store; ``write`` takes the exclusive lock, else a shared one.
+
+        An encrypted store needs ``password`` (or SNAPEXPORT_PASSWORD, a password file, a
+        terminal prompt). A store whose catalog lives in the cache gets its local catalog
+        brought up to date from the store first (downloaded, or rebuilt from the packs).
+        """
+        loc = StoreLocation.parse(location)
+        root = loc.path
+        if root is not None:
+            if not root.is_dir():
+                raise StoreError(
+                    f"no store at {root} (create one with: snapexport init --store {root})"
+                )
+            if not (root / CONFIG_FILE).is_file():
+                raise StoreError(f"{root} is not a snapexport store (it has no config file)")
+        backend = open_backend(loc)
+        config = StoreConfig.read(backend, str(loc))
+        master, key_id = _unlock(backend, config, password)
+        work = _work_dir(loc, config)
+        in_store = catalog_in_store(loc, config)
+        if in_store and not (work / CATALOG_FILE).exists():
+            raise StoreError(
+                f"store {loc} has no catalog ({CATALOG_FILE} is missing): rebuild it with"
+                f" snapexport rebuild-catalog --store {loc}"
+            )
+        if root is not None:
+            (root / LOCKS_DIR).mkdir(exist_ok=True)
+        lock = _take_lock(loc, backend, exclusive=write)
         try:
-            catalog = Catalog.open(root / CATALOG_FILE)
+            if not in_store:
+                from snapexport.store import catalog_image
+
+                catalog_image.sync_local(loc, backend, config, master, key_id, work)
+            catalog = Catalog.open(work / CATALOG_FILE)
         except BaseException:
             lock.release()
             raise
-        store = cls(root, config, catalog, lock, write=write)
+        store = cls(loc, backend, config, catalog, lock, write=write, work_dir=work,
+                    master=master, key_id=key_id)  # fmt: skip
         if write:
             try:
                 store._recover_if_needed()
@@ -207,12 +285,16 @@ class Store:
         self._require_writer()
         return self._put_chunks(self.chunker.chunks(f), compressible)
 
-    def put_bytes(self, data: bytes, *, compressible: bool | None = None) -> BlobRef:
-        """Store ``data`` as one blob."""
+    def put_bytes(
+        self, data: bytes, *, compressible: bool | None = None, kind: int = KIND_DATA
+    ) -> BlobRef:
+        """Store ``data`` as one blob (``kind`` tags its chunks in the pack index)."""
         self._require_writer()
-        return self._put_chunks(self.chunker.chunks_of(data), compressible)
+        return self._put_chunks(self.chunker.chunks_of(data), compressible, kind)
 
-    def _put_chunks(self, chunks: Iterable[memoryview], compressible: bool | None) -> BlobRef:
+    def _put_chunks(
+        self, chunks: Iterable[memoryview], compressible: bool | None, kind: int = KIND_DATA
+    ) -> BlobRef:
         chunk_ids: list[bytes] = []
         window: list[tuple[memoryview, bytes]] = []
         first: memoryview | None = None
@@ -234,10 +316,10 @@ class Store:
                     blob_hash.update(first)
                 blob_hash.update(chunk)
             if len(window) >= WINDOW:
-                self._store_window(window, compressible, chunk_ids)
+                self._store_window(window, compressible, chunk_ids, kind)
                 window = []
         if window:
-            self._store_window(window, compressible, chunk_ids)
+            self._store_window(window, compressible, chunk_ids, kind)
         self._counters.bytes_read += size
         if not chunk_ids:
             blob_id = self.ids.of(b"")
@@ -253,6 +335,7 @@ class Store:
         window: list[tuple[memoryview, bytes]],
         compressible: bool | None,
         chunk_ids: list[bytes],
+        kind: int = KIND_DATA,
     ) -> None:
         ids = [cid for _, cid in window]
         chunk_ids.extend(ids)
@@ -265,14 +348,23 @@ class Store:
                 continue
             self._pending_chunks.add(cid)
             self._packs().append(
-                cid, len(chunk), pool.submit(self.codecs.encode, chunk, compressible)
+                cid, len(chunk), pool.submit(self._encode, chunk, compressible, kind)
             )
             self._counters.new_chunks += 1
         self._commit_sealed(wait_all=False)
 
+    def _encode(
+        self, chunk: BytesLike, compressible: bool | None, kind: int
+    ) -> tuple[int, BytesLike]:
+        """(type byte, stored bytes) of one chunk: compressed, then sealed when encrypted."""
+        codec, stored = self.codecs.encode(chunk, compressible)
+        if self.cipher is not None:
+            stored = self.cipher.seal(stored)
+        return entry_type(codec, kind), stored
+
     def _packs(self) -> PackSink:
         if self._sink is None:
-            self._sink = PackSink(self.tmp_dir, self.backend, self.config.pack_size)
+            self._sink = PackSink(self.tmp_dir, self.backend, self.config.pack_size, self.cipher)
         return self._sink
 
     def _commit_sealed(self, *, wait_all: bool) -> None:
@@ -395,7 +487,9 @@ class Store:
         """Decode one chunk's stored bytes and check them against the chunk id."""
         where = f"chunk {row.id.hex()} in pack {row.pack}"
         try:
-            plain = self.codecs.decode(row.codec, stored, row.size)
+            if self.cipher is not None:
+                stored = self.cipher.open(stored)
+            plain = self.codecs.decode(codec_of(row.codec), stored, row.size)
         except CorruptionError as err:
             raise CorruptionError(f"{where} is damaged: {err}") from None
         if len(plain) != row.size or self.ids.of(plain) != row.id:
@@ -428,7 +522,20 @@ class Store:
 
         self._require_writer()
         self.flush()
-        return gc.collect_garbage(self, live_blobs, max_unused=max_unused, dry_run=dry_run)
+        report = gc.collect_garbage(self, live_blobs, max_unused=max_unused, dry_run=dry_run)
+        self._collected = self._collected or not dry_run
+        return report
+
+    def publish_catalog(self) -> int | None:
+        """Save an image of the catalog into the packs (and, when the catalog lives in the
+        cache, an encrypted copy under ``catalog/``) if it changed since the last one.
+
+        Called on close; returns the new image generation or None when nothing changed.
+        """
+        from snapexport.store import catalog_image
+
+        self._require_writer()
+        return catalog_image.publish(self, prune_copies=self._collected)
 
     def close(self) -> None:
         """Flush (when writing), then release the lock and the catalog."""
@@ -437,6 +544,7 @@ class Store:
         try:
             if self.write:
                 self.flush()
+                self.publish_catalog()
                 with self.catalog.transaction():
                     self.catalog.set_meta(WRITER_META, None)
         finally:
@@ -485,3 +593,41 @@ class Store:
             self.close()
         else:
             self.abort()
+
+
+def catalog_in_store(location: StoreLocation, config: StoreConfig) -> bool:
+    """Plain local stores keep their catalog in the folder; all others in the cache."""
+    return location.path is not None and config.encryption is None
+
+
+def _work_dir(location: StoreLocation, config: StoreConfig) -> Path:
+    if catalog_in_store(location, config):
+        assert location.path is not None
+        return location.path
+    return cache_dir(config.store_id)
+
+
+def _clear_cache(work: Path) -> None:
+    """A new store id never has a cache yet; remove a leftover catalog just in case."""
+    for name in (CATALOG_FILE, CATALOG_FILE + "-wal", CATALOG_FILE + "-shm"):
+        (work / name).unlink(missing_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+
+
+def _take_lock(loc: StoreLocation, backend: Backend, *, exclusive: bool) -> StoreLock | LeaseLock:
+    if loc.path is not None:
+        return StoreLock(loc.path / LOCKS_DIR, exclusive=exclusive)
+    return LeaseLock(backend, exclusive=exclusive)
+
+
+def _unlock(
+    backend: Backend, config: StoreConfig, password: str | None
+) -> tuple[MasterKey | None, str | None]:
+    if config.encryption is None:
+        return None, None
+    if config.encryption != ALGORITHM:
+        raise StoreError(f"unknown store encryption {config.encryption!r}: upgrade snapexport")
+    if password is None:
+        password = keys.resolve_password()
+    master, key_id = keys.unlock(backend, password)
+    return master, key_id

@@ -1,0 +1,88 @@
+"""Objects as files under a root folder; ``save`` is a rename on the same file system."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from snapexport.fsutil import atomic_write_bytes, fsync_dir
+
+
+class LocalBackend:
+    """A store folder: each object is one file, written by rename so it appears whole."""
+
+    concurrency = 1  # one fsync at a time keeps the disk streaming
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def __str__(self) -> str:
+        return str(self.root)
+
+    def _path(self, name: str) -> Path:
+        if name.startswith("/") or ".." in name.split("/"):
+            raise ValueError(f"bad object name {name!r}")
+        return self.root / name
+
+    def _parent(self, target: Path) -> Path:
+        parent = target.parent
+        if not parent.is_dir():
+            parent.mkdir(parents=True, exist_ok=True)
+            fsync_dir(parent.parent)
+        return parent
+
+    def save(self, name: str, local_file: Path) -> None:
+        target = self._path(name)
+        parent = self._parent(target)
+        os.replace(local_file, target)
+        fsync_dir(parent)
+
+    def save_bytes(self, name: str, data: bytes) -> None:
+        target = self._path(name)
+        self._parent(target)
+        atomic_write_bytes(target, data)
+
+    def load(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
+        with open(self._path(name), "rb", buffering=0) as f:
+            if offset:
+                f.seek(offset)
+            if length is None:
+                return f.readall()
+            buf = bytearray(length)
+            view = memoryview(buf)
+            got = 0
+            while got < length:
+                n = f.readinto(view[got:])
+                if not n:
+                    break
+                got += n
+            return bytes(view[:got]) if got < length else bytes(buf)
+
+    def list(self, prefix: str) -> Iterator[tuple[str, int]]:
+        # Walk only the folder part of the prefix, then filter by the rest.
+        folder, _, _ = prefix.rpartition("/")
+        base = self._path(folder) if folder else self.root
+        if not base.is_dir():
+            return
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames.sort()
+            rel_dir = Path(dirpath).relative_to(self.root).as_posix()
+            for fn in sorted(filenames):
+                name = fn if rel_dir == "." else f"{rel_dir}/{fn}"
+                if name.startswith(prefix):
+                    with contextlib.suppress(FileNotFoundError):
+                        yield name, os.stat(os.path.join(dirpath, fn)).st_size
+
+    def remove(self, name: str) -> None:
+        path = self._path(name)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            fsync_dir(path.parent)
+
+    def stat(self, name: str) -> int | None:
+        try:
+            return self._path(name).stat().st_size
+        except FileNotFoundError:
+            return None

@@ -1,0 +1,158 @@
+"""Locks on object storage: lock objects with a lease, refreshed while the holder lives.
+
+Object storage has no flock, so each holder writes ``locks/<random>.json`` naming itself
+(host, pid, start time), its kind (``exclusive`` for a writer, ``shared`` for a reader) and
+the time its lease expires. After writing its own object a process lists ``locks/``: another
+live exclusive lock, or (for a writer) any other live lock, means it backs off, deletes its
+own object and raises ``StoreLockedError`` naming the holder. Two processes racing each see
+the other and both back off. A lock whose lease has expired, or whose holder ran on this
+host and is no longer running, is stale: it is ignored, and a writer deletes it.
+
+A background thread renews the lease (a new object, then the old one is deleted: objects
+are never rewritten) every third of the lease.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import socket
+import threading
+from dataclasses import dataclass
+
+from snapexport.errors import StoreLockedError
+from snapexport.store.backend import Backend
+from snapexport.store.lock import Holder
+
+LOCKS_PREFIX = "locks/"
+LEASE_ENV = "SNAPEXPORT_LOCK_LEASE"  # seconds
+DEFAULT_LEASE = 900.0
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRecord:
+    """One lock object as read back."""
+
+    name: str
+    holder: Holder
+    exclusive: bool
+    expires: dt.datetime
+
+    def stale(self, now: dt.datetime) -> bool:
+        if self.expires < now:
+            return True
+        if self.holder.host == socket.gethostname():
+            try:
+                os.kill(self.holder.pid, 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:
+                return False
+        return False
+
+
+def _parse(name: str, raw: bytes) -> LeaseRecord | None:
+    try:
+        doc = json.loads(raw)
+        holder = Holder(str(doc["host"]), int(doc["pid"]), str(doc["started"]))
+        expires = dt.datetime.fromisoformat(str(doc["expires"]))
+        return LeaseRecord(name, holder, doc["kind"] == "exclusive", expires)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class LeaseLock:
+    """A held lock on an object store; ``release`` (or closing the store) gives it up."""
+
+    def __init__(self, backend: Backend, *, exclusive: bool, lease: float | None = None) -> None:
+        self.backend = backend
+        self.exclusive = exclusive
+        self.holder = Holder.me()
+        self.lease = float(lease or os.environ.get(LEASE_ENV, DEFAULT_LEASE))
+        #: a writer's lock left by a dead or expired holder, found and removed
+        self.stale: Holder | None = None
+        self._name: str | None = None
+        self._stop = threading.Event()
+        self._mutex = threading.Lock()
+        self._name = self._write()
+        try:
+            self._check_others()
+        except BaseException:
+            self.release()
+            raise
+        self._thread = threading.Thread(target=self._renew, name="lock-lease", daemon=True)
+        self._thread.start()
+
+    def _write(self) -> str:
+        expires = _now() + dt.timedelta(seconds=self.lease)
+        doc = {
+            "kind": "exclusive" if self.exclusive else "shared",
+            "host": self.holder.host,
+            "pid": self.holder.pid,
+            "started": self.holder.started,
+            "expires": expires.isoformat(timespec="seconds"),
+        }
+        name = f"{LOCKS_PREFIX}{os.urandom(16).hex()}.json"
+        self.backend.save_bytes(name, json.dumps(doc).encode())
+        return name
+
+    def _others(self) -> list[LeaseRecord]:
+        out = []
+        for name, _ in self.backend.list(LOCKS_PREFIX):
+            if name == self._name:
+                continue
+            try:
+                rec = _parse(name, self.backend.load(name))
+            except FileNotFoundError:
+                continue  # released meanwhile
+            if rec is not None:
+                out.append(rec)
+        return out
+
+    def _check_others(self) -> None:
+        now = _now()
+        live: list[LeaseRecord] = []
+        for rec in self._others():
+            if rec.stale(now):
+                if self.exclusive:
+                    if rec.exclusive and self.stale is None:
+                        self.stale = rec.holder
+                    self.backend.remove(rec.name)
+                continue
+            live.append(rec)
+        writers = [r for r in live if r.exclusive]
+        if writers:
+            w = writers[0].holder
+            raise StoreLockedError(f"store is locked by a writer: {w.describe()}")
+        if self.exclusive and live:
+            names = "; ".join(r.holder.describe() for r in live[:3])
+            more = f" and {len(live) - 3} more" if len(live) > 3 else ""
+            raise StoreLockedError(f"store is in use by {len(live)} reader(s): {names}{more}")
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.lease / 3):
+            with self._mutex:
+                if self._name is None:
+                    return
+                try:
+                    new = self._write()
+                except Exception:  # retried at the next tick; the lease still runs
+                    continue
+                old, self._name = self._name, new
+                with contextlib.suppress(Exception):
+                    self.backend.remove(old)
+
+    def release(self) -> None:
+        """Delete the lock object and stop renewing; safe to call twice."""
+        self._stop.set()
+        with self._mutex:
+            name, self._name = self._name, None
+        if name is not None:
+            with contextlib.suppress(Exception):
+                self.backend.remove(name)
