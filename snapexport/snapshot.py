@@ -31,6 +31,7 @@ from snapexport.catalog import records as spans
 from snapexport.catalog import snapshots as snaps
 from snapexport.catalog.staging import Staging, apply_staging
 from snapexport.errors import SnapexportError, SnapshotIncompleteError
+from snapexport.faults import checkpoint
 from snapexport.progress import NullReporter, Reporter
 from snapexport.source.base import FileRef, RowRef, SerializedRecord, Source
 from snapexport.values import MissingFile, SnapshotMeta
@@ -148,7 +149,9 @@ def take_snapshot(
         with Staging(staging_folder(store)) as stage:
             walk = _Walk(store, conn, stage, source, options, reporter)
             walk.records(list(info.sections))
+            checkpoint("snapshot:after-records")
             walk.files()
+            checkpoint("snapshot:after-files")
             if walk.missing and options.strict:
                 names = ", ".join(m.path for m in walk.missing[:5])
                 raise SnapshotIncompleteError(
@@ -509,6 +512,7 @@ def _commit(
     stored_before: int,
 ) -> SnapshotMeta:
     path = stage.seal()
+    checkpoint("snapshot:before-commit")
     conn.execute("ATTACH DATABASE ? AS stage", (str(path),))
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -538,6 +542,7 @@ def _commit(
                 stats=stats,
             )
             snaps.insert_snapshot(conn, meta)
+            checkpoint("snapshot:in-commit")
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

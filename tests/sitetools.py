@@ -1,0 +1,85 @@
+"""Helpers for end-to-end tests: a demo site on disk and the real CLI in subprocesses.
+
+The test process never sets up the demo's Django itself for these tests (other tests in
+the same process own that); every site operation runs in a subprocess, as users run it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+SETTINGS = "snapexport.demo.settings"
+
+
+def env_for(site: Path | None = None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE",)}
+    env.pop("SNAPEXPORT_FAULT", None)
+    if site is not None:
+        env["SNAPEXPORT_DEMO_DIR"] = str(site)
+    env.update(extra)
+    return env
+
+
+def cli(
+    *args: str | Path,
+    site: Path | None = None,
+    timeout: float = 300,
+    **extra_env: str,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m snapexport ARGS`` without a TTY, as cron would."""
+    return subprocess.run(
+        [sys.executable, "-m", "snapexport", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env_for(site, **extra_env),
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+    )
+
+
+def generate(command: str, folder: Path, *args: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "snapexport.demo.generate", command, str(folder), *args],
+        capture_output=True,
+        text=True,
+        env=env_for(),
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def copy_site(template: Path, dest: Path) -> Path:
+    """A private copy of a generated demo site (mtimes kept)."""
+    shutil.copytree(template, dest, copy_function=shutil.copy2)
+    return dest
+
+
+def snapshot(
+    store: Path, site: Path, *args: str, **extra_env: str
+) -> subprocess.CompletedProcess[str]:
+    return cli("snapshot", "--store", store, "--settings", SETTINGS, *args, site=site, **extra_env)
+
+
+def sql(site: Path, statement: str, params: tuple = ()) -> list[tuple]:
+    """Run one SQL statement on the demo site's database (as another process would)."""
+    conn = sqlite3.connect(site / "db.sqlite3", timeout=60)
+    try:
+        rows = conn.execute(statement, params).fetchall()
+        conn.commit()
+        return rows
+    finally:
+        conn.close()
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file below ``folder`` by relative path, with its bytes."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
