@@ -1,7 +1,9 @@
-"""What the hardware allows on the site's bytes: read, BLAKE3, zstd, copy, zip, durable write.
+"""What the hardware allows on the site's bytes: read, BLAKE3, zstd, durable write, copy.
 
-Each limit runs as its own child on the same media folder, right after the site is built
-(page cache warm: the benchmark cannot drop caches, so every figure is a warm one). The
+Each limit runs as its own child on the same media folder (page cache warm: the benchmark
+cannot drop caches, so every figure is a warm one): the single-pass limits right after the
+site is built, next to the first snapshot; ``cp -r`` at the end, next to the restores of the
+same files. (``zip -r -6`` is the zip step of the full export, see ``contenders.py``.) The
 plain read and the durable write reuse ``tools/bench_store.py``'s measurements; run as
 ``python limits.py read FOLDER`` / ``python limits.py write FOLDER SCRATCH`` they print
 their own timing as JSON (the read's second, warm pass only).
@@ -22,12 +24,11 @@ from proc import Run, run, shell
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # tools/: bench_store's plain_read and durable_write
 
-LIMITS = ("read", "b3sum", "zstd -3 -T0", "write+fsync", "cp -r", "zip -r -6")
 SINGLE_PASS = ("read", "b3sum", "zstd -3 -T0")  # what a first snapshot must keep up with
 
 
-def measure(media: Path, scratch: Path) -> dict[str, Run]:
-    """Every limit on the files below ``media``; outputs go to ``scratch`` and are removed."""
+def single_pass(media: Path, scratch: Path) -> dict[str, Run]:
+    """Read, BLAKE3, zstd and durable write of the files below ``media`` (outputs removed)."""
     scratch.mkdir(parents=True, exist_ok=True)
     out: dict[str, Run] = {}
     files = f"find {media} -type f -print0 | sort -z"
@@ -41,13 +42,15 @@ def measure(media: Path, scratch: Path) -> dict[str, Run]:
     out["write+fsync"] = _self_timed(
         run([sys.executable, __file__, "write", str(media), str(scratch / "disk")])
     )
-    os.sync()
-    out["cp -r"] = run(["cp", "-r", str(media), str(scratch / "copy")])
-    shutil.rmtree(scratch / "copy")
-    os.sync()
-    out["zip -r -6"] = shell(f"zip -q -r -6 {scratch / 'limit.zip'} {media.name}", cwd=media.parent)
-    (scratch / "limit.zip").unlink()
     return out
+
+
+def copy(media: Path, scratch: Path) -> Run:
+    """``cp -r`` of the files below ``media`` (the copy is removed)."""
+    os.sync()
+    done = run(["cp", "-r", str(media), str(scratch / "copy")])
+    shutil.rmtree(scratch / "copy")
+    return done
 
 
 def _self_timed(done: Run) -> Run:

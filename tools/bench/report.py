@@ -21,6 +21,7 @@ class Step:
     step: str
     seconds: float
     rss_kb: int
+    cpu: float = 0.0  # user + system seconds of the child and its waited-for descendants
     bytes: int | None = None  # the site bytes the step covers (MB/s = bytes / seconds)
     size: int | None = None  # store / repository / export size after the step
     added: int | None = None  # bytes the step added to the store
@@ -44,6 +45,7 @@ class Row:
     rss_mb: float
     store_mb: float | None = None
     added_mb: float | None = None
+    cpu: float | None = None
 
 
 @dataclass(slots=True)
@@ -57,6 +59,7 @@ class Results:
     kept: dict[str, int] = field(default_factory=dict)
     caches: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    load: list[float] = field(default_factory=list)  # 1-minute load average, start and end
 
     def find(self, tool: str, step: str) -> list[Step]:
         return [s for s in self.steps if s.tool == tool and s.step == step]
@@ -87,6 +90,7 @@ class Results:
                     max(s.rss_kb for s in nights) / 1024,
                     (nights[-1].size or 0) / MB,
                     statistics.mean(s.added or 0 for s in nights) / MB,
+                    statistics.mean(s.cpu for s in nights),
                 )
             )
             rows.append(
@@ -96,6 +100,7 @@ class Results:
                     max(s.seconds for s in nights),
                     None,
                     max(s.rss_kb for s in nights) / 1024,
+                    cpu=max(nights, key=lambda s: s.seconds).cpu,
                 )
             )
             rows.extend(
@@ -114,6 +119,7 @@ class Results:
                 full.rss_kb / 1024,
                 per_night[-1] / MB,
                 (full.size or 0) / MB,
+                full.cpu,
             )
         )
         dumps = self.nights("data-only dump")
@@ -124,6 +130,7 @@ class Results:
                 statistics.mean(s.seconds for s in dumps),
                 None,
                 max(s.rss_kb for s in dumps) / 1024,
+                cpu=statistics.mean(s.cpu for s in dumps),
             )
         )
         return rows
@@ -132,7 +139,7 @@ class Results:
     def _row(s: Step) -> Row:
         added = s.added / MB if s.added is not None else None
         size = s.size / MB if s.size is not None else None
-        return Row(s.tool, s.step, s.seconds, s.mb_s, s.rss_kb / 1024, size, added)
+        return Row(s.tool, s.step, s.seconds, s.mb_s, s.rss_kb / 1024, size, added, s.cpu)
 
     # -- ratios and targets --------------------------------------------------------------
 
@@ -260,6 +267,7 @@ class Results:
             "machine": self.machine,
             "site": self.site,
             "seconds": round(self.seconds, 1),
+            "load_average": self.load,
             "table": [asdict(r) for r in self.rows()],
             "ratios": self.ratios(),
             "targets": self.targets(),
@@ -277,12 +285,13 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 
 def table(rows: list[Row]) -> str:
     """A Markdown table (it is also what the terminal shows)."""
-    head = "| tool | step | wall s | MB/s | peak RSS MB | store MB | added/night MB |"
-    lines = [head, "|---|---|---:|---:|---:|---:|---:|"]
+    head = "| tool | step | wall s | CPU s | MB/s | peak RSS MB | store MB | added/night MB |"
+    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         digits = 2 if r.seconds < 10 else 1
         lines.append(
-            f"| {r.tool} | {r.step} | {_fmt(r.seconds, digits)} | {_fmt(r.mb_s, 0)} |"
+            f"| {r.tool} | {r.step} | {_fmt(r.seconds, digits)} | {_fmt(r.cpu, 1)} |"
+            f" {_fmt(r.mb_s, 0)} |"
             f" {_fmt(r.rss_mb, 0)} | {_fmt(r.store_mb, 0)} | {_fmt(r.added_mb, 1)} |"
         )
     return "\n".join(lines)
@@ -293,7 +302,9 @@ def render(results: Results) -> str:
     out = [
         f"site: {site['documents']} documents, {site['files']} files,"
         f" {site['media_bytes'] / MB:,.0f} MB; {results.config['nights']} nights;"
-        f" run took {results.seconds / 60:.1f} min",
+        f" run took {results.seconds / 60:.1f} min; snapexport {results.config.get('commit')};"
+        f" load average {' -> '.join(f'{x:.1f}' for x in results.load)} on"
+        f" {results.machine['cpus']} CPUs",
         "",
         table(results.rows()),
         "",

@@ -28,9 +28,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import limits
 from benchsite import BenchSite
 from contenders import DUMP, Borg, FullExport, Restic, Snapexport
-from limits import measure
 from proc import Run, run, tree_bytes, tree_files
 from report import Results, Step, render, write_plot
 
@@ -96,6 +96,7 @@ def measured(results: Results, tool: str, step: str, done: Run | list[Run], **fi
         step=step,
         seconds=sum(r.seconds for r in runs),
         rss_kb=max(r.rss_kb for r in runs),
+        cpu=sum(r.user + r.system for r in runs),
         **figures,
     )
     results.steps.append(entry)
@@ -104,6 +105,7 @@ def measured(results: Results, tool: str, step: str, done: Run | list[Run], **fi
 
 def bench(args: argparse.Namespace, work: Path, log: Log) -> Results:
     results = Results(config=vars(args) | {"work": str(work)}, machine=versions())
+    results.load = [os.getloadavg()[0]]
     site = BenchSite(work / "site", args.documents, args.seed)
     log(f"creating a site of {args.documents} documents in {site.folder}")
     created = site.create()
@@ -116,8 +118,8 @@ def bench(args: argparse.Namespace, work: Path, log: Log) -> Results:
     }
     log(f"site: {results.site['files']} files, {media0 / 1e6:.0f} MB")
 
-    log("limits: read, b3sum, zstd, write+fsync, cp -r, zip -r -6")
-    for name, done in measure(site.media, work / "scratch").items():
+    log("limits: read, b3sum, zstd -3 -T0, write+fsync")
+    for name, done in limits.single_pass(site.media, work / "scratch").items():
         measured(results, "limit", name, done, bytes=media0)
         log(f"  {name}: {done.seconds:.1f}s")
 
@@ -162,13 +164,20 @@ def bench(args: argparse.Namespace, work: Path, log: Log) -> Results:
             line.append(f"{tool.name} {sum(r.seconds for r in runs):.1f}s")
         log(", ".join(line))
 
-    log("full export of the last night (dumpdata + zip -r -6)")
+    log("full export of the last night (dumpdata, then zip -r -6)")
     os.sync()
     export_zip = work / "scratch" / "export.zip"
-    done = FullExport(site).export(export_zip)
+    dump, zipped = FullExport(site).export(export_zip)
     export_size = export_zip.stat().st_size
     export_zip.unlink()
-    measured(results, "full export", "night", done, bytes=site_bytes[-1], size=export_size)
+    measured(
+        results, "full export", "night", [dump, zipped], bytes=site_bytes[-1], size=export_size
+    )
+    measured(results, "limit", "zip -r -6", zipped, bytes=site_bytes[-1])
+    log(f"  dumpdata {dump.seconds:.1f}s, zip -r -6 {zipped.seconds:.1f}s")
+    done = limits.copy(site.media, work / "scratch")
+    measured(results, "limit", "cp -r", done, bytes=site_bytes[-1])
+    log(f"  cp -r {done.seconds:.1f}s")
     # One export a night: each night's zip scales with that night's files and manifest.
     total = site_bytes[-1] + dump_bytes[-1]
     nightly = [export_size * (m + d) / total for m, d in zip(site_bytes, dump_bytes, strict=True)]
@@ -207,11 +216,43 @@ def bench(args: argparse.Namespace, work: Path, log: Log) -> Results:
         "restic": len(json.loads(run(["restic", "snapshots", "--json"], env=restic.env).stdout)),
         "borg": len(run(["borg", "list", "--short"], env=borg.env).stdout.split()),
     }
+    results.load.append(os.getloadavg()[0])
     results.caches = {
         "restic cache": tree_bytes(restic.cache),
         "borg cache": tree_bytes(borg.home),
     }
     return results
+
+
+def use_code(at: str, work: Path) -> str:
+    """Put snapexport as of ``at`` first on every child's path; the commit it names.
+
+    Other work in a shared checkout (uncommitted, maybe half-done) must not leak into the
+    figures, so by default the children run ``git archive HEAD`` of the package.
+    """
+    git = ["git", "-C", str(REPO)]
+    if at == "worktree":
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "snapexport"], capture_output=True, text=True
+        ).stdout.strip()
+        head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True)
+        return head.stdout.strip() + ("-dirty" if dirty else "")
+    commit = subprocess.run(
+        [*git, "rev-parse", "--verify", f"{at}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    code = work / "code"
+    code.mkdir()
+    archive = subprocess.run(
+        [*git, "archive", commit, "snapexport"], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(code)], input=archive, check=True)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(code), os.environ.get("PYTHONPATH", "")) if p
+    )
+    return commit
 
 
 def main() -> None:
@@ -220,6 +261,12 @@ def main() -> None:
     parser.add_argument("--nights", type=int, help="nights (default 30; quick 7)")
     parser.add_argument("--quick", action="store_true", help="a small run, under 3 minutes")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--at",
+        default="HEAD",
+        help="benchmark snapexport as committed at this revision (default HEAD), or"
+        " 'worktree' for the checkout as it is",
+    )
     parser.add_argument("--work", type=Path, help="working folder (default: a temp folder)")
     parser.add_argument("--keep", action="store_true", help="keep the working folder")
     parser.add_argument("--json", type=Path, help="results file (default results/latest.json)")
@@ -239,6 +286,7 @@ def main() -> None:
         sys.exit(f"{work} is not empty")
     work.mkdir(parents=True, exist_ok=True)
     try:
+        args.commit = use_code(args.at, work)
         if args.rss_scaling:
             from rss import rss_scaling
 

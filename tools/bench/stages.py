@@ -1,0 +1,117 @@
+"""Where a first snapshot's time goes, stage by stage, on the same files (one thread).
+
+The snapshot's file path runs on the caller's thread: read a block, SHA-256 it (the DB's
+checksum, ``snapshot.py``'s ``_HashingReader``), cut it into chunks (FastCDC), BLAKE3 each
+chunk (the chunk id) and the whole blob again (the blob id), then hand the chunk to the
+pack thread. This replays those stages cumulatively with the store's own chunker and ids,
+so each line's increment is that stage's cost:
+
+    python tools/bench/stages.py FOLDER [--store DIR]
+
+With ``--store`` it also runs ``Store.put_file`` (hashing, packing, fsync) into DIR, and
+the full snapshot path (``put_file`` behind the SHA-256 reader).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import blake3
+
+from snapexport.store import Store
+from snapexport.store.chunker import Chunker, ChunkerParams
+
+BLOCK = 16 << 20
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(Path(r) / n for r, _d, names in os.walk(folder) for n in names)
+
+
+def _stage(paths: list[Path], work: Callable[[bytes], None]) -> float:
+    started = time.perf_counter()
+    for path in paths:
+        with open(path, "rb") as f:
+            while block := f.read(BLOCK):
+                work(block)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--store", type=Path, help="also time Store.put_file into this folder")
+    args = parser.parse_args()
+    paths = _files(args.folder)
+    total = sum(p.stat().st_size for p in paths)
+    chunker = Chunker(ChunkerParams())
+    _stage(paths, lambda b: None)  # warm the page cache
+
+    def sha(b: bytes) -> None:
+        hashlib.sha256(b).digest()
+
+    def cut(b: bytes) -> None:
+        for _ in chunker.chunks_of(b):
+            pass
+
+    def ids(b: bytes) -> None:
+        for c in chunker.chunks_of(b):
+            blake3.blake3(c).digest()
+
+    def blob(b: bytes) -> None:
+        ids(b)
+        blake3.blake3(b).digest()
+
+    stages: list[tuple[str, Callable[[bytes], None]]] = [
+        ("read", lambda b: None),
+        ("read + SHA-256", sha),
+        ("read + FastCDC", cut),
+        ("read + FastCDC + BLAKE3 chunk ids", ids),
+        ("read + FastCDC + BLAKE3 chunk ids + blob id", blob),
+        ("read + SHA-256 + FastCDC + BLAKE3 chunk ids + blob id", lambda b: (sha(b), blob(b))),
+    ]
+    print(f"{len(paths)} files, {total / 1e6:.0f} MB; one thread, page cache warm")
+    for name, work in stages:
+        seconds = _stage(paths, work)
+        print(f"{name:<56} {seconds:6.2f}s {total / 1e6 / seconds:7.0f} MB/s")
+    if args.store:
+        for with_sha in (False, True):
+            shutil.rmtree(args.store, ignore_errors=True)
+            started = time.perf_counter()
+            cpu = time.process_time()
+            with Store.init(args.store) as store:
+                for path in paths:
+                    with open(path, "rb") as f:
+                        reader = _Sha(f) if with_sha else f
+                        store.put_file(reader, compressible=False)  # type: ignore[arg-type]
+            seconds = time.perf_counter() - started
+            cpu = time.process_time() - cpu
+            name = "Store.put_file" + (" behind the SHA-256 reader" if with_sha else "")
+            print(
+                f"{name:<56} {seconds:6.2f}s {total / 1e6 / seconds:7.0f} MB/s"
+                f" (process CPU {cpu:.1f}s)"
+            )
+        shutil.rmtree(args.store, ignore_errors=True)
+
+
+class _Sha:
+    """The snapshot's reader: SHA-256 of every block on the way through."""
+
+    def __init__(self, f: object) -> None:
+        self.f = f
+        self.h = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data: bytes = self.f.read(n)  # type: ignore[attr-defined]
+        self.h.update(data)
+        return data
+
+
+if __name__ == "__main__":
+    main()
