@@ -76,10 +76,10 @@ def sql(site: Path, statement: str, params: tuple = ()) -> list[tuple]:
         conn.close()
 
 
-def tree(folder: Path) -> dict[str, bytes]:
-    """Every file below ``folder`` by relative path, with its bytes."""
+def tree(folder: Path, prefix: str = "") -> dict[str, bytes]:
+    """Every file below ``folder`` by relative path (after ``prefix``), with its bytes."""
     return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
+        prefix + p.relative_to(folder).as_posix(): p.read_bytes()
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }

@@ -33,10 +33,17 @@ class Genre(models.Model):
         return (self.slug,)
 
 
+class AuthorManager(models.Manager["Author"]):
+    def get_by_natural_key(self, name: str) -> Author:
+        return self.get(name=name)
+
+
 class Author(models.Model):
     name = models.CharField(max_length=100, unique=True)
     born = models.DateField(null=True)
     rating = models.DecimalField(max_digits=6, decimal_places=2, null=True)
+
+    objects = AuthorManager()
 
     class Meta:
         ordering = ("-rating", "name")
