@@ -250,6 +250,7 @@ class _Walk:
             total.new += c.new
             total.changed += c.changed
             total.unchanged += c.unchanged
+            total.removed += c.removed
         return total
 
     # -- records -------------------------------------------------------------------------
