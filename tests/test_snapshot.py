@@ -315,3 +315,13 @@ def _wait_for(path: Path, timeout: float = 60) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"{path} never appeared")
         time.sleep(0.05)
+
+
+def test_an_unmigrated_database_is_a_one_line_error(store: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty-site"
+    empty.mkdir()
+    done = snapshot(store, empty)
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0
+    assert "no such table" in done.stderr and "SNAPEXPORT_DEBUG" in done.stderr
+    assert _snapshots(store) == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -81,6 +82,17 @@ def handle_errors(f: F) -> F:
             sys.exit(130)
         except OSError as err:
             click.echo(f"snapexport: error: {err}", err=True)
+            sys.exit(EXIT_ERROR)
+        except Exception as err:
+            # A bug or an error from the site's own stack (database, storage): still one
+            # line for cron, the traceback only on request.
+            if os.environ.get("SNAPEXPORT_DEBUG"):
+                raise
+            click.echo(
+                f"snapexport: error: {type(err).__name__}: {err}"
+                " (set SNAPEXPORT_DEBUG=1 for a traceback)",
+                err=True,
+            )
             sys.exit(EXIT_ERROR)
 
     return wrapper  # type: ignore[return-value]
