@@ -79,13 +79,37 @@ def materialize(
             "--compare-checksums and --compare-json have no effect when used with --zip"
         )
     tz = _time_zone(view)
-    sections = list(view.meta.info.get("sections") or ())
-    if not sections:
-        raise MaterializeError(f"snapshot {view.meta.short_id} lists no sections")
+    _sections_of(view)  # before the sink exists: a bad snapshot leaves nothing behind
     sink = make_sink(view, target, options, tz)
+    return write_export(view, sink, options, target=target, reporter=reporter)
+
+
+def write_export(
+    view: SnapshotView,
+    sink: Sink,
+    options: ExportOptions | None = None,
+    *,
+    target: Path = Path("."),
+    reporter: Reporter | None = None,
+) -> MaterializeResult:
+    """Hand ``view``'s export, as ``options`` lay it out, to any ``Sink``.
+
+    ``materialize`` passes a directory or zip sink; ``verify`` passes one that only notes
+    each expected entry (name, stored file or bytes) without reading or writing anything.
+    ``target`` only appears in the result and in error messages.
+    """
+    options = options or ExportOptions()
+    sections = _sections_of(view)
     if view.meta.profile == "django":
         return generic.materialize_django(view, target, options, sink, sections, reporter)
     return _PaperlessRun(view, target, options, sink, sections, reporter).run()
+
+
+def _sections_of(view: SnapshotView) -> list[str]:
+    sections = list(view.meta.info.get("sections") or ())
+    if not sections:
+        raise MaterializeError(f"snapshot {view.meta.short_id} lists no sections")
+    return sections
 
 
 def check_target(target: Path) -> None:
