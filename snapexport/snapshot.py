@@ -29,7 +29,7 @@ import zstandard
 
 from snapexport.catalog import records as spans
 from snapexport.catalog import snapshots as snaps
-from snapexport.catalog.staging import Staging, apply_staging
+from snapexport.catalog.staging import FileVersion, Staging, apply_staging
 from snapexport.errors import SnapexportError, SnapshotIncompleteError
 from snapexport.faults import checkpoint
 from snapexport.progress import NullReporter, Reporter
@@ -378,7 +378,7 @@ class _Walk:
         if ref.checksum and not verify:
             blob = spans.blob_by_checksum(self.conn, ref.checksum, size, mtime_ns)
             if blob is not None:
-                self._keep(ref, cur, blob, size, mtime_ns, mode, inode, ref.checksum)
+                self._keep(cur, _version(ref, blob, st, ref.checksum))
                 self.files_skipped += 1
                 return
         try:
@@ -397,45 +397,20 @@ class _Walk:
                 f"{ref.path}: content does not match the database's {ref.checksum_algo}"
                 f" checksum (stored as read)"
             )
-        self._keep(ref, cur, blob, size, mtime_ns, mode, inode, checksum)
+        self._keep(cur, _version(ref, blob, st, checksum))
 
-    def _keep(
-        self,
-        ref: FileRef,
-        cur: spans.CurrentFile | None,
-        blob: bytes,
-        size: int,
-        mtime_ns: int,
-        mode: int,
-        inode: int | None,
-        checksum: str | None,
-    ) -> None:
-        self.stage.seen_file(ref.path)
+    def _keep(self, cur: spans.CurrentFile | None, v: FileVersion) -> None:
+        self.stage.seen_file(v.path)
         self.reporter.advance(items=1)
-        if cur is not None and (cur.blob, cur.size, cur.mtime_ns, cur.mode, cur.checksum) == (
-            blob,
-            size,
-            mtime_ns,
-            mode,
-            checksum,
+        if cur is not None and v.same_content(
+            cur.blob, cur.size, cur.mtime_ns, cur.mode, cur.checksum
         ):
-            if cur.inode != inode:
-                self.stage.refresh_file(cur.id, inode)
+            if cur.inode != v.inode:
+                self.stage.refresh_file(cur.id, v.inode)
             return
         if cur is not None:
             self.stage.kill_file(cur.id)
-        self.stage.new_file(
-            ref.path,
-            ref.role,
-            ref.owner_model,
-            ref.owner_pk,
-            blob,
-            size,
-            mtime_ns,
-            mode,
-            inode,
-            checksum,
-        )
+        self.stage.new_file(v)
 
     def _read(self, ref: FileRef, st: os.stat_result) -> tuple[bytes, int, str | None]:
         algo = ref.checksum_algo if ref.checksum else None
@@ -455,6 +430,13 @@ class _Walk:
     def _missing(self, ref: FileRef, reason: str) -> None:
         self.missing.append(MissingFile(ref.path, ref.role, ref.owner_model, ref.owner_pk, reason))
         self.stage.missing(ref.path, ref.role, ref.owner_model, ref.owner_pk, reason)
+
+
+def _version(ref: FileRef, blob: bytes, st: os.stat_result, checksum: str | None) -> FileVersion:
+    return FileVersion(
+        ref.path, ref.role, ref.owner_model, ref.owner_pk, blob, st.st_size, st.st_mtime_ns,
+        st.st_mode, st.st_ino or None, checksum,
+    )  # fmt: skip
 
 
 class _ChangedWhileRead(Exception):

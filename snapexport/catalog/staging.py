@@ -13,6 +13,7 @@ import contextlib
 import os
 import sqlite3
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -40,6 +41,29 @@ CREATE TABLE missing (
     reason TEXT NOT NULL
 );
 """
+
+
+@dataclass(frozen=True, slots=True)
+class FileVersion:
+    """One version of one file, as a new file span will record it."""
+
+    path: str
+    role: str
+    owner_model: str | None
+    owner_pk: str | None
+    blob: bytes
+    size: int
+    mtime_ns: int
+    mode: int
+    inode: int | None
+    checksum: str | None
+
+    def same_content(
+        self, blob: bytes, size: int, mtime_ns: int, mode: int, checksum: str | None
+    ) -> bool:
+        return (self.blob, self.size, self.mtime_ns, self.mode, self.checksum) == (
+            blob, size, mtime_ns, mode, checksum
+        )  # fmt: skip
 
 
 class Staging:
@@ -116,23 +140,12 @@ class Staging:
     def seen_file(self, path: str) -> None:
         self.conn.execute("INSERT OR IGNORE INTO seen_files VALUES (?)", (path,))
 
-    def new_file(
-        self,
-        path: str,
-        role: str,
-        owner_model: str | None,
-        owner_pk: str | None,
-        blob: bytes,
-        size: int,
-        mtime_ns: int,
-        mode: int,
-        inode: int | None,
-        checksum: str | None,
-    ) -> None:
+    def new_file(self, v: FileVersion) -> None:
         self.conn.execute(
             "INSERT OR REPLACE INTO new_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (path, role, owner_model, owner_pk, blob, size, mtime_ns, mode, inode, checksum),
-        )
+            (v.path, v.role, v.owner_model, v.owner_pk, v.blob, v.size, v.mtime_ns, v.mode,
+             v.inode, v.checksum),
+        )  # fmt: skip
 
     def kill_file(self, span_id: int) -> None:
         self.conn.execute("INSERT OR IGNORE INTO killed_files VALUES (?)", (span_id,))
