@@ -3,14 +3,17 @@
 For snapshots A (older) and B, the spans alive in A but not in B all died in ``(A, B]``
 and the spans alive in B but not in A were all born in ``(A, B]``: two indexed range
 queries whose size is the number of changes, not the size of the site. Unchanged records
-are never read, so memory does not grow with them.
+are never read, so memory does not grow with them. Changes are listed documents first,
+then by model, each by numeric pk. Names shown for related records (tags,
+correspondents, ...) are looked up in bulk afterwards, mostly through the index of current
+spans.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,8 +30,13 @@ _FK_NAMED = {
     "document_type": ("documents.documenttype", "name"),
     "storage_path": ("documents.storagepath", "name"),
     "owner": ("auth.user", "username"),
+    "user": ("auth.user", "username"),
     "field": ("documents.customfield", "name"),
 }
+# Document fields that describe its files, not its metadata.
+_CONTENT_FIELDS = {"checksum": "original", "archive_checksum": "archive"}
+_QUIET_FIELDS = {"modified"}  # shown only when nothing else changed
+_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +60,12 @@ class FieldChange:
 class Change:
     """One record (or document) that differs between the two snapshots."""
 
-    kind: str  # 'added' | 'removed' | 'changed' | 'trashed' | 'restored'
+    kind: str  # 'added' | 'removed' | 'changed' | documents: 'trashed' | 'restored' |
+    #            'content changed' | 'metadata changed'
     model: str
-    pk: str
+    pk: str  # JSON encoding of the primary key
     label: str
-    what: tuple[str, ...] = ()  # for documents: 'content (original)', 'metadata', 'notes', ...
+    what: tuple[str, ...] = ()  # documents: 'content (original)', 'metadata (title)', 'notes'
     fields: tuple[FieldChange, ...] = ()
 
     @property
@@ -80,6 +89,10 @@ class SnapshotDiff:
 
     def is_empty(self) -> bool:
         return not self.changes and not any(self.files.values())
+
+    def count(self, model: str, kind: str) -> None:
+        counts = self.counts.setdefault(model, {})
+        counts[kind] = counts.get(kind, 0) + 1
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -116,6 +129,12 @@ def _show(v: Any) -> str:
     return text if len(text) <= 60 else text[:57] + '..."'
 
 
+def _pk_order(pk_json: str) -> tuple[int, int, str]:
+    """Numeric pks by value (2 before 10), others by text after them."""
+    pk = json.loads(pk_json)
+    return (0, pk, "") if isinstance(pk, int) else (1, 0, str(pk))
+
+
 def _alive_only_in(table: str, key: str, a: int, b: int) -> str:
     """SQL for the spans alive in snapshot ``a`` but not in ``b`` (both ints, no user input)."""
     if a < b:
@@ -135,23 +154,29 @@ def _changed_spans(conn: sqlite3.Connection, a: int, b: int) -> dict[tuple[str, 
     return {k: v for k, v in out.items() if v[0] != v[1]}
 
 
-def _changed_files(conn: sqlite3.Connection, a: int, b: int) -> dict[str, list[Any]]:
-    """path -> [(blob, role, owner) in A or None, same in B or None]."""
-    out: dict[str, list[Any]] = {}
+FileKey = tuple[str | None, str | None, str]  # (owner model, owner pk or path, role)
+
+
+def _changed_files(conn: sqlite3.Connection, a: int, b: int) -> dict[FileKey, list[Any]]:
+    """Per owned file (owner, role) or unowned path: [(path, blob) in A or None, in B]."""
+    out: dict[FileKey, list[Any]] = {}
     cols = "path, blob, role, owner_model, owner_pk"
-    for path, *rest in conn.execute(_alive_only_in("file_spans", cols, a, b)):
-        out.setdefault(path, [None, None])[0] = tuple(rest)
-    for path, *rest in conn.execute(_alive_only_in("file_spans", cols, b, a)):
-        out.setdefault(path, [None, None])[1] = tuple(rest)
-    return out
+    for side, (x, y) in enumerate(((a, b), (b, a))):
+        for path, blob, role, owner_model, owner_pk in conn.execute(
+            _alive_only_in("file_spans", cols, x, y)
+        ):
+            key = (owner_model, owner_pk, role) if owner_model else (None, path, role)
+            out.setdefault(key, [None, None])[side] = (path, blob)
+    return {k: v for k, v in out.items() if v[0] != v[1]}
 
 
 class _Texts:
-    """Record texts by hash, and names of records alive in a snapshot (for --fields)."""
+    """Record texts by hash, and the names of related records (resolved in bulk)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self._names: dict[tuple[int, str, str], str] = {}
+        self._names: dict[tuple[int, str, str], Any] = {}
+        self._wanted: set[tuple[int, str, str]] = set()
 
     def fields(self, h: bytes | None) -> dict[str, Any]:
         if h is None:
@@ -159,22 +184,52 @@ class _Texts:
         row = self.conn.execute("SELECT data FROM record_data WHERE hash = ?", (h,)).fetchone()
         return json.loads(decode_text(row[0])).get("fields", {}) if row else {}
 
-    def name(self, seq: int, model: str, pk: Any, attr: str) -> str:
+    def know(self, seq: int, model: str, pk: str, fields: dict[str, Any]) -> None:
+        """The record's fields as of ``seq`` are already at hand (a changed record)."""
+        self._names[(seq, model, pk)] = fields
+
+    def want(self, seq: int, model: str, pk: Any) -> None:
         key = (seq, model, json.dumps(pk))
         if key not in self._names:
-            row = self.conn.execute(
-                "SELECT d.data FROM record_spans s JOIN record_data d ON d.hash = s.hash"
-                " WHERE s.model = ? AND s.pk = ? AND s.born <= ?"
-                " AND (s.died IS NULL OR s.died > ?)",
-                (model, key[2], seq, seq),
-            ).fetchone()
-            value = json.loads(decode_text(row[0]))["fields"].get(attr) if row else None
-            self._names[key] = str(value) if value is not None else f"#{pk}"
-        return self._names[key]
+            self._wanted.add(key)
+
+    def resolve(self, a: int, b: int) -> None:
+        """Fetch every wanted record: current spans first, one model scan for the rest."""
+        groups: dict[tuple[int, str], set[str]] = {}
+        for seq, model, pk in self._wanted:
+            groups.setdefault((seq, model), set()).add(pk)
+        self._wanted.clear()
+        for (seq, model), pks in sorted(groups.items()):
+            found: dict[str, bytes] = {}
+            todo = sorted(pks)
+            for i in range(0, len(todo), _BATCH):
+                part = todo[i : i + _BATCH]
+                marks = ",".join("?" * len(part))
+                for pk, born, h in self.conn.execute(
+                    "SELECT pk, born, hash FROM record_spans"
+                    f" WHERE model = ? AND died IS NULL AND pk IN ({marks})",
+                    (model, *part),
+                ):
+                    if born <= seq:
+                        found[pk] = h
+            rest = pks - set(found)
+            if rest:  # the record changed after seq (or is gone): scan the model once
+                for pk, h in self.conn.execute(
+                    "SELECT pk, hash FROM record_spans WHERE model = ? AND born <= ? AND died > ?",
+                    (model, seq, seq),
+                ):
+                    if pk in rest:
+                        found[pk] = h
+            for pk in pks:
+                self._names[(seq, model, pk)] = self.fields(found.get(pk))
+
+    def name(self, seq: int, model: str, pk: Any, attr: str) -> str:
+        fields = self._names.get((seq, model, json.dumps(pk))) or {}
+        value = fields.get(attr)
+        return str(value) if value is not None else f"#{pk}"
 
 
-def _label(model: str, pk: str, before: dict[str, Any], after: dict[str, Any]) -> str:
-    f = after or before
+def _label(model: str, pk: str, f: dict[str, Any]) -> str:
     for attr in ("title", "name", "username", "slug", "codename"):
         if f.get(attr):
             name = json.dumps(f[attr], ensure_ascii=False)
@@ -182,14 +237,35 @@ def _label(model: str, pk: str, before: dict[str, Any], after: dict[str, Any]) -
     return f"{model.split('.')[-1]} {json.loads(pk)}"
 
 
+def _changed_field_names(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    return [n for n in dict.fromkeys([*before, *after]) if before.get(n) != after.get(n)]
+
+
+def _want_names(
+    texts: _Texts, a: int, b: int, before: dict[str, Any], after: dict[str, Any]
+) -> None:
+    for name in _changed_field_names(before, after):
+        old, new = before.get(name), after.get(name)
+        if name in _NAMED and isinstance(old, list) and isinstance(new, list):
+            target = _NAMED[name][0]
+            for p in new:
+                texts.want(b, target, p)
+            for p in old:
+                texts.want(a, target, p)
+        elif name in _FK_NAMED:
+            target = _FK_NAMED[name][0]
+            if old is not None:
+                texts.want(a, target, old)
+            if new is not None:
+                texts.want(b, target, new)
+
+
 def _field_changes(
     texts: _Texts, a: int, b: int, before: dict[str, Any], after: dict[str, Any]
 ) -> list[FieldChange]:
     out = []
-    for name in list(dict.fromkeys([*before, *after])):
+    for name in _changed_field_names(before, after):
         old, new = before.get(name), after.get(name)
-        if old == new:
-            continue
         if isinstance(old, list) and isinstance(new, list) and name in _NAMED:
             target, attr = _NAMED[name]
             added = tuple(texts.name(b, target, p, attr) for p in new if p not in old)
@@ -212,89 +288,121 @@ def _field_changes(
     return out
 
 
+@dataclass(slots=True)
+class _Raw:
+    model: str
+    pk: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    kind: str
+
+
 def diff_snapshots(conn: sqlite3.Connection, a: SnapshotMeta, b: SnapshotMeta) -> SnapshotDiff:
     """Compare snapshot ``a`` with snapshot ``b`` (either may be the older one)."""
     result = SnapshotDiff(a, b)
     texts = _Texts(conn)
-    records = _changed_spans(conn, a.seq, b.seq)
-    files = _changed_files(conn, a.seq, b.seq)
-    doc_notes: dict[str, set[str]] = {}
-    doc_files: dict[str, set[str]] = {}
-    for old, new in files.values():
-        kind = "added" if old is None else "removed" if new is None else "changed"
-        result.files[kind] = result.files.get(kind, 0) + 1
-        owner = (new or old)[2:]
-        if owner[0] == DOCUMENT:
-            doc_files.setdefault(owner[1], set()).add((new or old)[1])
-    for (model, pk), (h_a, h_b) in sorted(records.items()):
+    raws: list[_Raw] = []
+    for (model, pk), (h_a, h_b) in _changed_spans(conn, a.seq, b.seq).items():
         before, after = texts.fields(h_a), texts.fields(h_b)
-        if model in _DOCUMENT_PARTS:
-            doc = (after or before).get("document")
-            if doc is not None:
-                doc_notes.setdefault(json.dumps(doc), set()).add(_DOCUMENT_PARTS[model])
         kind = "added" if h_a is None else "removed" if h_b is None else "changed"
+        raws.append(_Raw(model, pk, before, after, kind))
+        if h_a is not None:
+            texts.know(a.seq, model, pk, before)
+        if h_b is not None:
+            texts.know(b.seq, model, pk, after)
+    doc_files = _file_changes(conn, a.seq, b.seq, result)
+    doc_parts: dict[str, set[str]] = {}
+    for raw in raws:
+        if raw.kind == "changed":
+            _want_names(texts, a.seq, b.seq, raw.before, raw.after)
+        if raw.model in _DOCUMENT_PARTS:
+            doc = (raw.after or raw.before).get("document")
+            if doc is not None:
+                doc_parts.setdefault(json.dumps(doc), set()).add(_DOCUMENT_PARTS[raw.model])
+    changed_docs = {r.pk for r in raws if r.model == DOCUMENT}
+    for pk in (set(doc_parts) | set(doc_files)) - changed_docs:
+        texts.want(b.seq, DOCUMENT, json.loads(pk))
+    texts.resolve(a.seq, b.seq)
+
+    for raw in raws:
         what: list[str] = []
-        if model == DOCUMENT and kind == "changed":
-            kind, what = _document_change(before, after, doc_files.pop(pk, set()))
-        counts = result.counts.setdefault(model, {})
-        counts[kind] = counts.get(kind, 0) + 1
-        result.changes.append(
-            Change(
-                kind,
-                model,
-                pk,
-                _label(model, pk, before, after),
-                tuple(what),
-                ()
-                if kind in ("added", "removed")
-                else tuple(_field_changes(texts, a.seq, b.seq, before, after)),
+        kind = raw.kind
+        if raw.model == DOCUMENT and kind == "changed":
+            kind, what = _document_change(
+                raw.before,
+                raw.after,
+                doc_files.pop(raw.pk, {}),
+                doc_parts.pop(raw.pk, set()),
             )
-        )
-    _attach_parts(texts, result, doc_notes, doc_files, b.seq)
+        elif raw.model == DOCUMENT:
+            doc_files.pop(raw.pk, None)
+            doc_parts.pop(raw.pk, None)
+        result.count(raw.model, kind)
+        changes = ()
+        if raw.kind == "changed":
+            changes = tuple(_field_changes(texts, a.seq, b.seq, raw.before, raw.after))
+        label = _label(raw.model, raw.pk, raw.after or raw.before)
+        result.changes.append(Change(kind, raw.model, raw.pk, label, tuple(what), changes))
+    for pk in set(doc_parts) | set(doc_files):
+        kind, what = _document_change({}, {}, doc_files.get(pk, {}), doc_parts.get(pk, set()))
+        result.count(DOCUMENT, kind)
+        title = texts.name(b.seq, DOCUMENT, json.loads(pk), "title")
+        label = _label(DOCUMENT, pk, {"title": title})
+        result.changes.append(Change(kind, DOCUMENT, pk, label, tuple(what)))
+    result.changes.sort(key=lambda c: (c.model != DOCUMENT, c.model, _pk_order(c.pk)))
     return result
 
 
+def _file_changes(
+    conn: sqlite3.Connection, a: int, b: int, result: SnapshotDiff
+) -> dict[str, dict[str, str]]:
+    """Count file changes; returns document pk -> {role: 'added'|'removed'|'changed'|'moved'}."""
+    by_doc: dict[str, dict[str, str]] = {}
+    for (owner_model, owner, role), (old, new) in _changed_files(conn, a, b).items():
+        if old is None:
+            kind = "added"
+        elif new is None:
+            kind = "removed"
+        elif old[1] == new[1]:
+            kind = "moved"
+        else:
+            kind = "changed"
+        result.files[kind] = result.files.get(kind, 0) + 1
+        if owner_model == DOCUMENT and owner is not None:
+            by_doc.setdefault(owner, {})[role] = kind
+    return by_doc
+
+
 def _document_change(
-    before: dict[str, Any], after: dict[str, Any], file_roles: set[str]
+    before: dict[str, Any],
+    after: dict[str, Any],
+    files: dict[str, str],
+    parts: set[str],
 ) -> tuple[str, list[str]]:
+    """A changed document's kind and what changed about it."""
+    what: list[str] = []
+    content = False
+    for name, role in _CONTENT_FIELDS.items():
+        if before.get(name) != after.get(name) or files.get(role) in ("added", "changed"):
+            what.append(f"content ({role})")
+            content = True
+    if files.get("thumbnail") in ("added", "changed", "removed"):
+        what.append("thumbnail")
+    names = [n for n in _changed_field_names(before, after) if n not in _CONTENT_FIELDS]
+    shown = [n for n in names if n not in _QUIET_FIELDS] or names
+    trash = [n for n in shown if n not in ("deleted_at", "restored_at", "transaction_id")]
+    if trash:
+        what.append(f"metadata ({', '.join(trash)})")
+    what.extend(sorted(parts))
     if before.get("deleted_at") is None and after.get("deleted_at") is not None:
-        return "trashed", []
+        return "trashed", what
     if before.get("deleted_at") is not None and after.get("deleted_at") is None:
-        return "restored", []
-    what = []
-    if before.get("checksum") != after.get("checksum") or "original" in file_roles:
-        what.append("content (original)")
-    if before.get("archive_checksum") != after.get("archive_checksum") or "archive" in file_roles:
-        what.append("content (archive)")
-    ignore = {"checksum", "archive_checksum", "modified", "archive_filename", "filename"}
-    if any(before.get(k) != after.get(k) for k in set(before) | set(after) if k not in ignore):
-        what.append("metadata")
-    content = bool(what) and what[0].startswith("content")
+        return "restored", what
     return ("content changed" if content else "metadata changed"), what
 
 
-def _attach_parts(
-    texts: _Texts,
-    result: SnapshotDiff,
-    doc_notes: dict[str, set[str]],
-    doc_files: dict[str, set[str]],
-    seq: int,
-) -> None:
-    """Documents whose own record is unchanged but whose notes, fields or files changed."""
-    changed_docs = {c.pk for c in result.changes if c.model == DOCUMENT}
-    for pk in sorted(set(doc_notes) | set(doc_files)):
-        if pk in changed_docs:
-            continue
-        what = sorted(doc_notes.get(pk, set()))
-        roles = doc_files.get(pk, set())
-        what = [f"content ({r})" for r in sorted(roles)] + what
-        kind = "content changed" if roles else "metadata changed"
-        counts = result.counts.setdefault(DOCUMENT, {})
-        counts[kind] = counts.get(kind, 0) + 1
-        title = texts.name(seq, DOCUMENT, json.loads(pk), "title")
-        result.changes.append(
-            Change(kind, DOCUMENT, pk, _label(DOCUMENT, pk, {}, {"title": title}), tuple(what))
-        )
+def _totals(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
 
 
 def render(diff: SnapshotDiff, *, fields: bool = False, stat: bool = False) -> Iterator[str]:
@@ -308,15 +416,18 @@ def render(diff: SnapshotDiff, *, fields: bool = False, stat: bool = False) -> I
             if fields:
                 for f in c.fields:
                     yield f"      {f.describe()}"
-    yield ""
-    docs = diff.documents
-    if docs:
-        yield "documents: " + ", ".join(f"{n} {k}" for k, n in sorted(docs.items()))
+        yield ""
+    yield from summary_lines(diff)
+
+
+def summary_lines(diff: SnapshotDiff) -> Iterable[str]:
+    """The totals: documents by kind, then every other model, then files."""
+    if diff.documents:
+        yield "documents: " + _totals(diff.documents)
     for model, counts in sorted(diff.counts.items()):
-        if model == DOCUMENT:
-            continue
-        yield f"{model}: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        if model != DOCUMENT:
+            yield f"{model}: " + _totals(counts)
     if diff.files:
-        yield "files: " + ", ".join(f"{n} {k}" for k, n in sorted(diff.files.items()))
+        yield "files: " + _totals(diff.files)
     if diff.is_empty():
         yield "no changes"

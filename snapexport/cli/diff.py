@@ -8,14 +8,26 @@ from pathlib import Path
 
 import click
 
-from snapexport.cli import handle_errors, main, store_option
-from snapexport.errors import EXIT_USAGE, SnapexportError
+from snapexport.cli import main, store_option
+from snapexport.errors import SnapexportError, UsageError
+
+EXIT_SAME = 0
+EXIT_DIFFERENT = 1
+EXIT_FAILED = 2
+
+DIFF_EXIT_CODES = """\b
+Exit codes (snapshot against an export):
+  0  identical
+  1  different
+  2  error (unknown snapshot, not an export, unreadable files)
+Between two snapshots: 0, or 2 on error."""
 
 
-@main.command()
+@main.command(epilog=DIFF_EXIT_CODES)
 @store_option
 @click.argument("a")
 @click.argument("b")
+@click.option("--tag", help="Count only snapshots with this tag for latest and latest~N.")
 @click.option("--fields", is_flag=True, help="Show field-level changes.")
 @click.option("--stat", is_flag=True, help="Counts only.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object for scripts.")
@@ -24,6 +36,7 @@ def diff(
     store_location: str,
     a: str,
     b: str,
+    tag: str | None,
     fields: bool,
     stat: bool,
     as_json: bool,
@@ -31,40 +44,74 @@ def diff(
 ) -> None:
     """Show what changed from snapshot A to B (ids, prefixes, latest, latest~N).
 
-    When B is a path to an export (a directory or a zip), compare the export with snapshot A:
-    exit 0 when identical, 1 when different, 2 on error.
+    When B is the path of an export (a folder or a zip made by document_exporter or by
+    materialize), compare that export with snapshot A instead: missing, extra and
+    different files and manifest records.
     """
-    from snapexport.store import Store
-
     try:
-        with Store.open(store_location) as store:
-            if Path(b).exists() and not _looks_like_id(b):
-                from snapexport.verify import compare_export
-
-                view_diff = compare_export(store, a, Path(b), passphrase=passphrase)
-                if as_json:
-                    click.echo(json.dumps(view_diff.as_json()))
-                else:
-                    for line in view_diff.render():
-                        click.echo(line)
-                sys.exit(0 if view_diff.identical else 1)
-            from snapexport.catalog import snapshots as snaps
-            from snapexport.diff import diff_snapshots, render
-
-            conn = store.catalog.conn
-            result = diff_snapshots(conn, snaps.resolve(conn, a), snaps.resolve(conn, b))
-        if as_json:
-            click.echo(json.dumps(result.as_json(), ensure_ascii=False))
-        else:
-            for line in render(result, fields=fields, stat=stat):
-                click.echo(line)
+        code = _run(store_location, a, b, tag, fields, stat, as_json, passphrase)
     except SnapexportError as err:
         click.echo(f"snapexport: error: {err}", err=True)
-        sys.exit(EXIT_USAGE if err.exit_code == EXIT_USAGE else 2)
+        code = EXIT_FAILED
+    except OSError as err:
+        click.echo(f"snapexport: error: {err}", err=True)
+        code = EXIT_FAILED
+    except KeyboardInterrupt:
+        click.echo("snapexport: interrupted", err=True)
+        code = 130
+    sys.exit(code)
+
+
+def _run(
+    store_location: str,
+    a: str,
+    b: str,
+    tag: str | None,
+    fields: bool,
+    stat: bool,
+    as_json: bool,
+    passphrase: str | None,
+) -> int:
+    from snapexport.store import Store
+
+    with Store.open(store_location) as store:
+        if _is_export(b):
+            from snapexport.verify import compare_export
+
+            comparison = compare_export(store, a, Path(b), passphrase=passphrase, tag=tag)
+            if as_json:
+                click.echo(json.dumps(comparison.as_json(), ensure_ascii=False))
+            else:
+                for line in comparison.render():
+                    click.echo(line)
+            return EXIT_SAME if comparison.identical else EXIT_DIFFERENT
+        if not _looks_like_id(b):
+            raise UsageError(f"{b!r} is neither a snapshot nor an export folder or zip")
+        from snapexport.catalog import snapshots as snaps
+        from snapexport.diff import diff_snapshots, render
+
+        conn = store.catalog.conn
+        result = diff_snapshots(
+            conn, snaps.resolve(conn, a, tag=tag), snaps.resolve(conn, b, tag=tag)
+        )
+    if as_json:
+        click.echo(json.dumps(result.as_json(), ensure_ascii=False))
+    else:
+        for line in render(result, fields=fields, stat=stat):
+            click.echo(line)
+    return EXIT_SAME
+
+
+def _is_export(text: str) -> bool:
+    """A path that exists, unless it is also spelled like a snapshot id (then ``./id``)."""
+    path = Path(text)
+    if not path.exists():
+        return False
+    return not _looks_like_id(text) or "/" in text or path.suffix == ".zip"
 
 
 def _looks_like_id(text: str) -> bool:
     return text.startswith("latest") or all(c in "0123456789abcdefABCDEF" for c in text)
 
 
-__all__ = ["diff", "handle_errors"]
+__all__ = ["diff"]
