@@ -9,15 +9,28 @@ Finding dead spans costs what was freed, not the size of the store: when snapsho
 two remaining neighbours ``prev`` and ``next`` are forgotten, a span is dead exactly when it
 was born after ``prev`` and died no later than ``next`` (an indexed range on ``born``).
 Spans still current (``died IS NULL``) are kept even when the newest snapshot is forgotten:
-they are what the next snapshot compares the site with.
+they are what the next snapshot compares the site with. Such a forgotten newest snapshot
+therefore stays in the log until a newer snapshot exists: the current spans it held die
+with a later snapshot and are collected then.
+
+Crash safety: every step commits on its own (forget, span collection, the store's
+collection, which writes new packs before it deletes old ones), so a run killed at any
+moment leaves every kept snapshot whole and the next run finishes the job. For tests,
+``SNAPEXPORT_TEST_CRASH_AT=<point>`` makes the process kill itself (SIGKILL) at one of
+``CRASH_POINTS``; ``<point>=pause:<file>`` instead creates ``<file>.reached`` and waits
+(up to two minutes) until ``<file>`` exists, to hold prune's lock at that point.
 """
 
 from __future__ import annotations
 
 import bisect
+import os
+import signal
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from snapexport.catalog import snapshots as snaps
@@ -86,6 +99,59 @@ def plan_ids(conn: sqlite3.Connection, specs: Sequence[str]) -> ForgetPlan:
 
 LIVE_BLOBS_SQL = "SELECT DISTINCT blob FROM file_spans"
 
+CRASH_ENV = "SNAPEXPORT_TEST_CRASH_AT"
+# after-forget: snapshots forgotten, spans not collected; after-spans: spans collected, no
+# store collection yet; after-repack-save: a repacked pack saved, not yet in the catalog;
+# after-pack-delete: catalog switched, one old pack deleted, others left; after-gc: all done.
+CRASH_POINTS = (
+    "after-forget",
+    "after-spans",
+    "after-repack-save",
+    "after-pack-delete",
+    "after-gc",
+)
+
+
+def _crash_point(name: str) -> None:
+    """Kill this process (as kill -9 would) when the test environment names this point."""
+    spec = os.environ.get(CRASH_ENV)
+    if not spec:
+        return
+    point, _, action = spec.partition("=")
+    if point != name:
+        return
+    if action.startswith("pause:"):
+        flag = Path(action.removeprefix("pause:"))
+        flag.with_name(flag.name + ".reached").touch()
+        deadline = time.monotonic() + 120
+        while not flag.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class _CrashingBackend:
+    """Wraps the store's backend to reach the crash points inside the store's collection."""
+
+    def __init__(self, inner: Any, point: str) -> None:
+        self._inner = inner
+        self._point = point
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def save(self, *args: Any, **kwargs: Any) -> Any:
+        out = self._inner.save(*args, **kwargs)
+        if self._point == "after-repack-save":
+            _crash_point(self._point)
+        return out
+
+    def remove(self, *args: Any, **kwargs: Any) -> Any:
+        out = self._inner.remove(*args, **kwargs)
+        if self._point == "after-pack-delete":
+            _crash_point(self._point)
+        return out
+
 
 def forget(conn: sqlite3.Connection, snapshots: Iterable[SnapshotMeta]) -> list[int]:
     """Delete the snapshot rows (one transaction). Returns the forgotten sequence numbers."""
@@ -124,7 +190,8 @@ def run_prune(
     conn = store.catalog.conn
     report = PruneReport(snapshots_removed=len(plan.remove) if plan else 0)
     if dry_run:
-        store.flush()
+        if store.write:
+            store.flush()
         conn.execute("BEGIN IMMEDIATE")
         try:
             if plan is not None:
@@ -140,10 +207,16 @@ def run_prune(
         return report
     if plan is not None:
         forget(conn, plan.remove)
+        _crash_point("after-forget")
     if collect:
         collect_spans(conn, report)
+        _crash_point("after-spans")
+        point = os.environ.get(CRASH_ENV, "").partition("=")[0]
+        if point in ("after-repack-save", "after-pack-delete"):
+            store.backend = _CrashingBackend(store.backend, point)
         result = store.collect_garbage(LIVE_BLOBS_SQL, max_unused=max_unused)
         report.store = dict(result.as_dict())
+        _crash_point("after-gc")
     return report
 
 
@@ -202,6 +275,7 @@ def _collect_spans(conn: sqlite3.Connection, report: PruneReport) -> None:
     if not forgotten:
         return
     live = snaps.live_seqs(conn)
+    newest = live[-1] if live else 0
     hashes: set[bytes] = set()
     for prev, nxt in sorted(_gaps(live, forgotten), key=lambda g: g[0]):
         where = "born > ? AND died IS NOT NULL"
@@ -221,4 +295,5 @@ def _collect_spans(conn: sqlite3.Connection, report: PruneReport) -> None:
         if used.fetchone() is None:
             conn.execute("DELETE FROM record_data WHERE hash = ?", (h,))
             report.record_texts_deleted += 1
-    _set_forgotten_log(conn, set())
+    # Forgotten snapshots newer than every kept one may hold current spans that die later.
+    _set_forgotten_log(conn, {f for f in forgotten if f > newest})

@@ -61,7 +61,9 @@ def _run(store_location: str, ids: tuple[str, ...], prune: bool, kw: dict[str, A
     from snapexport.store import Store
 
     dry_run, as_json = kw["dry_run"], kw["as_json"]
-    with Store.open(store_location, write=True) as store:
+    # A dry run only reads: a shared lock, no crash recovery, and its simulated changes are
+    # rolled back, so the store's files and catalog stay exactly as they were.
+    with Store.open(store_location, write=not dry_run) as store:
         plan = _plan(store.catalog.conn, ids, kw) if (ids or not prune or _has_policy(kw)) else None
         report = run_prune(
             store, plan, collect=prune, dry_run=dry_run, max_unused=kw.get("max_unused", 0.1)
@@ -73,7 +75,7 @@ def _run(store_location: str, ids: tuple[str, ...], prune: bool, kw: dict[str, A
         for d in plan.decisions:
             verb = "keep  " if d.keep else ("would remove" if dry_run else "remove")
             why = f"  ({', '.join(d.reasons)})" if d.keep else ""
-            click.echo(f"{verb} {d.snapshot.short_id} {d.snapshot.time:%Y-%m-%d %H:%M:%S}{why}")
+            click.echo(f"{verb:<12} {d.snapshot.short_id} {d.snapshot.time:%Y-%m-%d %H:%M:%S}{why}")
         click.echo(
             f"{len(plan.keep)} kept, {len(plan.remove)} {'to remove' if dry_run else 'removed'}"
         )
@@ -110,11 +112,21 @@ def _as_json(plan: ForgetPlan | None, report: PruneReport, dry_run: bool) -> dic
     }
 
 
+_MAX_UNUSED = click.option(
+    "--max-unused",
+    type=click.FloatRange(0, 1),
+    default=0.10,
+    show_default=True,
+    help="Repack packs whose unused share exceeds this.",
+)
+
+
 @main.command()
 @store_option
 @click.argument("snapshot_ids", nargs=-1)
 @_policy_options
 @click.option("--prune", "also_prune", is_flag=True, help="Free unused data afterwards.")
+@_MAX_UNUSED
 @handle_errors
 def forget(store_location: str, snapshot_ids: tuple[str, ...], also_prune: bool, **kw: Any) -> None:
     """Forget snapshots by id or by a retention policy (restic's --keep-* rules)."""
@@ -124,13 +136,7 @@ def forget(store_location: str, snapshot_ids: tuple[str, ...], also_prune: bool,
 @main.command()
 @store_option
 @_policy_options
-@click.option(
-    "--max-unused",
-    type=click.FloatRange(0, 1),
-    default=0.10,
-    show_default=True,
-    help="Repack packs whose unused share exceeds this.",
-)
+@_MAX_UNUSED
 @handle_errors
 def prune(store_location: str, **kw: Any) -> None:
     """Apply a retention policy (if given), then free what no snapshot uses."""
