@@ -643,6 +643,17 @@ def _dumps(record: Any) -> bytes:
     return json.dumps(record, indent=2, ensure_ascii=False).encode("utf-8")
 
 
+def id_hasher(store: Any) -> Any:
+    """A fresh hasher of the store's blob ids (keyed when the store is), or None.
+
+    A blob's id is the store's id function over its whole content (a one-chunk blob's id
+    is its chunk's id, which is the same thing), so hashing an export file with it gives
+    the blob id the file should have.
+    """
+    hasher_of = getattr(getattr(store, "ids", None), "hasher", None)
+    return hasher_of() if callable(hasher_of) else None
+
+
 class _CompareSink(_NullSink):
     """Receives the export materialize would write and compares each part with the disk's."""
 
@@ -696,11 +707,10 @@ class _CompareSink(_NullSink):
         return members[-1] if members else None
 
     def _same_content(self, member: Member, stored: StoredFile, chunks: Chunks) -> bool:
-        hasher_of = getattr(getattr(self.store, "ids", None), "hasher", None)
-        if callable(hasher_of):
-            h = hasher_of()
-            self._stream(member, h.update)
-            return bool(h.digest() == stored.blob)
+        hasher = id_hasher(self.store)
+        if hasher is not None:
+            self._stream(member, hasher.update)
+            return bool(hasher.digest() == stored.blob)
         # No id function to hash with: compare SHA-256 of both sides (reads the store too).
         mine, theirs = hashlib.sha256(), hashlib.sha256()
         self._stream(member, mine.update)
