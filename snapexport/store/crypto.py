@@ -13,10 +13,7 @@ import json
 import os
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from snapexport.errors import CorruptionError
+from snapexport.errors import CorruptionError, StoreError
 from snapexport.store.ids import BytesLike
 
 ALGORITHM = "aes-256-gcm"
@@ -24,17 +21,24 @@ NONCE_SIZE = 12
 TAG_SIZE = 16
 OVERHEAD = NONCE_SIZE + TAG_SIZE
 KEY_SIZE = 32
+NEEDS_CRYPTO = "encrypted stores need the cryptography package: pip install 'snapexport[crypto]'"
 
 
 class Cipher:
     """Seals and opens envelopes with one 32-byte key; safe to share between threads."""
 
-    __slots__ = ("_aead",)
+    __slots__ = ("_aead", "_invalid")
 
     def __init__(self, key: bytes) -> None:
         if len(key) != KEY_SIZE:
             raise ValueError("an AES-256 key is 32 bytes")
+        try:  # imported here: plain stores work without the crypto extra
+            from cryptography.exceptions import InvalidTag
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+        except ImportError:
+            raise StoreError(NEEDS_CRYPTO) from None
         self._aead = AESGCM(key)
+        self._invalid = InvalidTag
 
     def seal(self, data: BytesLike, aad: bytes | None = None) -> bytes:
         nonce = os.urandom(NONCE_SIZE)
@@ -47,7 +51,7 @@ class Cipher:
             raise CorruptionError("encrypted data is too short")
         try:
             return self._aead.decrypt(view[:NONCE_SIZE], view[NONCE_SIZE:], aad)
-        except InvalidTag:
+        except self._invalid:
             raise CorruptionError("encrypted data fails authentication (damaged)") from None
 
 

@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import blake3
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from snapexport.errors import CorruptionError, StoreError
 from snapexport.store.backend import Backend
-from snapexport.store.crypto import ALGORITHM, Cipher, MasterKey
+from snapexport.store.crypto import ALGORITHM, NEEDS_CRYPTO, Cipher, MasterKey
 
 KEYS_PREFIX = "keys/"
 KEY_AAD = b"snapexport key v1"
@@ -83,6 +82,10 @@ def _scrypt_n() -> int:
 
 
 def _derive(password: str, salt: bytes, n: int, r: int, p: int) -> Cipher:
+    try:
+        from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+    except ImportError:
+        raise StoreError(NEEDS_CRYPTO) from None
     kdf = Scrypt(salt=salt, length=32, n=n, r=r, p=p)
     return Cipher(kdf.derive(password.encode()))
 

@@ -101,7 +101,7 @@ class PackSink:
             fut.cancel()
         self._futures.clear()
         self._io.shutdown(wait=True, cancel_futures=True)
-        self._sealer.shutdown(wait=True)
+        self._sealer.shutdown(wait=True, cancel_futures=True)
         self._sealing.clear()
         if self._pack is not None:
             self._pack.abort()
