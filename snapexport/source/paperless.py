@@ -24,13 +24,15 @@ from snapexport.source.bootstrap import PAPERLESS, get_model
 from snapexport.source.django_rows import SectionReader, pk_text
 from snapexport.source.django_site import SiteSource, checksum_algo, relative_to_media
 from snapexport.source.medialock import media_lock
-from snapexport.source.sections import AUDIT_LOG_SECTION, PAPERLESS_SECTIONS, PaperlessSection
+from snapexport.source.sections import (
+    AUDIT_LOG_SECTION,
+    EXCLUDED_USERS,
+    PAPERLESS_SECTIONS,
+    PaperlessSection,
+)
 
 DOCUMENT = "documents.document"
 BUNDLE = "documents.sharelinkbundle"
-
-# What the exporter's users queryset leaves out.
-EXCLUDED_USERS = ("consumer", "AnonymousUser")
 
 _EXTENSIONS = {
     "application/pdf": ".pdf",
@@ -321,7 +323,7 @@ def _queryset_factory(
     def make() -> QuerySet[Any]:
         queryset = manager.db_manager(using).all()
         if spec.exclude_users:
-            queryset = queryset.exclude(username__in=EXCLUDED_USERS)
+            queryset = queryset.exclude(**{f"{spec.exclude_users}__in": EXCLUDED_USERS})
         if spec.order_by is not None:
             queryset = queryset.order_by(*spec.order_by)
         return queryset

@@ -17,7 +17,10 @@ class PaperlessSection:
     label: str  # 'app_label.modelname'
     manager: str = "objects"
     order_by: tuple[str, ...] | None = None  # None: Meta.ordering
-    exclude_users: bool = False  # users minus 'consumer' and 'AnonymousUser'
+    # The lookup to a username: rows whose user is 'consumer' or 'AnonymousUser' are left
+    # out, as the exporter leaves them out (users, their UI settings, object permissions,
+    # social accounts and tokens, MFA authenticators).
+    exclude_users: str | None = None
 
 
 PAPERLESS_SECTIONS: tuple[PaperlessSection, ...] = (
@@ -30,11 +33,13 @@ PAPERLESS_SECTIONS: tuple[PaperlessSection, ...] = (
     PaperlessSection("saved_views", "documents.savedview"),
     PaperlessSection("saved_view_filter_rules", "documents.savedviewfilterrule"),
     PaperlessSection("groups", "auth.group"),
-    PaperlessSection("users", "auth.user", exclude_users=True),
-    PaperlessSection("ui_settings", "documents.uisettings"),
+    PaperlessSection("users", "auth.user", exclude_users="username"),
+    PaperlessSection("ui_settings", "documents.uisettings", exclude_users="user__username"),
     PaperlessSection("content_types", "contenttypes.contenttype"),
     PaperlessSection("permissions", "auth.permission"),
-    PaperlessSection("user_object_permissions", "guardian.userobjectpermission"),
+    PaperlessSection(
+        "user_object_permissions", "guardian.userobjectpermission", exclude_users="user__username"
+    ),
     PaperlessSection("group_object_permissions", "guardian.groupobjectpermission"),
     PaperlessSection("workflow_triggers", "documents.workflowtrigger"),
     PaperlessSection("workflow_actions", "documents.workflowaction"),
@@ -50,11 +55,18 @@ PAPERLESS_SECTIONS: tuple[PaperlessSection, ...] = (
     PaperlessSection("documents", "documents.document", manager="global_objects", order_by=("id",)),
     PaperlessSection("share_links", "documents.sharelink", manager="global_objects"),
     PaperlessSection("share_link_bundles", "documents.sharelinkbundle", order_by=("id",)),
-    PaperlessSection("social_accounts", "socialaccount.socialaccount"),
+    PaperlessSection(
+        "social_accounts", "socialaccount.socialaccount", exclude_users="user__username"
+    ),
     PaperlessSection("social_apps", "socialaccount.socialapp"),
-    PaperlessSection("social_tokens", "socialaccount.socialtoken"),
-    PaperlessSection("authenticators", "mfa.authenticator"),
+    PaperlessSection(
+        "social_tokens", "socialaccount.socialtoken", exclude_users="account__user__username"
+    ),
+    PaperlessSection("authenticators", "mfa.authenticator", exclude_users="user__username"),
 )
+
+# Users whose rows the exporter leaves out (through each section's ``exclude_users``).
+EXCLUDED_USERS: tuple[str, ...] = ("consumer", "AnonymousUser")
 
 # Only when the site's AUDIT_LOG_ENABLED is true (paperless's default).
 AUDIT_LOG_SECTION = PaperlessSection("log_entries", "auditlog.logentry")

@@ -90,6 +90,21 @@ def test_querysets_like_the_exporter(demo_source: Any) -> None:
     assert ordered == sorted(ordered)  # binary collation: 'Important ★' after 'Home'
 
 
+def test_ui_settings_of_excluded_users_are_left_out(demo_source: Any, rollback: None) -> None:
+    # The exporter: UiSettings.objects.exclude(user__username__in=["consumer", "AnonymousUser"])
+    from django.contrib.auth.models import User
+
+    from snapexport.demo.site import models as m
+
+    kept = {json.dumps(pk) for pk in m.UiSettings.objects.values_list("pk", flat=True)}
+    for name in ("consumer", "AnonymousUser"):
+        m.UiSettings.objects.create(user=User.objects.get(username=name), settings={"x": 1})
+    with demo_source.open():
+        refs = {r.pk for r in demo_source.rows("documents.uisettings")}
+        records = {ref.pk for ref, _ in demo_source.records("documents.uisettings")}
+    assert refs == records == kept
+
+
 def test_rows_come_in_sort_key_order_and_match_the_queryset(demo_source: Any) -> None:
     with demo_source.open():
         for label, reader in demo_source.readers.items():
