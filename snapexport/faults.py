@@ -31,6 +31,14 @@ def _plan() -> dict[str, str]:
     return out
 
 
+def armed(*points: str) -> bool:
+    """Whether the environment names any of these points (to set up costlier hooks)."""
+    if ENV not in os.environ:
+        return False
+    plan = _plan()
+    return any(p in plan for p in points)
+
+
 def checkpoint(point: str) -> None:
     """Crash, interrupt or pause here if the environment asks for it."""
     action = _plan().get(point) if ENV in os.environ else None

@@ -15,26 +15,23 @@ with a later snapshot and are collected then.
 
 Crash safety: every step commits on its own (forget, span collection, the store's
 collection, which writes new packs before it deletes old ones), so a run killed at any
-moment leaves every kept snapshot whole and the next run finishes the job. For tests,
-``SNAPEXPORT_TEST_CRASH_AT=<point>`` makes the process kill itself (SIGKILL) at one of
-``CRASH_POINTS``; ``<point>=pause:<file>`` instead creates ``<file>.reached`` and waits
-(up to two minutes) until ``<file>`` exists, to hold prune's lock at that point.
+moment leaves every kept snapshot whole and the next run finishes the job. Tests kill or
+pause a real prune at ``CRASH_POINTS`` through ``snapexport.faults``
+(``SNAPEXPORT_FAULT=prune:after-spans=kill``).
 """
 
 from __future__ import annotations
 
 import bisect
-import os
-import signal
 import sqlite3
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from snapexport import faults
 from snapexport.catalog import snapshots as snaps
 from snapexport.errors import UsageError
+from snapexport.faults import checkpoint
 from snapexport.policy import Decision, Policy, apply_policy
 from snapexport.values import SnapshotMeta
 
@@ -99,7 +96,7 @@ def plan_ids(conn: sqlite3.Connection, specs: Sequence[str]) -> ForgetPlan:
 
 LIVE_BLOBS_SQL = "SELECT DISTINCT blob FROM file_spans"
 
-CRASH_ENV = "SNAPEXPORT_TEST_CRASH_AT"
+# Fault points (snapexport.faults; SNAPEXPORT_FAULT=prune:<point>=kill|pause:FILE):
 # after-forget: snapshots forgotten, spans not collected; after-spans: spans collected, no
 # store collection yet; after-repack-save: a repacked pack saved, not yet in the catalog;
 # after-pack-delete: catalog switched, one old pack deleted, others left; after-gc: all done.
@@ -110,46 +107,26 @@ CRASH_POINTS = (
     "after-pack-delete",
     "after-gc",
 )
+_BACKEND_POINTS = {"save": "after-repack-save", "remove": "after-pack-delete"}
 
 
-def _crash_point(name: str) -> None:
-    """Kill this process (as kill -9 would) when the test environment names this point."""
-    spec = os.environ.get(CRASH_ENV)
-    if not spec:
-        return
-    point, _, action = spec.partition("=")
-    if point != name:
-        return
-    if action.startswith("pause:"):
-        flag = Path(action.removeprefix("pause:"))
-        flag.with_name(flag.name + ".reached").touch()
-        deadline = time.monotonic() + 120
-        while not flag.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return
-    os.kill(os.getpid(), signal.SIGKILL)
+class _CheckpointedBackend:
+    """Wraps the store's backend so fault points can be reached inside the store's GC."""
 
-
-class _CrashingBackend:
-    """Wraps the store's backend to reach the crash points inside the store's collection."""
-
-    def __init__(self, inner: Any, point: str) -> None:
+    def __init__(self, inner: Any) -> None:
         self._inner = inner
-        self._point = point
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
     def save(self, *args: Any, **kwargs: Any) -> Any:
         out = self._inner.save(*args, **kwargs)
-        if self._point == "after-repack-save":
-            _crash_point(self._point)
+        checkpoint("prune:after-repack-save")
         return out
 
     def remove(self, *args: Any, **kwargs: Any) -> Any:
         out = self._inner.remove(*args, **kwargs)
-        if self._point == "after-pack-delete":
-            _crash_point(self._point)
+        checkpoint("prune:after-pack-delete")
         return out
 
 
@@ -207,16 +184,15 @@ def run_prune(
         return report
     if plan is not None:
         forget(conn, plan.remove)
-        _crash_point("after-forget")
+        checkpoint("prune:after-forget")
     if collect:
         collect_spans(conn, report)
-        _crash_point("after-spans")
-        point = os.environ.get(CRASH_ENV, "").partition("=")[0]
-        if point in ("after-repack-save", "after-pack-delete"):
-            store.backend = _CrashingBackend(store.backend, point)
+        checkpoint("prune:after-spans")
+        if faults.armed("prune:after-repack-save", "prune:after-pack-delete"):
+            store.backend = _CheckpointedBackend(store.backend)
         result = store.collect_garbage(LIVE_BLOBS_SQL, max_unused=max_unused)
         report.store = dict(result.as_dict())
-        _crash_point("after-gc")
+        checkpoint("prune:after-gc")
     return report
 
 

@@ -1,4 +1,4 @@
-"""Helpers for the diff, verify and prune tests: the demo site, the real CLI, exports.
+"""Helpers for the diff, verify and prune tests, on top of tests/sitetools.py.
 
 The test process never sets up Django: site edits run in a subprocess with the demo
 settings, and every snapshot is taken by the real CLI (``python -m snapexport``).
@@ -7,54 +7,25 @@ settings, and every snapshot is taken by the real CLI (``python -m snapexport``)
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
-SETTINGS = "snapexport.demo.settings"
-CRASH_ENV = "SNAPEXPORT_TEST_CRASH_AT"
+from tests.sitetools import SETTINGS, cli, env_for, generate, tree
 
+__all__ = ["CRASH_ENV", "SETTINGS", "cli", "edit_site", "env_for", "generate", "ok",
+           "pack_files", "snapshot", "tree"]  # fmt: skip
 
-def env_for(site: Path | None = None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", CRASH_ENV)}
-    if site is not None:
-        env["SNAPEXPORT_DEMO_DIR"] = str(site)
-    env.update(extra)
-    return env
-
-
-def cli(
-    *args: str | Path, site: Path | None = None, **extra: str
-) -> subprocess.CompletedProcess[str]:
-    """``python -m snapexport ARGS`` without a TTY, as cron would run it."""
-    return subprocess.run(
-        [sys.executable, "-m", "snapexport", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env_for(site, **extra),
-        stdin=subprocess.DEVNULL,
-        timeout=300,
-    )
+# Fault points are armed through snapexport.faults: SNAPEXPORT_FAULT=prune:<point>=kill.
+CRASH_ENV = "SNAPEXPORT_FAULT"
 
 
 def ok(*args: str | Path, site: Path | None = None, **extra: str) -> str:
     done = cli(*args, site=site, **extra)
     assert done.returncode == 0, f"{args}: {done.returncode}\n{done.stdout}\n{done.stderr}"
     return done.stdout
-
-
-def generate(command: str, folder: Path, *args: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "snapexport.demo.generate", command, str(folder), *args],
-        capture_output=True,
-        text=True,
-        env=env_for(),
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
 
 
 def snapshot(store: Path, site: Path, *args: str) -> str:
@@ -94,15 +65,6 @@ def edit_site(site: Path, code: str) -> dict[str, Any]:
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
-
-
-def tree(folder: Path) -> dict[str, bytes]:
-    """Every file below ``folder`` by relative path, with its bytes."""
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def pack_files(store: Path) -> dict[str, int]:

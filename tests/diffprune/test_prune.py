@@ -141,7 +141,15 @@ def test_kill_9_at_every_point_keeps_kept_snapshots_whole(
     prune_base: PruneBase, tmp_path: Path, point: str
 ) -> None:
     store = _copy_store(prune_base, tmp_path / "store")
-    done = cli("forget", "--store", store, "--keep-last", "2", "--prune", **{CRASH_ENV: point})
+    done = cli(
+        "forget",
+        "--store",
+        store,
+        "--keep-last",
+        "2",
+        "--prune",
+        **{CRASH_ENV: f"prune:{point}=kill"},
+    )
     assert done.returncode == -9, f"{point} not reached: {done.stdout}{done.stderr}"
     _check_kept(store, prune_base, tmp_path)
     assert _ids(store) == prune_base.ids[2:]
@@ -270,7 +278,7 @@ def test_snapshot_during_prune_is_refused_by_the_lock(
     store = _copy_store(prune_base, tmp_path / "store")
     site = _site_copy(prune_base, tmp_path)
     flag = tmp_path / "go"
-    env = env_for(**{CRASH_ENV: f"after-spans=pause:{flag}"})
+    env = env_for(**{CRASH_ENV: f"prune:after-spans=pause:{flag}"})
     prune = subprocess.Popen(
         [sys.executable, "-m", "snapexport", "prune", "--store", str(store), "--keep-last", "1"],
         env=env,
