@@ -28,6 +28,8 @@ from snapexport.source.sortkey import KeyPart, encode_key
 
 def pk_text(value: Any) -> str:
     """A primary key as the catalog stores it: its JSON encoding."""
+    if type(value) is int:
+        return str(value)  # what json.dumps writes for an int, without the encoder set-up
     return json.dumps(value, cls=DjangoJSONEncoder)
 
 
