@@ -1,0 +1,271 @@
+"""Materialize throughput against ``cp -r`` and ``zip -r -6`` of the same files (issue 4).
+
+Builds a demo site whose files add up to about ``--size`` MB (``tools/bench/benchsite.py``:
+the demo's database with every original, archive and thumbnail realized at a realistic
+lognormal size as barely compressible PDF-, PNG- and WebP-like bytes, DB checksums updated to
+their SHA-256), takes one snapshot, then times in the same run, page cache warm:
+
+* ``snapexport materialize`` into a folder, next to ``cp -r`` of the site's
+  ``originals``, ``archive`` and ``thumbnails`` folders (target: within 1.5x of cp);
+* ``snapexport materialize --zip`` (the CLI default ``--zip-compression auto``: PDFs and
+  images stored, JSON deflated), next to ``zip -r -6`` of the same folders (target: faster)
+  and, for reference, ``zip -r -6 -n .pdf:.png:.webp`` (Info-ZIP with the same store-what-is
+  -compressed policy).
+
+Each command is a child measured by ``os.wait4`` (wall, CPU, peak RSS), run ``--repeat``
+times interleaved, best run reported; a ``sync`` after each is timed separately, so the
+table shows the command alone and the command with its data on disk (our zip fsyncs inside
+the command; ``cp`` and ``zip`` do not). Peak RSS is also measured on a site a quarter the
+size: streaming means it does not grow with the export::
+
+    python tools/bench_materialize.py                  # ~1 GB
+    python tools/bench_materialize.py --size 200 --repeat 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "bench"))  # benchsite.py (the realized site), proc.py
+
+from bench_store import plain_read  # noqa: E402
+from benchsite import SETTINGS, BenchSite, SizeModel  # noqa: E402
+from proc import Run, run, shell, tree_bytes  # noqa: E402
+
+MB = 1_000_000
+BYTES_PER_DOCUMENT = 700_000  # mean original + archive + thumbnail of SizeModel()
+FOLDERS = ("originals", "archive", "thumbnails")
+ZIP_SUFFIXES = ".pdf:.png:.webp"
+DIR_LIMIT = 1.5  # materialize (folder) within 1.5x of cp -r
+SMALL_FRACTION = 4  # the RSS check's second site is a quarter the size
+
+
+class Bench:
+    """One realized site, its store, and the commands under comparison."""
+
+    def __init__(self, work: Path, size_mb: float, seed: int) -> None:
+        documents = max(10, round(size_mb * MB / BYTES_PER_DOCUMENT))
+        self.work = work
+        self.site = BenchSite(work / f"site-{documents}", documents, seed, SizeModel())
+        self.store = work / f"store-{documents}"
+        self.out = work / "out"
+
+    @property
+    def files(self) -> Path:
+        return self.site.media
+
+    def cli(self, *args: str) -> Run:
+        return run([sys.executable, "-m", "snapexport", *args], env=self.site.env())
+
+    def build(self) -> dict[str, Any]:
+        shutil.rmtree(self.site.folder, ignore_errors=True)
+        shutil.rmtree(self.store, ignore_errors=True)
+        self.site.create()
+        self.cli("init", "--store", str(self.store))
+        snap = self.cli("snapshot", "--store", str(self.store), "--settings", SETTINGS, "--json")
+        summary = json.loads(snap.stdout)
+        paths = sorted(p for p in self.files.rglob("*") if p.is_file())
+        return {
+            "documents": self.site.document_count(),
+            "files": len(paths),
+            "bytes": sum(p.stat().st_size for p in paths),
+            "snapshot_seconds": snap.seconds,
+            "snapshot_rss_mb": snap.rss_kb / 1024,
+            "snapshot_files_read": summary["files_read"],
+        }
+
+    def warm(self) -> None:
+        """Read the site's files and the store's packs once: every figure is a warm one."""
+        plain_read(sorted(p for p in self.files.rglob("*") if p.is_file()))
+        plain_read(sorted(p for p in self.store.rglob("*") if p.is_file()))
+
+    def fresh_out(self) -> Path:
+        shutil.rmtree(self.out, ignore_errors=True)
+        self.out.mkdir(parents=True)
+        os.sync()
+        return self.out
+
+    def commands(self) -> dict[str, Callable[[], Run]]:
+        folders = " ".join(FOLDERS)
+        out = self.out
+
+        def ours_dir() -> Run:
+            return self.cli("materialize", "--store", str(self.store), str(self.fresh_out()))
+
+        def ours_zip() -> Run:
+            return self.cli("materialize", "--store", str(self.store), "-z", str(self.fresh_out()))
+
+        def cp() -> Run:
+            self.fresh_out()
+            return shell(f"cp -r {folders} {out}/", cwd=self.files)
+
+        def zip6() -> Run:
+            self.fresh_out()
+            return shell(f"zip -q -r -6 {out}/peer.zip {folders}", cwd=self.files)
+
+        def zip6n() -> Run:
+            self.fresh_out()
+            return shell(f"zip -q -r -6 -n {ZIP_SUFFIXES} {out}/peer.zip {folders}", cwd=self.files)
+
+        return {
+            "materialize (folder)": ours_dir,
+            "cp -r": cp,
+            "materialize --zip": ours_zip,
+            "zip -r -6": zip6,
+            f"zip -r -6 -n {ZIP_SUFFIXES}": zip6n,
+        }
+
+
+def measure(bench: Bench, repeat: int, log: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+    """Every command ``repeat`` times, interleaved; the best run of each, its sync timed too."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for attempt in range(repeat):
+        for name, command in bench.commands().items():
+            log(f"{name} (run {attempt + 1} of {repeat})")
+            done = command()
+            synced = run(["sync"])
+            written = tree_bytes(bench.out)
+            runs.setdefault(name, []).append(
+                {
+                    "seconds": done.seconds,
+                    "sync_seconds": synced.seconds,
+                    "cpu": done.user + done.system,
+                    "rss_mb": done.rss_kb / 1024,
+                    "output_bytes": written,
+                }
+            )
+    shutil.rmtree(bench.out, ignore_errors=True)
+    best = {}
+    for name, figures in runs.items():
+        top = min(figures, key=lambda f: f["seconds"] + f["sync_seconds"])
+        best[name] = {**top, "all_seconds": [round(f["seconds"], 2) for f in figures]}
+    return best
+
+
+def report(
+    site: dict[str, Any], best: dict[str, dict[str, Any]], small_rss: dict[str, float]
+) -> tuple[str, dict[str, bool]]:
+    total = site["bytes"] / MB
+    lines = [
+        f"{site['documents']:,} documents, {site['files']:,} files, {total:,.0f} MB",
+        "",
+        "| command | s | MB/s | s + sync | MB/s with sync | CPU s | peak RSS MB | output MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, f in best.items():
+        both = f["seconds"] + f["sync_seconds"]
+        # A shell's rusage counts the forked parent's pages: only ours is meaningful.
+        rss = f"{f['rss_mb']:.0f}" if name.startswith("materialize") else "-"
+        lines.append(
+            f"| {name} | {f['seconds']:.2f} | {total / f['seconds']:.0f} | {both:.2f}"
+            f" | {total / both:.0f} | {f['cpu']:.2f} | {rss}"
+            f" | {f['output_bytes'] / MB:.0f} |"
+        )
+
+    def with_sync(name: str) -> float:
+        return float(best[name]["seconds"] + best[name]["sync_seconds"])
+
+    dir_ratio = with_sync("materialize (folder)") / with_sync("cp -r")
+    dir_ratio_alone = best["materialize (folder)"]["seconds"] / best["cp -r"]["seconds"]
+    zip_ratio = with_sync("materialize --zip") / with_sync("zip -r -6")
+    zip_ratio_alone = best["materialize --zip"]["seconds"] / best["zip -r -6"]["seconds"]
+    met = {
+        "folder within 1.5x of cp -r": dir_ratio <= DIR_LIMIT,
+        "zip faster than zip -r -6": zip_ratio < 1.0,
+    }
+    lines += [
+        "",
+        "| target | ratio with sync | ratio, command alone | verdict |",
+        "|---|---:|---:|---|",
+        f"| materialize (folder) / cp -r <= {DIR_LIMIT} | {dir_ratio:.2f} | {dir_ratio_alone:.2f}"
+        f" | {_verdict(met['folder within 1.5x of cp -r'])} |",
+        f"| materialize --zip / zip -r -6 < 1 | {zip_ratio:.2f} | {zip_ratio_alone:.2f}"
+        f" | {_verdict(met['zip faster than zip -r -6'])} |",
+    ]
+    lines += [
+        "",
+        "| peak RSS MB | quarter-size site | full site | ratio |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, small in small_rss.items():
+        full = best[name]["rss_mb"]
+        lines.append(f"| {name} | {small:.0f} | {full:.0f} | {full / small:.2f} |")
+    return "\n".join(lines), met
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISS"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=float, default=1000, help="MB of files in the snapshot")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=2, help="runs per command (best kept)")
+    parser.add_argument("--dir", type=Path, help="work folder, kept (default: a temp folder)")
+    parser.add_argument(
+        "--json", type=Path, default=HERE / "results" / "bench_materialize.json", help="results"
+    )
+    args = parser.parse_args()
+    work = args.dir or Path(tempfile.mkdtemp(prefix="bench-materialize-"))
+    work.mkdir(parents=True, exist_ok=True)
+
+    def log(text: str) -> None:
+        print(f"# {text}", file=sys.stderr, flush=True)
+
+    try:
+        small = Bench(work, args.size / SMALL_FRACTION, args.seed)
+        log(f"building the quarter-size site ({small.site.documents} documents)")
+        small_site = small.build()
+        small.warm()
+        small_rss = {}
+        for name in ("materialize (folder)", "materialize --zip"):
+            log(f"{name} on the quarter-size site")
+            small_rss[name] = small.commands()[name]().rss_kb / 1024
+        shutil.rmtree(small.site.folder)
+        shutil.rmtree(small.store)
+        bench = Bench(work, args.size, args.seed)
+        log(f"building the site ({bench.site.documents} documents)")
+        site = bench.build()
+        log(f"{site['bytes'] / MB:.0f} MB in {site['files']} files; warming the page cache")
+        bench.warm()
+        best = measure(bench, args.repeat, log)
+    finally:
+        if args.dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    table, met = report(site, best, small_rss)
+    print(table)
+    print()
+    for name, ok in met.items():
+        print(f"{name}: {_verdict(ok)}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(
+        json.dumps(
+            {
+                "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+                "site": site,
+                "quarter_site": small_site,
+                "best": best,
+                "quarter_rss_mb": small_rss,
+                "targets": met,
+                "table": table,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
