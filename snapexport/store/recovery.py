@@ -89,10 +89,15 @@ def list_pack_objects(store: Store) -> tuple[dict[str, int], list[str]]:
 
 def read_verified_entries(store: Store, pack_id: str) -> tuple[packs.PackEntry, ...]:
     """Load a whole pack, check its hash against its name and return its index entries."""
+    return read_verified_pack(store, pack_id)[0]
+
+
+def read_verified_pack(store: Store, pack_id: str) -> tuple[tuple[packs.PackEntry, ...], bytes]:
+    """Load a whole pack (one read), check its hash, return its index entries and bytes."""
     data = store.backend.load(packs.object_name(pack_id))
     if blake3.blake3(data).hexdigest() != pack_id:
         raise CorruptionError(f"pack {pack_id} does not match its name (damaged or truncated)")
-    return packs.parse_pack(data, store.cipher)
+    return packs.parse_pack(data, store.cipher), data
 
 
 def adopt_orphan(store: Store, pack_id: str, size: int) -> str:

@@ -120,6 +120,9 @@ class FaultProxy:
         self.requests = 0
         self.injected = 0
         self._server: object = None
+        # Open client connections: stopping must cut them too, or HTTP keep-alive lets a
+        # running writer go on talking to the server through a "stopped" proxy.
+        self._clients: set[object] = set()
 
     @property
     def endpoint(self) -> str:
@@ -137,6 +140,14 @@ class FaultProxy:
 
             def log_message(self, *args: object) -> None:
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                proxy._clients.add(self.connection)
+
+            def finish(self) -> None:
+                proxy._clients.discard(self.connection)
+                super().finish()
 
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -173,11 +184,18 @@ class FaultProxy:
         self._server = server
 
     def stop(self) -> None:
+        import contextlib
+        import socket
+
         server = self._server
         if server is not None:
             server.shutdown()  # type: ignore[attr-defined]
             server.server_close()  # type: ignore[attr-defined]
             self._server = None
+        for conn in list(self._clients):
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)  # type: ignore[attr-defined]
+        self._clients.clear()
 
 
 @pytest.fixture

@@ -154,8 +154,12 @@ def test_storage_gone_mid_run_then_back(
     assert out.stderr.startswith("snapexport: error: S3 ")
     fault_proxy.start()
     _check_clean(url, s3_env)
+    # check --read-data above re-hashed every chunk; read back a spread of the committed
+    # blobs (all of them would be thousands of ranged requests through the test proxy).
+    ordered = sorted(committed.items())
+    sample = ordered[:: max(1, len(ordered) // 40)] + ordered[-5:]
     with Store.open(url, write=True) as store:
-        for n, blob in committed.items():
+        for n, blob in sample:
             assert b"".join(store.read_blob(blob)) == content(n)
         store.put_bytes(b"after the outage")
 
