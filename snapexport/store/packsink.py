@@ -22,6 +22,9 @@ from snapexport.store.packs import FinishedPack, PackWriter, object_name
 
 MAX_QUEUED = 32  # appends in flight before the caller waits (bounds memory held by payloads)
 MAX_SEALING = 2  # packs being fsynced (or uploaded) beyond the backend's concurrency
+# A pack is also sealed at this many chunks, so that blobs waiting for their pack (held in
+# memory until it is durable) stay bounded when a site is made of many tiny files.
+MAX_PACK_CHUNKS = 4096
 
 
 class PackSink:
@@ -72,7 +75,7 @@ class PackSink:
         if self._pack is None:
             self._pack = PackWriter(self._tmp_dir, self._cipher)
         self._pack.add(chunk_id, codec, size, stored)
-        if self._pack.size >= self._pack_size:
+        if self._pack.size >= self._pack_size or self._pack.count >= MAX_PACK_CHUNKS:
             return self._seal()
         return None
 
