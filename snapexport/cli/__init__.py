@@ -67,33 +67,38 @@ def store_option(f: F) -> F:
     )(f)
 
 
-def handle_errors(f: F) -> F:
-    """Turn library errors and Ctrl-C into one stderr line and the documented exit code."""
+def handle_errors(f: F | None = None, *, failure_code: int | None = None) -> Any:
+    """Turn library errors and Ctrl-C into one stderr line and the documented exit code.
+
+    ``failure_code`` replaces every error's own code (``diff`` answers 2 for any error,
+    since its 1 means "different").
+    """
+    if f is None:
+        return functools.partial(handle_errors, failure_code=failure_code)
+
+    def fail(message: str, code: int) -> None:
+        click.echo(f"snapexport: error: {message}", err=True)
+        sys.exit(failure_code if failure_code is not None else code)
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return f(*args, **kwargs)
         except SnapexportError as err:
-            click.echo(f"snapexport: error: {err}", err=True)
-            sys.exit(err.exit_code)
+            fail(str(err), err.exit_code)
         except KeyboardInterrupt:
             click.echo("snapexport: interrupted; nothing was committed", err=True)
             sys.exit(130)
         except OSError as err:
-            click.echo(f"snapexport: error: {err}", err=True)
-            sys.exit(EXIT_ERROR)
+            fail(str(err), EXIT_ERROR)
         except Exception as err:
             # A bug or an error from the site's own stack (database, storage): still one
             # line for cron, the traceback only on request.
             if os.environ.get("SNAPEXPORT_DEBUG"):
                 raise
-            click.echo(
-                f"snapexport: error: {type(err).__name__}: {err}"
-                " (set SNAPEXPORT_DEBUG=1 for a traceback)",
-                err=True,
+            fail(
+                f"{type(err).__name__}: {err} (set SNAPEXPORT_DEBUG=1 for a traceback)", EXIT_ERROR
             )
-            sys.exit(EXIT_ERROR)
 
     return wrapper  # type: ignore[return-value]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from snapexport.cli import main, store_option
-from snapexport.errors import SnapexportError, UsageError
+from snapexport.cli import handle_errors, main, store_option
+from snapexport.errors import UsageError
 
 EXIT_SAME = 0
 EXIT_DIFFERENT = 1
@@ -32,6 +32,7 @@ Between two snapshots: 0, or 2 on error."""
 @click.option("--stat", is_flag=True, help="Counts only.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object for scripts.")
 @click.option("--passphrase", help="The export's passphrase, when B is an encrypted export.")
+@handle_errors(failure_code=EXIT_FAILED)
 def diff(
     store_location: str,
     a: str,
@@ -48,18 +49,7 @@ def diff(
     materialize), compare that export with snapshot A instead: missing, extra and
     different files and manifest records.
     """
-    try:
-        code = _run(store_location, a, b, tag, fields, stat, as_json, passphrase)
-    except SnapexportError as err:
-        click.echo(f"snapexport: error: {err}", err=True)
-        code = EXIT_FAILED
-    except OSError as err:
-        click.echo(f"snapexport: error: {err}", err=True)
-        code = EXIT_FAILED
-    except KeyboardInterrupt:
-        click.echo("snapexport: interrupted", err=True)
-        code = 130
-    sys.exit(code)
+    sys.exit(_run(store_location, a, b, tag, fields, stat, as_json, passphrase))
 
 
 def _run(
