@@ -49,19 +49,6 @@ def diff(
     materialize), compare that export with snapshot A instead: missing, extra and
     different files and manifest records.
     """
-    sys.exit(_run(store_location, a, b, tag, fields, stat, as_json, passphrase))
-
-
-def _run(
-    store_location: str,
-    a: str,
-    b: str,
-    tag: str | None,
-    fields: bool,
-    stat: bool,
-    as_json: bool,
-    passphrase: str | None,
-) -> int:
     from snapexport.store import Store
 
     with Store.open(store_location) as store:
@@ -74,7 +61,7 @@ def _run(
             else:
                 for line in comparison.render():
                     click.echo(line)
-            return EXIT_SAME if comparison.identical else EXIT_DIFFERENT
+            sys.exit(EXIT_SAME if comparison.identical else EXIT_DIFFERENT)
         if not _looks_like_id(b):
             raise UsageError(f"{b!r} is neither a snapshot nor an export folder or zip")
         from snapexport.catalog import snapshots as snaps
@@ -89,7 +76,6 @@ def _run(
     else:
         for line in render(result, fields=fields, stat=stat):
             click.echo(line)
-    return EXIT_SAME
 
 
 def _is_export(text: str) -> bool:
