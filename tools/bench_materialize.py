@@ -27,10 +27,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,6 +38,14 @@ sys.path.insert(0, str(HERE / "bench"))  # benchsite.py (the realized site), pro
 
 from bench_store import plain_read  # noqa: E402
 from benchsite import SETTINGS, BenchSite, SizeModel  # noqa: E402
+from harness import (  # noqa: E402
+    add_common_args,
+    log,
+    print_verdicts,
+    verdict,
+    work_folder,
+    write_results,
+)
 from proc import Run, run, shell, tree_bytes  # noqa: E402
 
 MB = 1_000_000
@@ -188,9 +194,9 @@ def report(
         "| target | ratio with sync | ratio, command alone | verdict |",
         "|---|---:|---:|---|",
         f"| materialize (folder) / cp -r <= {DIR_LIMIT} | {dir_ratio:.2f} | {dir_ratio_alone:.2f}"
-        f" | {_verdict(met['folder within 1.5x of cp -r'])} |",
+        f" | {verdict(met['folder within 1.5x of cp -r'])} |",
         f"| materialize --zip / zip -r -6 < 1 | {zip_ratio:.2f} | {zip_ratio_alone:.2f}"
-        f" | {_verdict(met['zip faster than zip -r -6'])} |",
+        f" | {verdict(met['zip faster than zip -r -6'])} |",
     ]
     lines += [
         "",
@@ -203,27 +209,15 @@ def report(
     return "\n".join(lines), met
 
 
-def _verdict(ok: bool) -> str:
-    return "met" if ok else "MISS"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=float, default=1000, help="MB of files in the snapshot")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=2, help="runs per command (best kept)")
-    parser.add_argument("--dir", type=Path, help="work folder, kept (default: a temp folder)")
-    parser.add_argument(
-        "--json", type=Path, default=HERE / "results" / "bench_materialize.json", help="results"
-    )
+    add_common_args(
+        parser, repeat=2, repeat_help="runs per command (best kept)",
+        results=HERE / "results" / "bench_materialize.json",
+    )  # fmt: skip
     args = parser.parse_args()
-    work = args.dir or Path(tempfile.mkdtemp(prefix="bench-materialize-"))
-    work.mkdir(parents=True, exist_ok=True)
-
-    def log(text: str) -> None:
-        print(f"# {text}", file=sys.stderr, flush=True)
-
-    try:
+    with work_folder(args.dir, "bench-materialize-") as work:
         small = Bench(work, args.size / SMALL_FRACTION, args.seed)
         log(f"building the quarter-size site ({small.site.documents} documents)")
         small_site = small.build()
@@ -240,31 +234,19 @@ def main() -> None:
         log(f"{site['bytes'] / MB:.0f} MB in {site['files']} files; warming the page cache")
         bench.warm()
         best = measure(bench, args.repeat, log)
-    finally:
-        if args.dir is None:
-            shutil.rmtree(work, ignore_errors=True)
     table, met = report(site, best, small_rss)
-    print(table)
-    print()
-    for name, ok in met.items():
-        print(f"{name}: {_verdict(ok)}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(
-        json.dumps(
-            {
-                "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
-                "site": site,
-                "quarter_site": small_site,
-                "best": best,
-                "quarter_rss_mb": small_rss,
-                "targets": met,
-                "table": table,
-            },
-            indent=2,
-        )
-        + "\n"
+    print_verdicts(table, met)
+    write_results(
+        args.json,
+        {
+            "site": site,
+            "quarter_site": small_site,
+            "best": best,
+            "quarter_rss_mb": small_rss,
+            "targets": met,
+            "table": table,
+        },
     )
-    print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":

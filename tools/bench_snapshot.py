@@ -24,12 +24,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import statistics
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +34,14 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "bench"))  # proc.py: one measured child (time, CPU, RSS)
 
+from harness import (  # noqa: E402
+    add_common_args,
+    log,
+    print_verdicts,
+    verdict,
+    work_folder,
+    write_results,
+)
 from proc import Run, run, tree_bytes, tree_files  # noqa: E402
 
 SETTINGS = "snapexport.demo.settings"
@@ -142,10 +147,6 @@ def measure_site(site: Site, repeat: int, log: Callable[[str], None]) -> dict[st
     return result
 
 
-def _verdict(ok: bool) -> str:
-    return "met" if ok else "MISS"
-
-
 def report(small: dict[str, Any], large: dict[str, Any]) -> tuple[str, dict[str, bool]]:
     """Markdown tables and the targets' verdicts."""
     met: dict[str, bool] = {}
@@ -164,13 +165,13 @@ def report(small: dict[str, Any], large: dict[str, Any]) -> tuple[str, dict[str,
     ):
         a, b = small[key], large[key]
         ratio = b["rss_mb"] / a["rss_mb"]
-        verdict = ""
+        mark = ""
         if key in ("first", "no_change", "night"):
             met[f"rss {key}"] = ratio <= RSS_LIMIT
-            verdict = _verdict(ratio <= RSS_LIMIT)
+            mark = verdict(ratio <= RSS_LIMIT)
         lines.append(
             f"| {name} | {a['seconds']:.2f} | {b['seconds']:.2f} | {a['rss_mb']:.0f}"
-            f" | {b['rss_mb']:.0f} | {ratio:.2f} | {verdict} |"
+            f" | {b['rss_mb']:.0f} | {ratio:.2f} | {mark} |"
         )
     boot = small["site_boot"]["seconds"]
     django_only = small["django_setup"]["seconds"]
@@ -187,14 +188,14 @@ def report(small: dict[str, Any], large: dict[str, Any]) -> tuple[str, dict[str,
     ):
         f = small[key]
         beyond = f["seconds"] - boot
-        verdict = ""
+        mark = ""
         if limit is not None:
             met[f"time {key}"] = beyond < limit
-            verdict = _verdict(beyond < limit)
+            mark = verdict(beyond < limit)
         lines.append(
             f"| {name} | {f['seconds']:.2f} | {f['in_snapshot']:.2f} | {beyond:.2f}"
             f" | {f['seconds'] - django_only:.2f} | {'' if limit is None else f'< {limit}'}"
-            f" | {verdict} | {f['cpu']:.2f} | {f['cpu'] - small['site_boot']['cpu']:.2f} |"
+            f" | {mark} | {f['cpu']:.2f} | {f['cpu'] - small['site_boot']['cpu']:.2f} |"
         )
     return "\n".join(lines), met
 
@@ -203,45 +204,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=2000, help="documents of the small site")
     parser.add_argument("--large", type=int, default=20000, help="documents of the large site")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
-    parser.add_argument("--dir", type=Path, help="work folder, kept (default: a temp folder)")
-    parser.add_argument(
-        "--json", type=Path, default=HERE / "results" / "bench_snapshot.json", help="results"
-    )
+    add_common_args(
+        parser, repeat=3, repeat_help="runs per figure (median)",
+        results=HERE / "results" / "bench_snapshot.json",
+    )  # fmt: skip
     args = parser.parse_args()
-    work = args.dir or Path(tempfile.mkdtemp(prefix="bench-snapshot-"))
-    work.mkdir(parents=True, exist_ok=True)
-
-    def log(text: str) -> None:
-        print(f"# {text}", file=sys.stderr, flush=True)
-
-    try:
+    with work_folder(args.dir, "bench-snapshot-") as work:
         small = measure_site(Site(work, args.small, args.seed), args.repeat, log)
         large = measure_site(Site(work, args.large, args.seed), args.repeat, log)
-    finally:
-        if args.dir is None:
-            shutil.rmtree(work, ignore_errors=True)
     table, met = report(small, large)
-    print(table)
-    print()
-    for name, ok in met.items():
-        print(f"{name}: {_verdict(ok)}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(
-        json.dumps(
-            {
-                "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
-                "small": small,
-                "large": large,
-                "targets": met,
-                "table": table,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
-    print(f"wrote {args.json}")
+    print_verdicts(table, met)
+    write_results(args.json, {"small": small, "large": large, "targets": met, "table": table})
 
 
 if __name__ == "__main__":
