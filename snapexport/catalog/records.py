@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -209,12 +209,3 @@ def count_model(conn: sqlite3.Connection, seq: int, model: str) -> int:
         f"SELECT count(*) FROM record_spans WHERE model = :m AND {ALIVE}",
         {"m": model, "seq": seq},
     ).fetchone()[0]
-
-
-def live_blob_ids(conn: sqlite3.Connection) -> Iterable[bytes]:
-    """Blobs some committed snapshot still references (for garbage collection)."""
-    for (blob,) in conn.execute(
-        "SELECT DISTINCT f.blob FROM file_spans f WHERE EXISTS (SELECT 1 FROM snapshots s"
-        " WHERE s.seq >= f.born AND (f.died IS NULL OR s.seq < f.died))"
-    ):
-        yield blob

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Iterator
 from datetime import datetime
 
 from snapexport.errors import UsageError
@@ -38,11 +37,6 @@ def list_snapshots(conn: sqlite3.Connection, *, tag: str | None = None) -> list[
     if tag is not None:
         metas = [m for m in metas if tag in m.tags]
     return metas
-
-
-def iter_snapshots(conn: sqlite3.Connection) -> Iterator[SnapshotMeta]:
-    for row in conn.execute(f"SELECT {_COLUMNS} FROM snapshots ORDER BY seq"):
-        yield _meta(row)
 
 
 def get_by_seq(conn: sqlite3.Connection, seq: int) -> SnapshotMeta:
