@@ -33,6 +33,9 @@ Exit codes:
 @click.version_option(__version__, prog_name="snapexport")
 def main() -> None:
     """Incremental, deduplicated backups of paperless-ngx and Django sites."""
+    from snapexport.heap import bound_heap
+
+    bound_heap()
 
 
 def _password_setup(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
