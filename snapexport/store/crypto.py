@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from snapexport.errors import CorruptionError, StoreError
@@ -27,7 +28,7 @@ NEEDS_CRYPTO = "encrypted stores need the cryptography package: pip install 'sna
 class Cipher:
     """Seals and opens envelopes with one 32-byte key; safe to share between threads."""
 
-    __slots__ = ("_aead", "_invalid")
+    __slots__ = ("_aead", "_invalid", "_key")
 
     def __init__(self, key: bytes) -> None:
         if len(key) != KEY_SIZE:
@@ -39,10 +40,41 @@ class Cipher:
             raise StoreError(NEEDS_CRYPTO) from None
         self._aead = AESGCM(key)
         self._invalid = InvalidTag
+        self._key = key
 
     def seal(self, data: BytesLike, aad: bytes | None = None) -> bytes:
         nonce = os.urandom(NONCE_SIZE)
         return nonce + self._aead.encrypt(nonce, data, aad)
+
+    def seal_stream(self, blocks: Iterable[BytesLike]) -> Iterator[bytes]:
+        """The envelope of the concatenated ``blocks``, piece by piece: the same format as
+        ``seal`` for data too large to hold in memory."""
+        from cryptography.hazmat.primitives.ciphers import Cipher as AesCipher
+        from cryptography.hazmat.primitives.ciphers import algorithms, modes
+
+        nonce = os.urandom(NONCE_SIZE)
+        enc = AesCipher(algorithms.AES(self._key), modes.GCM(nonce)).encryptor()
+        yield nonce
+        for block in blocks:
+            yield enc.update(block)
+        yield enc.finalize() + enc.tag
+
+    def open_stream(self, nonce: bytes, tag: bytes, blocks: Iterable[BytesLike]) -> Iterator[bytes]:
+        """Plain bytes of an envelope given as nonce, tag and ciphertext blocks. The pieces are
+        unauthenticated until the generator finishes: CorruptionError is raised at the end
+        when the envelope was changed, so callers write to a temporary file first."""
+        from cryptography.hazmat.primitives.ciphers import Cipher as AesCipher
+        from cryptography.hazmat.primitives.ciphers import algorithms, modes
+
+        if len(nonce) != NONCE_SIZE or len(tag) != TAG_SIZE:
+            raise CorruptionError("encrypted data is too short")
+        dec = AesCipher(algorithms.AES(self._key), modes.GCM(nonce, tag)).decryptor()
+        for block in blocks:
+            yield dec.update(block)
+        try:
+            yield dec.finalize()
+        except self._invalid:
+            raise CorruptionError("encrypted data fails authentication (damaged)") from None
 
     def open(self, envelope: BytesLike, aad: bytes | None = None) -> bytes:
         """The plain bytes of an envelope; CorruptionError when it was changed or truncated."""

@@ -21,6 +21,10 @@ from snapexport.store.ids import BytesLike
 from snapexport.store.packs import FinishedPack, PackWriter, object_name
 
 MAX_QUEUED = 32  # appends in flight before the caller waits (bounds memory held by payloads)
+# ... and plain bytes in flight: a queued chunk keeps its read block alive, so this bounds the
+# put's memory by bytes whatever the chunk sizes (about four average chunks; enough to keep
+# both cores compressing while the I/O thread writes).
+MAX_QUEUED_BYTES = 16 << 20
 MAX_SEALING = 2  # packs being fsynced (or uploaded) beyond the backend's concurrency
 # A pack is also sealed at this many chunks, so that blobs waiting for their pack (held in
 # memory until it is durable) stay bounded when a site is made of many tiny files.
@@ -43,24 +47,32 @@ class PackSink:
         self._uploads = max(1, backend.concurrency)
         self._sealer = ThreadPoolExecutor(max_workers=self._uploads, thread_name_prefix="seal")
         self._pack: PackWriter | None = None  # touched only on the I/O thread
-        self._futures: deque[Future[Future[FinishedPack] | None]] = deque()
+        self._futures: deque[tuple[Future[Future[FinishedPack] | None], int]] = deque()
+        self._queued_bytes = 0  # plain bytes of the appends in _futures (caller's thread)
+        self.max_queued_bytes = MAX_QUEUED_BYTES
         self._sealing: deque[Future[FinishedPack]] = deque()  # touched only by the caller
         self._in_sealer: deque[Future[FinishedPack]] = deque()  # touched only on the I/O thread
 
     def append(self, chunk_id: bytes, size: int, payload: Future[tuple[int, BytesLike]]) -> None:
         """Queue one chunk; ``payload`` resolves to ``(codec, stored bytes)``."""
-        self._futures.append(self._io.submit(self._append, chunk_id, size, payload))
+        self._futures.append((self._io.submit(self._append, chunk_id, size, payload), size))
+        self._queued_bytes += size
 
     def seal(self) -> None:
         """Queue sealing the open pack (if it holds anything)."""
-        self._futures.append(self._io.submit(self._seal))
+        self._futures.append((self._io.submit(self._seal), 0))
 
     def take_sealed(self, *, wait_all: bool = False) -> list[FinishedPack]:
         """Packs sealed and saved so far, in order; waits while too much is queued."""
         while self._futures and (
-            wait_all or len(self._futures) > MAX_QUEUED or self._futures[0].done()
+            wait_all
+            or len(self._futures) > MAX_QUEUED
+            or self._queued_bytes > self.max_queued_bytes
+            or self._futures[0][0].done()
         ):
-            sealing = self._futures.popleft().result()
+            fut, size = self._futures.popleft()
+            self._queued_bytes -= size
+            sealing = fut.result()
             if sealing is not None:
                 self._sealing.append(sealing)
         sealed: list[FinishedPack] = []
@@ -100,9 +112,10 @@ class PackSink:
 
     def abort(self) -> None:
         """Drop queued appends and the unfinished pack (sealed packs stay: they are durable)."""
-        for fut in self._futures:
+        for fut, _ in self._futures:
             fut.cancel()
         self._futures.clear()
+        self._queued_bytes = 0
         self._io.shutdown(wait=True, cancel_futures=True)
         self._sealer.shutdown(wait=True, cancel_futures=True)
         self._sealing.clear()

@@ -420,6 +420,23 @@ class Store:
         if self._pending_blobs or self._pending_chunks:
             raise StoreError("internal error: blobs left pending after flush")
 
+    def put_stream(
+        self, f: BinaryIO, chunker: Chunker, *, compressible: bool | None = None
+    ) -> BlobRef:
+        """Store stream ``f`` as one blob cut by ``chunker`` instead of the store's own.
+
+        Readers follow a blob's chunk list whatever cut it, so this changes dedup only. The
+        pack queue holds at most four average chunks meanwhile: the catalog image uses small
+        chunks and this to keep its put within a few MiB (catalog_image.py).
+        """
+        self._require_writer()
+        sink = self._packs()
+        saved, sink.max_queued_bytes = sink.max_queued_bytes, 4 * chunker.params.avg_size
+        try:
+            return self._put_chunks(chunker.chunks(f), compressible)
+        finally:
+            sink.max_queued_bytes = saved
+
     # -- reading -----------------------------------------------------------------------
 
     def has_blob(self, blob_id: bytes) -> bool:

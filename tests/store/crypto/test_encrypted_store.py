@@ -117,3 +117,45 @@ def test_flipped_byte_in_a_pack_is_found_and_named(tmp_path: Path) -> None:
     assert not report.ok
     text = "\n".join(report.problems)
     assert pack.name in text and "damaged" in text
+
+
+@pytest.mark.parametrize("encrypted", [True, False])
+def test_catalog_copies_stream_and_refuse_damage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encrypted: bool
+) -> None:
+    from snapexport.errors import CorruptionError
+    from snapexport.store import catalog_image
+
+    monkeypatch.setattr(catalog_image, "_COPY_BLOCK", 16 * 1024)  # many ranged loads
+    path = tmp_path / "enc"
+    with Store.init(path, encrypt=encrypted, password=PW) as store:
+        for i in range(3000):  # a catalog of several copy blocks
+            store.put_bytes(os.urandom(64) + i.to_bytes(4, "big"))
+        store.flush()
+        catalog_image._upload_copy(store, 7)
+        master = store.master
+        backend = store.backend
+        rows = store.catalog.conn.execute("SELECT id, size FROM blobs ORDER BY id").fetchall()
+    copy = path / "catalog" / "0000000007"
+    assert copy.stat().st_size > 4 * 16 * 1024
+    assert (b"SQLite format 3" in copy.read_bytes()) is False  # compressed (and sealed)
+
+    target = tmp_path / "restored.sqlite"
+    catalog_image._download_copy(backend, master, "catalog/0000000007", target)
+    import sqlite3
+
+    conn = sqlite3.connect(target)
+    assert conn.execute("SELECT id, size FROM blobs ORDER BY id").fetchall() == rows
+    conn.close()
+    good = target.read_bytes()
+
+    raw = bytearray(copy.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    copy.write_bytes(bytes(raw))
+    with pytest.raises(CorruptionError, match="catalog copy catalog/0000000007 is damaged"):
+        catalog_image._download_copy(backend, master, "catalog/0000000007", target)
+    copy.write_bytes(bytes(raw[: len(raw) // 2]))
+    with pytest.raises(CorruptionError, match="catalog copy catalog/0000000007 is damaged"):
+        catalog_image._download_copy(backend, master, "catalog/0000000007", target)
+    assert target.read_bytes() == good  # a refused copy leaves the catalog as it was
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".restored")]
