@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import mimetypes
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePath
 from typing import Any
@@ -338,15 +339,34 @@ def _ref(
     owner_model: str = DOCUMENT,
 ) -> FileRef:
     absolute, rel = folder
-    posix = PurePath(name).as_posix()
+    if _POSIX and _plain_name(name):
+        # What PurePath would give, without building two paths per file.
+        base = str(absolute)
+        posix, location = name, f"{base}{'' if base.endswith('/') else '/'}{name}"
+    else:
+        posix, location = PurePath(name).as_posix(), str(absolute / name)
     return FileRef(
         path=f"{rel}/{posix}",
-        abs_path=absolute / name,
+        location=location,
         role=role,
         owner_model=owner_model,
         owner_pk=owner_pk,
         checksum=checksum or None,
         checksum_algo=checksum_algo(checksum),
+    )
+
+
+_POSIX = os.sep == "/" and os.altsep is None
+
+
+def _plain_name(name: str) -> bool:
+    """A relative POSIX name that ``PurePath`` leaves as it is: no empty or ``.`` parts."""
+    return bool(name) and not (
+        name.startswith(("/", "./"))
+        or name.endswith(("/", "/."))
+        or "//" in name
+        or "/./" in name
+        or name == "."
     )
 
 
