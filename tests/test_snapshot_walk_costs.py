@@ -66,7 +66,5 @@ def test_current_spans_and_files_read_back_as_named_tuples() -> None:
     s = span["1"]
     assert (s.hash, s.fingerprint, s.sort_key, s.extra) == (b"\xaa", b"\xbb", b"\xcc", "{}")
     f = spans.current_files(conn, ["p", "q"])["p"]
-    assert (f.blob, f.size, f.mtime_ns, f.mode, f.inode, f.checksum) == (
-        b"\xdd", 3, 4, 5, 6, "c"
-    )
+    assert (f.blob, f.size, f.mtime_ns, f.mode, f.inode, f.checksum) == (b"\xdd", 3, 4, 5, 6, "c")
     cat.close()

@@ -22,7 +22,7 @@ from django.db.models import Model, QuerySet
 from snapexport.errors import SourceError
 from snapexport.source.base import FileRef
 from snapexport.source.bootstrap import PAPERLESS, get_model
-from snapexport.source.django_rows import SectionReader, pk_text
+from snapexport.source.django_rows import SectionReader, pk_text, within
 from snapexport.source.django_site import SiteSource, checksum_algo, relative_to_media
 from snapexport.source.medialock import media_lock
 from snapexport.source.sections import (
@@ -150,7 +150,7 @@ class DocumentNaming:
         own: dict[Any, list[Any]] = {}
         root_column = ["root_document_id"] if self.has_root else []
         width = len(root_column) + 1
-        for row in _within(manager.all(), "pk", chunk).values_list(
+        for row in within(manager.all(), "pk", chunk).values_list(
             "pk", *root_column, *self.related
         ):
             if row[0] in chunk:
@@ -182,7 +182,7 @@ class DocumentNaming:
             source = through._meta.get_field(self.tags.m2m_field_name()).attname
             target = self.tags.m2m_reverse_field_name()
             tags = (
-                _within(through._base_manager.all(), source, docs)
+                within(through._base_manager.all(), source, docs)
                 .order_by(source, f"{target}__pk")
                 .values_list(source, f"{target}__pk", f"{target}__name")
             )
@@ -193,7 +193,7 @@ class DocumentNaming:
             manager_cf = getattr(self.custom, "global_objects", self.custom._base_manager)
             columns = [f.attname for f in self.custom._meta.local_fields]
             custom = (
-                _within(manager_cf.all(), "document_id", docs)
+                within(manager_cf.all(), "document_id", docs)
                 .order_by("pk")
                 .values_list(
                     "document_id", *columns, "field__name", "field__data_type", "field__extra_data"
@@ -202,16 +202,6 @@ class DocumentNaming:
             for row in custom:
                 if row[0] in docs:
                     yield row[0], ("custom", list(row[1:]))
-
-
-def _within(queryset: QuerySet[Any], column: str, keys: set[Any]) -> QuerySet[Any]:
-    """``queryset`` narrowed to rows whose ``column`` is in ``keys``, or to the key range
-    when the keys are dense integers (then the caller drops the rows outside ``keys``)."""
-    if keys and all(type(k) is int for k in keys):
-        low, high = min(keys), max(keys)
-        if high - low < 2 * len(keys):
-            return queryset.filter(**{f"{column}__gte": low, f"{column}__lte": high})
-    return queryset.filter(**{f"{column}__in": keys})
 
 
 class PaperlessSource(SiteSource):

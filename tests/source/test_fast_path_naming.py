@@ -48,9 +48,7 @@ def test_inputs_of_a_chunk_equal_inputs_one_document_at_a_time(demo_source: Any)
 
 
 @pytest.mark.parametrize("batch_size", [500, 7])  # the root in the chunk, or not
-def test_a_version_documents_fingerprint_follows_its_root(
-    batch_size: int, rollback: None
-) -> None:
+def test_a_version_documents_fingerprint_follows_its_root(batch_size: int, rollback: None) -> None:
     from snapexport.demo.site import models as m
     from snapexport.source import connect_site
 
