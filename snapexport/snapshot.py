@@ -459,9 +459,9 @@ def _stat(ref: FileRef) -> os.stat_result:
     stat_fn = getattr(ref, "stat", None)
     if callable(stat_fn):
         return stat_fn()
-    st = os.stat(ref.abs_path)
+    st = os.stat(ref.location)
     if not stat.S_ISREG(st.st_mode):
-        raise IsADirectoryError(21, "not a regular file", str(ref.abs_path))
+        raise IsADirectoryError(21, "not a regular file", os.fspath(ref.location))
     return st
 
 

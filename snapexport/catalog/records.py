@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import zstandard
 
@@ -21,8 +20,9 @@ ALIVE = "born <= :seq AND (died IS NULL OR died > :seq)"
 _BATCH = 500
 
 
-@dataclass(frozen=True, slots=True)
-class CurrentSpan:
+# NamedTuples, not frozen dataclasses: one per row and file of every snapshot, and a frozen
+# dataclass's __init__ (object.__setattr__ per field) cost half as much as the query.
+class CurrentSpan(NamedTuple):
     """A current record span, as the snapshot builder compares it."""
 
     id: int
@@ -32,8 +32,7 @@ class CurrentSpan:
     extra: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class CurrentFile:
+class CurrentFile(NamedTuple):
     """A current file span, as the snapshot builder compares it."""
 
     id: int
@@ -43,6 +42,10 @@ class CurrentFile:
     mode: int
     inode: int | None
     checksum: str | None
+
+
+_current_span = CurrentSpan._make
+_current_file = CurrentFile._make
 
 
 def _chunks(items: Sequence[Any], n: int = _BATCH) -> Iterator[Sequence[Any]]:
@@ -57,12 +60,12 @@ def current_spans(
     out: dict[str, CurrentSpan] = {}
     for part in _chunks(pks):
         marks = ",".join("?" * len(part))
-        for pk, sid, h, fp, sk, extra in conn.execute(
+        for row in conn.execute(
             "SELECT pk, id, hash, fingerprint, sort_key, extra FROM record_spans"
             f" WHERE model = ? AND died IS NULL AND pk IN ({marks})",
             (model, *part),
         ):
-            out[pk] = CurrentSpan(sid, h, fp, sk, extra)
+            out[row[0]] = _current_span(row[1:])
     return out
 
 
@@ -79,7 +82,7 @@ def current_files(conn: sqlite3.Connection, paths: Sequence[str]) -> dict[str, C
             f" WHERE died IS NULL AND path IN ({marks})",
             tuple(part),
         ):
-            out[row[0]] = CurrentFile(*row[1:])
+            out[row[0]] = _current_file(row[1:])
     return out
 
 

@@ -11,7 +11,7 @@ import functools
 import importlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import click
@@ -29,7 +29,24 @@ Exit codes:
   3  snapshot committed but incomplete (files missing)"""
 
 
-@click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """A group that imports a command's module the first time the command is looked up."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            load_command_modules([cmd_name])
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        load_command_modules()
+        return super().list_commands(ctx)
+
+
+@click.group(
+    cls=_LazyGroup,
+    epilog=EXIT_CODES_HELP,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, prog_name="snapexport")
 def main() -> None:
     """Incremental, deduplicated backups of paperless-ngx and Django sites."""
@@ -106,12 +123,27 @@ def handle_errors(f: F | None = None, *, failure_code: int | None = None) -> Any
     return wrapper  # type: ignore[return-value]
 
 
-# Command modules register themselves on ``main`` when imported. A module that does not
-# exist yet is skipped so that areas can land independently.
-_COMMAND_MODULES = ("store", "snapshot", "materialize", "diff", "prune", "demo", "keys")
-for _name in _COMMAND_MODULES:
-    try:
-        importlib.import_module(f"snapexport.cli.{_name}")
-    except ModuleNotFoundError as _err:
-        if _err.name != f"snapexport.cli.{_name}":
-            raise
+# Command modules register themselves on ``main`` when imported. ``main`` imports one only
+# when its command is asked for (``--help`` imports them all), so a command pays for its own
+# imports and no other's. tests/test_cli_lazy.py checks this table against the modules.
+COMMAND_MODULES: dict[str, str] = {
+    "init": "store",
+    "rebuild-catalog": "store",
+    "check": "store",
+    "stats": "store",
+    "snapshot": "snapshot",
+    "snapshots": "snapshot",
+    "materialize": "materialize",
+    "diff": "diff",
+    "forget": "prune",
+    "prune": "prune",
+    "demo": "demo",
+    "key": "keys",
+}
+
+
+def load_command_modules(names: Iterable[str] | None = None) -> None:
+    """Import the modules that register these commands (default: every command)."""
+    wanted = COMMAND_MODULES if names is None else names
+    for module in dict.fromkeys(COMMAND_MODULES[n] for n in wanted if n in COMMAND_MODULES):
+        importlib.import_module(f"snapexport.cli.{module}")

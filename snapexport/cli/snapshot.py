@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from snapexport.cli import handle_errors, main, store_option
 from snapexport.errors import EXIT_INCOMPLETE
-from snapexport.progress import reporter_for
-from snapexport.snapshot import SnapshotOptions, SnapshotResult, take_snapshot
-from snapexport.snapshots import list_snapshots
-from snapexport.source.base import Source
+
+if TYPE_CHECKING:
+    from snapexport.snapshot import SnapshotResult
+    from snapexport.source.base import Source
 
 
 def _mb(n: int) -> str:
@@ -102,6 +102,8 @@ def snapshot(
 
     Exit codes: 0 done, 1 error (nothing committed), 2 usage, 3 committed but incomplete.
     """
+    from snapexport.progress import reporter_for
+    from snapexport.snapshot import SnapshotOptions, take_snapshot
     from snapexport.store import Store
 
     source: Source
@@ -147,6 +149,7 @@ def snapshot(
 @handle_errors
 def snapshots(store_location: str, tag: str | None, as_json: bool) -> None:
     """List the store's snapshots, oldest first."""
+    from snapexport.snapshots import list_snapshots
     from snapexport.store import Store
 
     with Store.open(store_location) as store:

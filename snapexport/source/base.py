@@ -57,17 +57,24 @@ class FileRef:
     """One file the snapshot must hold."""
 
     path: str  # storage-relative POSIX path (under MEDIA_ROOT / the storage location)
-    abs_path: Path  # where to read it now
+    # Where to read it now. A plain str is enough (and cheaper: no Path per file when tens
+    # of thousands are only stat'ed); ``abs_path`` gives it as a Path.
+    location: str | os.PathLike[str]
     role: str  # 'original' | 'archive' | 'thumbnail' | 'bundle' | 'file'
     owner_model: str | None = None
     owner_pk: str | None = None
     checksum: str | None = None  # the DB's checksum of this file (hex), when it has one
     checksum_algo: str | None = None  # 'sha256' | 'md5', by the checksum's length
-    # For files that are not plain files at abs_path (zip members, files an export lost):
+    # For files that are not plain files at location (zip members, files an export lost):
     # ``opener()`` gives the bytes (a context manager), ``stat()`` the size, mtime_ns and
     # mode; either may raise OSError (the builder then records the file as missing).
     opener: Callable[[], BinaryIO] | None = None
     stat: Callable[[], os.stat_result] | None = None
+
+    @property
+    def abs_path(self) -> Path:
+        """Where to read it now, as a Path."""
+        return Path(self.location)
 
 
 class Source(Protocol):

@@ -242,7 +242,7 @@ class ExportSource:
             abs_path = member.abs_path if member else self.path / claim.media_path
             ref = FileRef(
                 path=claim.media_path,
-                abs_path=abs_path,
+                location=abs_path,
                 role=claim.role,
                 owner_model=claim.owner_model,
                 owner_pk=claim.pk_json,

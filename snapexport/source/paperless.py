@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import mimetypes
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePath
 from typing import Any
@@ -21,7 +22,7 @@ from django.db.models import Model, QuerySet
 from snapexport.errors import SourceError
 from snapexport.source.base import FileRef
 from snapexport.source.bootstrap import PAPERLESS, get_model
-from snapexport.source.django_rows import SectionReader, pk_text
+from snapexport.source.django_rows import SectionReader, pk_text, within
 from snapexport.source.django_site import SiteSource, checksum_algo, relative_to_media
 from snapexport.source.medialock import media_lock
 from snapexport.source.sections import (
@@ -136,42 +137,71 @@ class DocumentNaming:
         return {"format_name": PurePath(name).as_posix()}
 
     def inputs(self, pks: Sequence[Any]) -> Mapping[Any, Any]:
+        """Each document's naming inputs beyond its own row: related names, tags, custom
+        fields, and for a version document all of that of its root, own columns included.
+
+        A document's own columns are not fetched again: they are its row's raw values, which
+        its fingerprint covers already. The chunk's documents are selected by key range
+        where the keys are dense (Django prepares each value of an IN list one by one).
+        """
         manager = getattr(self.model, "global_objects", self.model._base_manager)
+        chunk = set(pks)
         roots: dict[Any, Any] = {}
-        if self.has_root:
-            roots = dict(
-                manager.filter(pk__in=pks, root_document__isnull=False).values_list(
-                    "pk", "root_document_id"
-                )
-            )
-        wanted = set(pks) | set(roots.values())
-        own: dict[Any, list[Any]] = {pk: [] for pk in wanted}
-        for row in manager.filter(pk__in=wanted).values_list("pk", *self.related, *self.columns):
-            own[row[0]].append(list(row[1:]))
+        own: dict[Any, list[Any]] = {}
+        root_column = ["root_document_id"] if self.has_root else []
+        width = len(root_column) + 1
+        for row in within(manager.all(), "pk", chunk).values_list(
+            "pk", *root_column, *self.related
+        ):
+            if row[0] in chunk:
+                own[row[0]] = [list(row[width:])]
+                if self.has_root and row[1] is not None:
+                    roots[row[0]] = row[1]
+        root_pks = set(roots.values())
+        of_root: dict[Any, list[Any]] = {pk: [] for pk in root_pks}
+        if root_pks:
+            for row in manager.filter(pk__in=root_pks).values_list(
+                "pk", *self.related, *self.columns
+            ):
+                of_root[row[0]].append(list(row[1:]))
+        for doc, entry in self._entries(chunk):
+            own.setdefault(doc, []).append(entry)
+            if doc in of_root:
+                of_root[doc].append(entry)
+        for doc, entry in self._entries(root_pks - chunk):
+            of_root[doc].append(entry)
+        return {pk: [own.get(pk, []), of_root[roots[pk]] if pk in roots else None] for pk in pks}
+
+    def _entries(self, docs: set[Any]) -> Iterator[tuple[Any, Any]]:
+        """(document pk, entry) for each tag and custom field instance of ``docs``, each
+        document's tags in tag order, then its custom field instances in their order."""
+        if not docs:
+            return
         if self.tags is not None:
             through = self.tags.remote_field.through
             source = through._meta.get_field(self.tags.m2m_field_name()).attname
             target = self.tags.m2m_reverse_field_name()
-            rows = (
-                through._base_manager.filter(**{f"{source}__in": wanted})
+            tags = (
+                within(through._base_manager.all(), source, docs)
                 .order_by(source, f"{target}__pk")
                 .values_list(source, f"{target}__pk", f"{target}__name")
             )
-            for doc, tag_pk, tag_name in rows:
-                own[doc].append(("tag", tag_pk, tag_name))
+            for doc, tag_pk, tag_name in tags:
+                if doc in docs:
+                    yield doc, ("tag", tag_pk, tag_name)
         if self.custom is not None:
             manager_cf = getattr(self.custom, "global_objects", self.custom._base_manager)
             columns = [f.attname for f in self.custom._meta.local_fields]
-            rows = (
-                manager_cf.filter(document_id__in=wanted)
+            custom = (
+                within(manager_cf.all(), "document_id", docs)
                 .order_by("pk")
                 .values_list(
                     "document_id", *columns, "field__name", "field__data_type", "field__extra_data"
                 )
             )
-            for row in rows:
-                own[row[0]].append(("custom", list(row[1:])))
-        return {pk: [own[pk], own.get(roots[pk]) if pk in roots else None] for pk in pks}
+            for row in custom:
+                if row[0] in docs:
+                    yield row[0], ("custom", list(row[1:]))
 
 
 class PaperlessSource(SiteSource):
@@ -299,15 +329,34 @@ def _ref(
     owner_model: str = DOCUMENT,
 ) -> FileRef:
     absolute, rel = folder
-    posix = PurePath(name).as_posix()
+    if _POSIX and _plain_name(name):
+        # What PurePath would give, without building two paths per file.
+        base = str(absolute)
+        posix, location = name, f"{base}{'' if base.endswith('/') else '/'}{name}"
+    else:
+        posix, location = PurePath(name).as_posix(), str(absolute / name)
     return FileRef(
         path=f"{rel}/{posix}",
-        abs_path=absolute / name,
+        location=location,
         role=role,
         owner_model=owner_model,
         owner_pk=owner_pk,
         checksum=checksum or None,
         checksum_algo=checksum_algo(checksum),
+    )
+
+
+_POSIX = os.sep == "/" and os.altsep is None
+
+
+def _plain_name(name: str) -> bool:
+    """A relative POSIX name that ``PurePath`` leaves as it is: no empty or ``.`` parts."""
+    return bool(name) and not (
+        name.startswith(("/", "./"))
+        or name.endswith(("/", "/."))
+        or "//" in name
+        or "/./" in name
+        or name == "."
     )
 
 

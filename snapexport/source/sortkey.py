@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import struct
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -67,9 +67,30 @@ def _decimal_positive(value: Decimal) -> bytes:
     return struct.pack(">Q", adjusted + (1 << 63)) + bytes(d + 1 for d in digits) + b"\x00"
 
 
+# Decimal digit characters to the digit bytes _decimal_positive writes (digit + 1).
+_DIGITS = bytes.maketrans(b"0123456789", bytes(range(1, 11)))
+_adjusted = struct.Struct(">Q").pack
+_EXACT_INT = 10**28  # the default decimal context's precision is 28 digits
+
+
+def _int_positive(value: int) -> bytes:
+    """``_decimal_positive(Decimal(value))`` for an int > 0, without the Decimal."""
+    text = str(value)
+    digits = text.rstrip("0").encode().translate(_DIGITS)
+    return _adjusted(len(text) + (1 << 63)) + digits + b"\x00"
+
+
 def _number(value: int | float | Decimal) -> bytes:
     # Ints, floats and Decimals all become decimal scientific notation (exponent, then
     # digits) so that they compare by value whatever their Python type.
+    if type(value) is int and -_EXACT_INT < value < _EXACT_INT:
+        # The common case (keys): the same bytes, without the Decimal. Beyond 28 digits
+        # Decimal.normalize() rounds to the context's precision; those take the Decimal.
+        if value > 0:
+            return b"\xc0" + _int_positive(value)
+        if value == 0:
+            return b"\x80"
+        return b"\x40" + bytes(255 - b for b in _int_positive(-value))
     if isinstance(value, float):
         if value != value:  # NaN sorts above everything, as on PostgreSQL
             return b"\xff"
@@ -86,6 +107,8 @@ def _number(value: int | float | Decimal) -> bytes:
 
 
 def _encode_value(value: Any) -> bytes:
+    if type(value) is int:
+        return _NUMBER + _number(value)
     if isinstance(value, bool):
         return _BOOL + (b"\x01" if value else b"\x00")
     if isinstance(value, int):
@@ -133,3 +156,29 @@ def encode_part(part: KeyPart, *, nulls_largest: bool) -> bytes:
 def encode_key(parts: Sequence[KeyPart], *, nulls_largest: bool = False) -> bytes:
     """The whole key: components concatenated in ordering-term order."""
     return b"".join(encode_part(part, nulls_largest=nulls_largest) for part in parts)
+
+
+def key_encoder(
+    terms: Sequence[tuple[int, bool, bool | None]], *, nulls_largest: bool = False
+) -> Callable[[Sequence[Any]], bytes]:
+    """``encode_key`` for many rows: ``terms`` are (row index, descending, nulls_first).
+
+    ``encoder(row)`` equals ``encode_key([KeyPart(row[i], d, n) for i, d, n in terms])``;
+    ascending terms without a NULL skip building a KeyPart.
+    """
+
+    def encode(row: Sequence[Any]) -> bytes:
+        out = []
+        for index, descending, nulls_first in terms:
+            value = row[index]
+            if value is None or descending:
+                out.append(
+                    encode_part(
+                        KeyPart(value, descending, nulls_first), nulls_largest=nulls_largest
+                    )
+                )
+            else:
+                out.append(_VALUE + _encode_value(value))
+        return b"".join(out)
+
+    return encode
