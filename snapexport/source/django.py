@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,7 @@ class DjangoSource(SiteSource):
     # --- files -------------------------------------------------------------------------
 
     def files(self) -> Iterator[FileRef]:
-        seen: set[str] = set()  # a file two rows share is stored once
+        seen = _PathSet()  # a file two rows share is stored once
         for model in self.chosen_models():
             label = model._meta.label_lower
             for field in model._meta.local_fields:
@@ -146,7 +147,7 @@ class DjangoSource(SiteSource):
             yield from self._folder_files(folder, seen)
 
     def _field_files(
-        self, model: type[Model], label: str, field: models.FileField, seen: set[str]
+        self, model: type[Model], label: str, field: models.FileField, seen: _PathSet
     ) -> Iterator[FileRef]:
         storage = field.storage
         manager = model._base_manager.db_manager(self.using)
@@ -167,12 +168,10 @@ class DjangoSource(SiteSource):
                 return
             location = Path(getattr(storage, "location", "") or ".").name or "storage"
             path = relative_to_media(absolute, f"{location}/{Path(name).as_posix()}")
-            if path in seen:
-                continue
-            seen.add(path)
-            yield FileRef(path, absolute, "file", label, pk_text(pk))
+            if seen.add(path):
+                yield FileRef(path, absolute, "file", label, pk_text(pk))
 
-    def _folder_files(self, folder: Path, seen: set[str]) -> Iterator[FileRef]:
+    def _folder_files(self, folder: Path, seen: _PathSet) -> Iterator[FileRef]:
         folder = folder.resolve()
         if not folder.is_dir():
             raise SourceError(f"extra folder {folder} does not exist")
@@ -185,10 +184,8 @@ class DjangoSource(SiteSource):
                 if self._excluded(rel):
                     continue
                 path = relative_to_media(absolute, f"{folder.name}/{rel}")
-                if path in seen:
-                    continue
-                seen.add(path)
-                yield FileRef(path, absolute, "file")
+                if seen.add(path):
+                    yield FileRef(path, absolute, "file")
             dirs[:] = [
                 d for d in dirs if not self._excluded((base / d).relative_to(folder).as_posix())
             ]
@@ -199,3 +196,16 @@ class DjangoSource(SiteSource):
             fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(name, pattern)
             for pattern in self.folder_excludes
         )
+
+
+class _PathSet:
+    """The paths listed so far in one walk, in a temporary SQLite table on disk (SQLite's
+    ``""`` database), so memory stays bounded however many files a site has."""
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect("", isolation_level=None)
+        self._db.execute("CREATE TABLE seen (path TEXT PRIMARY KEY) WITHOUT ROWID")
+
+    def add(self, path: str) -> bool:
+        """Remember ``path``; True when it was not listed before."""
+        return self._db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (path,)).rowcount == 1
