@@ -37,6 +37,7 @@ class DirectorySink:
         self._compare_json = compare_json
         self._delete = delete
         self._existing: set[str] = set()  # files present at the start, not yet claimed
+        self._folders: set[Path] = set()  # folders known to exist (a few per export)
         self.counts = SinkCounts()
 
     def __enter__(self) -> DirectorySink:
@@ -49,31 +50,43 @@ class DirectorySink:
         if exc_type is None and self._delete:
             self._delete_unclaimed()
 
+    def will_read(self, arcname: str) -> bool:
+        """Whether ``add_file`` will surely read this file's bytes (no file of that name was
+        here at the start to be kept as unchanged): the exporter reads only those ahead."""
+        return arcname not in self._existing
+
     def add_file(
         self, arcname: str, stored: StoredFile, chunks: Chunks, *, checksum: str | None
     ) -> None:
         dest = self.target / arcname
-        self._existing.discard(arcname)
-        if dest.is_file() and self._unchanged(dest, stored, checksum):
-            self.counts.files_skipped += 1
-            return
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        if arcname in self._existing:
+            self._existing.discard(arcname)
+            if dest.is_file() and self._unchanged(dest, stored, checksum):
+                self.counts.files_skipped += 1
+                return
+        self._make_folder(dest.parent)
         tmp = dest.parent / _TMP.format(pid=os.getpid())
         try:
             with open(tmp, "wb") as out:
                 for chunk in chunks():
                     out.write(chunk)
                     self.counts.bytes_written += len(chunk)
-            if stored.mode & 0o7777:
-                os.chmod(tmp, stored.mode & 0o7777)
+                out.flush()  # every byte written before the mtime is set
+                if stored.mode & 0o7777:
+                    os.fchmod(out.fileno(), stored.mode & 0o7777)
+                # atime is not recorded in a snapshot: the mtime stands in for it.
+                os.utime(out.fileno(), ns=(stored.mtime_ns, stored.mtime_ns))
             os.replace(tmp, dest)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        # atime is not recorded in a snapshot: the mtime stands in for it.
-        os.utime(dest, ns=(stored.mtime_ns, stored.mtime_ns))
         self.counts.files_written += 1
+
+    def _make_folder(self, folder: Path) -> None:
+        if folder not in self._folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._folders.add(folder)
 
     def _unchanged(self, dest: Path, stored: StoredFile, checksum: str | None) -> bool:
         if self._compare_checksums and checksum:
@@ -89,7 +102,7 @@ class DirectorySink:
         if existed and self._compare_json and _same_bytes(dest, data):
             self.counts.files_skipped += 1
             return
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        self._make_folder(dest.parent)
         tmp = dest.parent / _TMP.format(pid=os.getpid())
         try:
             tmp.write_bytes(data)

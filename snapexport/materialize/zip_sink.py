@@ -79,6 +79,10 @@ class ZipSink:
         else:
             self._abort()
 
+    def will_read(self, arcname: str) -> bool:
+        """Every file's bytes go into the zip: the exporter may read them all ahead."""
+        return True
+
     def add_file(
         self, arcname: str, stored: StoredFile, chunks: Chunks, *, checksum: str | None
     ) -> None:
