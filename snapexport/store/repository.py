@@ -173,6 +173,7 @@ class Store:
         self.tmp_dir = work_dir / TMP_DIR
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self._pool: ThreadPoolExecutor | None = None
+        self._reader: ThreadPoolExecutor | None = None  # loads chunks of a local store
         self._sink: PackSink | None = None
         self._pending_chunks: set[bytes] = set()
         self._pending_blobs: dict[bytes, _PendingBlob] = {}
@@ -503,7 +504,22 @@ class Store:
                     f"blob {blob_id.hex()} needs chunk {cid.hex()}, which is not in the catalog"
                 )
             rows.append(row)
-        return BlobReader(self._executor(), self.read_chunk, rows)
+        return BlobReader(self._read_executor(), self.read_chunk, rows)
+
+    def _read_executor(self) -> ThreadPoolExecutor:
+        """Where chunks are loaded and verified.
+
+        Object storage: the shared pool (each load waits on the network; several in flight
+        hide the latency). A local folder: one thread of its own, next to the caller that
+        writes the bytes out. A load there is a pread and a BLAKE3 pass, both without the
+        GIL; a second loader only added GIL hand-offs (folder materialize, 1 GB: 1.83 s of
+        CPU with the two-thread pool, 1.61 s with one reader, median of 4).
+        """
+        if self.root is None:
+            return self._executor()
+        if self._reader is None:
+            self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-read")
+        return self._reader
 
     def read_chunk(self, row: content.ChunkRow) -> bytes:
         """Load, decode and verify one chunk; CorruptionError names the pack and chunk."""
@@ -523,15 +539,14 @@ class Store:
 
     def decode_verified(self, row: content.ChunkRow, stored: BytesLike) -> bytes:
         """Decode one chunk's stored bytes and check them against the chunk id."""
-        where = f"chunk {row.id.hex()} in pack {row.pack}"
         try:
             if self.cipher is not None:
                 stored = self.cipher.open(stored)
             plain = self.codecs.decode(codec_of(row.codec), stored, row.size)
         except CorruptionError as err:
-            raise CorruptionError(f"{where} is damaged: {err}") from None
+            raise CorruptionError(f"{_where(row)} is damaged: {err}") from None
         if len(plain) != row.size or self.ids.of(plain) != row.id:
-            raise CorruptionError(f"{where} is damaged: its bytes do not match its id")
+            raise CorruptionError(f"{_where(row)} is damaged: its bytes do not match its id")
         return plain
 
     # -- stats, gc, closing ------------------------------------------------------------
@@ -614,6 +629,9 @@ class Store:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._reader is not None:
+            self._reader.shutdown(wait=True, cancel_futures=True)
+            self._reader = None
         with contextlib.suppress(Exception):
             self.catalog.close()
         self.lock.release()
@@ -631,6 +649,10 @@ class Store:
             self.close()
         else:
             self.abort()
+
+
+def _where(row: content.ChunkRow) -> str:
+    return f"chunk {row.id.hex()} in pack {row.pack}"
 
 
 def catalog_in_store(location: StoreLocation, config: StoreConfig) -> bool:
