@@ -34,7 +34,7 @@ from snapexport.materialize.sinks import Chunks, SinkCounts
 from snapexport.values import StoredFile
 
 _READ = 1 << 20
-_SPOOL = 16 << 20
+_SPOOL = 1 << 20  # the manifest goes to disk past 1 MiB (about 1,000 documents)
 # Already compressed: deflating them costs time and saves next to nothing.
 _STORED_SUFFIXES = frozenset(
     {".pdf", ".webp", ".png", ".jpg", ".jpeg", ".gif", ".heic", ".zip", ".gz", ".zst"}
