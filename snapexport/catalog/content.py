@@ -89,6 +89,35 @@ def blob_chunk_ids(conn: sqlite3.Connection, blob_id: bytes) -> list[bytes]:
     return [bytes(r[0]) for r in rows]
 
 
+def blob_chunk_rows(
+    conn: sqlite3.Connection, blob_id: bytes
+) -> list[tuple[bytes, ChunkRow | None]] | None:
+    """A blob's chunks in order, each with its chunk row (None where the row is missing).
+
+    One query for what ``blob_size``, ``blob_chunk_ids`` and ``chunk_rows`` answer in three;
+    None when the blob itself is not in the catalog, ``[]`` for the empty blob.
+    """
+    rows = conn.execute(
+        "SELECT bc.chunk, c.pack, c.offset, c.length, c.size, c.codec"
+        " FROM blobs AS b"
+        " LEFT JOIN blob_chunks AS bc ON bc.blob = b.id"
+        " LEFT JOIN chunks AS c ON c.id = bc.chunk"
+        " WHERE b.id = ? ORDER BY bc.seq",
+        (blob_id,),
+    ).fetchall()
+    if not rows:
+        return None
+    out: list[tuple[bytes, ChunkRow | None]] = []
+    for chunk, pack, offset, length, size, codec in rows:
+        if chunk is None:  # the blob has no chunks (the empty blob)
+            continue
+        cid = bytes(chunk)
+        out.append(
+            (cid, None if pack is None else ChunkRow(cid, pack, offset, length, size, codec))
+        )
+    return out
+
+
 def chunk_rows(conn: sqlite3.Connection, ids: Sequence[bytes]) -> dict[bytes, ChunkRow]:
     """Chunk rows for ``ids`` (missing ids are simply absent), batched."""
     out: dict[bytes, ChunkRow] = {}

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections import defaultdict
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -55,6 +56,10 @@ CORRESPONDENT = "documents.correspondent"
 NOTE = "documents.note"
 CUSTOM_FIELD_INSTANCE = "documents.customfieldinstance"
 HELD_BACK = (DOCUMENT, BUNDLE)
+# How far planning runs ahead of writing: file bytes whose reading has started, and
+# documents. The bytes bound what the store may hold in memory for files not yet written.
+LOOKAHEAD_BYTES = 16 << 20
+LOOKAHEAD_DOCUMENTS = 64
 
 
 def materialize(
@@ -158,6 +163,30 @@ def _time_zone(view: SnapshotView) -> tzinfo:
 
 
 @dataclass(slots=True)
+class _PlannedFile:
+    """One file of a planned document; ``reader`` is its stream when opened ahead."""
+
+    role: str
+    arcname: str
+    stored: StoredFile | None
+    checksum: str | None
+    reader: Iterator[bytes] | None = None
+    error: Exception | None = None
+
+
+@dataclass(slots=True)
+class _Planned:
+    """A document named and its files found, waiting for its turn to be written."""
+
+    pk: str
+    facts_pk: Any
+    text: str
+    split_manifest: str | None
+    files: list[_PlannedFile] = field(default_factory=list)
+    started: int = 0  # bytes of its files whose reading has started
+
+
+@dataclass(slots=True)
 class _Tally:
     records: int = 0
     documents: int = 0
@@ -199,6 +228,8 @@ class _PaperlessRun:
             CUSTOM_FIELD_INSTANCE: defaultdict(list),
         }
         self.missing_files: dict[tuple[str | None, str | None, str], MissingFile] = {}
+        # Sinks that stream files say which they will read; others (verify's) get no reads.
+        self._will_read: Callable[[str], bool] | None = getattr(sink, "will_read", None)
 
     def run(self) -> MaterializeResult:
         version = self.view.meta.info.get("site_version")
@@ -266,8 +297,29 @@ class _PaperlessRun:
             self.tally.warnings.append(PLAINTEXT_NOTICE)
 
     def _documents(self, writer: ManifestWriter) -> None:
+        """Plan each document (names, files) ahead of writing it, by a bounded margin.
+
+        Documents are written strictly in order; planning runs up to ``LOOKAHEAD_BYTES`` of
+        file content (and ``LOOKAHEAD_DOCUMENTS`` documents) ahead and starts reading those
+        files' bytes, so the store loads and verifies the next files while this thread
+        writes the current one (most files are one chunk: without this each would wait for
+        its first chunk).
+        """
         if self.reporter is not None:
             self.reporter.phase("documents")
+        ahead: deque[_Planned] = deque()
+        started = 0  # bytes of the planned files whose reading has started
+        for plan in self._plans():
+            started += self._start_reads(plan)
+            ahead.append(plan)
+            while ahead and (started > LOOKAHEAD_BYTES or len(ahead) >= LOOKAHEAD_DOCUMENTS):
+                done = ahead.popleft()
+                started -= done.started
+                self._write_document(done, writer)
+        while ahead:
+            self._write_document(ahead.popleft(), writer)
+
+    def _plans(self) -> Iterator[_Planned]:
         for rec in self.view.records(DOCUMENT):
             self.tally.records += 1
             self.tally.documents += 1
@@ -284,7 +336,7 @@ class _PaperlessRun:
                 keys.append((EXPORTED_THUMBNAIL_NAME, names.thumbnail))
             if names.archive:
                 keys.append((EXPORTED_ARCHIVE_NAME, names.archive))
-            text = append_keys(rec.text, keys)
+            plan = _Planned(rec.pk, facts.pk, append_keys(rec.text, keys), names.split_manifest)
             if not self.opts.data_only:
                 files = self.view.files_of(DOCUMENT, rec.pk)
                 for role, arcname, checksum in (
@@ -293,15 +345,39 @@ class _PaperlessRun:
                     ("archive", names.archive, fields.get("archive_checksum")),
                 ):
                     if arcname is not None:
-                        self._copy(DOCUMENT, rec.pk, role, arcname, files.get(role), checksum)
-            if names.split_manifest:
-                texts = [text, *self.children[NOTE].get(facts.pk, ())]
-                texts += self.children[CUSTOM_FIELD_INSTANCE].get(facts.pk, ())
-                self.sink.add_json(names.split_manifest, split_manifest(texts).encode("utf-8"))
-            else:
-                writer.write(text)
-            if self.reporter is not None:
-                self.reporter.advance(items=1)
+                        plan.files.append(_PlannedFile(role, arcname, files.get(role), checksum))
+            yield plan
+
+    def _start_reads(self, plan: _Planned) -> int:
+        """Open the planned files' streams the sink will read; returns their bytes."""
+        if self._will_read is None:
+            return 0
+        for f in plan.files:
+            if f.stored is None or not self._will_read(f.arcname):
+                continue
+            try:
+                f.reader = self.view.read(f.stored)
+            except Exception as err:  # raised when this file's turn comes, not before
+                f.error = err
+            plan.started += f.stored.size
+        return plan.started
+
+    def _write_document(self, plan: _Planned, writer: ManifestWriter) -> None:
+        for f in plan.files:
+            try:
+                self._copy(DOCUMENT, plan.pk, f.role, f.arcname, f.stored, f.checksum, f)
+            finally:
+                if f.reader is not None and hasattr(f.reader, "close"):
+                    f.reader.close()  # a file the sink skipped: drop what was read ahead
+                f.reader = None
+        if plan.split_manifest:
+            texts = [plan.text, *self.children[NOTE].get(plan.facts_pk, ())]
+            texts += self.children[CUSTOM_FIELD_INSTANCE].get(plan.facts_pk, ())
+            self.sink.add_json(plan.split_manifest, split_manifest(texts).encode("utf-8"))
+        else:
+            writer.write(plan.text)
+        if self.reporter is not None:
+            self.reporter.advance(items=1)
 
     def _facts(self, record: dict[str, Any], extra: dict[str, Any]) -> DocumentFacts:
         fields = record["fields"]
@@ -365,6 +441,7 @@ class _PaperlessRun:
         arcname: str,
         stored: StoredFile | None,
         checksum: str | None,
+        planned: _PlannedFile | None = None,
     ) -> None:
         if stored is None:
             known = self.missing_files.get((owner_model, owner_pk, role))
@@ -377,7 +454,7 @@ class _PaperlessRun:
             self.sink.add_file(
                 arcname,
                 stored,
-                lambda: self.view.read(stored),
+                lambda: _stream(self.view, stored, planned),
                 checksum=checksum or stored.checksum,
             )
         except (SnapexportError, OSError) as err:
@@ -388,6 +465,20 @@ class _PaperlessRun:
             ) from err
         if self.reporter is not None:
             self.reporter.advance(nbytes=stored.size)
+
+
+def _stream(
+    view: SnapshotView, stored: StoredFile, planned: _PlannedFile | None
+) -> Iterator[bytes]:
+    """The file's bytes: the stream opened ahead for it (or its error), else a new one."""
+    if planned is not None:
+        if planned.error is not None:
+            err, planned.error = planned.error, None
+            raise err
+        if planned.reader is not None:
+            reader, planned.reader = planned.reader, None
+            return reader
+    return view.read(stored)
 
 
 def _fields(text: str) -> dict[str, Any]:

@@ -4,6 +4,11 @@ The exporter declares contents through three verbs (a streamed file, a small JSO
 manifest stream); a sink decides how to persist them. Arcnames are relative POSIX paths
 already checked to stay inside the target. A sink is a context manager: a clean exit
 finalizes (rename, ``--delete``), an exception (KeyboardInterrupt included) aborts.
+
+A sink that streams file bytes may also offer ``will_read(arcname) -> bool``: whether
+``add_file`` will surely read that file. The exporter then opens those files' streams a few
+documents ahead, so the store loads them while earlier files are written. Without it (a
+sink that only looks at names, such as verify's) nothing is read ahead.
 """
 
 from __future__ import annotations

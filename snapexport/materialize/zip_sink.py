@@ -2,6 +2,11 @@
 
 Entries are streamed into the archive (never the whole export in memory, no extracted
 copy); sizes are known in advance, so zip64 records appear only where an entry needs them.
+Memory stays flat in the number of entries: as each entry is closed, its central-directory
+record (exactly the bytes ``zipfile`` would write at close) goes to an unnamed spool file next
+to the ``.tmp`` and its ``ZipInfo`` is dropped; at the end the spool is copied behind the
+last entry and the end records follow (zip64 end record and locator when the count, size or
+offset of the directory need them, as ``zipfile`` decides).
 Entry attributes follow the exporter: folder entries (stored, 1980-01-01, mode 0o40777) once
 per folder before its first file; files dated by their mtime in the site's local time with
 their mode; JSON entries dated now with mode 0o600, the manifest (0o100600, spooled because
@@ -15,6 +20,7 @@ import contextlib
 import os
 import shutil
 import stat
+import struct
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -28,7 +34,7 @@ from snapexport.materialize.sinks import Chunks, SinkCounts
 from snapexport.values import StoredFile
 
 _READ = 1 << 20
-_SPOOL = 16 << 20
+_SPOOL = 1 << 20  # the manifest goes to disk past 1 MiB (about 1,000 documents)
 # Already compressed: deflating them costs time and saves next to nothing.
 _STORED_SUFFIXES = frozenset(
     {".pdf", ".webp", ".png", ".jpg", ".jpeg", ".gif", ".heic", ".zip", ".gz", ".zst"}
@@ -38,6 +44,13 @@ _JSON_MODE = 0o600 << 16
 _MANIFEST_MODE = (stat.S_IFREG | 0o600) << 16
 _MIN_DATE = (1980, 1, 1, 0, 0, 0)
 _MAX_DATE = (2107, 12, 31, 23, 59, 58)
+# zipfile's limits: beyond them a record needs its zip64 form (tests lower them).
+ZIP64_LIMIT: int = zipfile.ZIP64_LIMIT
+ZIP_FILECOUNT_LIMIT: int = zipfile.ZIP_FILECOUNT_LIMIT
+_CENTRAL_DIR = struct.Struct(zipfile.structCentralDir)  # type: ignore[attr-defined]
+_END = struct.Struct(zipfile.structEndArchive)  # type: ignore[attr-defined]
+_END64 = struct.Struct(zipfile.structEndArchive64)  # type: ignore[attr-defined]
+_END64_LOCATOR = struct.Struct(zipfile.structEndArchive64Locator)  # type: ignore[attr-defined]
 
 
 class ZipSink:
@@ -58,15 +71,26 @@ class ZipSink:
         self._delete = delete
         self._fh: BinaryIO | None = None
         self._zip: zipfile.ZipFile | None = None
+        # Folder entries written so far: one per folder of the export (a handful, or one
+        # per correspondent/year with a filename format), never one per document.
         self._dirs: set[str] = set()
         self._pending: IO[bytes] | None = None
+        self._directory: IO[bytes] | None = None  # central-directory records, spooled
+        self._entries = 0
         self.counts = SinkCounts()
 
     def __enter__(self) -> ZipSink:
         self._fh = open(self.tmp_path, "wb")
-        self._zip = zipfile.ZipFile(
-            self._fh, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True
-        )
+        try:
+            # Unnamed (O_TMPFILE where the file system has it): nothing to clean up after a
+            # crash; its size is 46 bytes plus the name per entry.
+            self._directory = tempfile.TemporaryFile(dir=self.zip_path.parent)
+            self._zip = zipfile.ZipFile(
+                self._fh, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True
+            )
+        except BaseException:
+            self._abort()
+            raise
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
@@ -79,6 +103,10 @@ class ZipSink:
         else:
             self._abort()
 
+    def will_read(self, arcname: str) -> bool:
+        """Every file's bytes go into the zip: the exporter may read them all ahead."""
+        return True
+
     def add_file(
         self, arcname: str, stored: StoredFile, chunks: Chunks, *, checksum: str | None
     ) -> None:
@@ -89,6 +117,7 @@ class ZipSink:
             for chunk in chunks():
                 out.write(chunk)
                 self.counts.bytes_written += len(chunk)
+        self._spill()
         self.counts.files_written += 1
 
     def add_json(self, arcname: str, data: bytes) -> None:
@@ -96,6 +125,7 @@ class ZipSink:
         info.file_size = len(data)
         with self._writer(info) as out:
             out.write(data)
+        self._spill()
         self.counts.files_written += 1
         self.counts.bytes_written += len(data)
 
@@ -121,10 +151,10 @@ class ZipSink:
                 with self._writer(info) as out:
                     while block := spool.read(_READ):
                         out.write(block)
+                self._spill()
             self.counts.files_written += 1
             self.counts.bytes_written += size
-        self._zip.close()
-        self._zip = None
+        self._write_directory()
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self._fh.close()
@@ -134,10 +164,34 @@ class ZipSink:
         os.replace(self.tmp_path, self.zip_path)
         fsync_dir(self.zip_path.parent)
 
+    def _spill(self) -> None:
+        """Move the closed entries' central-directory records from memory to the spool."""
+        assert self._zip is not None and self._directory is not None
+        for info in self._zip.filelist:
+            self._directory.write(central_directory_record(info))
+            self._entries += 1
+        self._zip.filelist.clear()
+        self._zip.NameToInfo.clear()
+
+    def _write_directory(self) -> None:
+        """The spooled central directory and the end records, where zipfile's close puts them."""
+        assert self._zip is not None and self._fh is not None and self._directory is not None
+        self._spill()
+        start = self._zip.start_dir
+        self._fh.seek(start)
+        self._directory.seek(0)
+        shutil.copyfileobj(self._directory, self._fh, _READ)
+        self._fh.write(end_records(self._entries, self._fh.tell() - start, start))
+        self._zip.fp = None  # written: zipfile must not write a directory of its own
+        self._zip = None
+
     def _abort(self) -> None:
         if self._pending is not None:
             self._pending.close()
             self._pending = None
+        if self._directory is not None:
+            self._directory.close()
+            self._directory = None
         if self._zip is not None:
             self._zip.fp = None  # the archive is discarded: do not write a directory
             self._zip = None
@@ -177,6 +231,7 @@ class ZipSink:
             if folder not in self._dirs:
                 self._dirs.add(folder)
                 self._zip.mkdir(folder)
+                self._spill()
 
     def _compress_type(self, arcname: str) -> int:
         if self._compression == "stored":
@@ -197,3 +252,70 @@ class ZipSink:
 
 def _clamp(date_time: tuple[int, ...]) -> tuple[int, ...]:
     return max(_MIN_DATE, min(_MAX_DATE, date_time))
+
+
+def central_directory_record(info: zipfile.ZipInfo) -> bytes:
+    """``info``'s central-directory record: what ``ZipFile._write_end_record`` writes for it.
+
+    Kept in step with CPython's zipfile (3.11 to 3.13 write the same); the golden tests
+    compare whole archives byte for byte.
+    """
+    dt = info.date_time
+    dosdate = (dt[0] - 1980) << 9 | dt[1] << 5 | dt[2]
+    dostime = dt[3] << 11 | dt[4] << 5 | (dt[5] // 2)
+    extra: list[int] = []
+    if info.file_size > ZIP64_LIMIT or info.compress_size > ZIP64_LIMIT:
+        extra.append(info.file_size)
+        extra.append(info.compress_size)
+        file_size = compress_size = 0xFFFFFFFF
+    else:
+        file_size = info.file_size
+        compress_size = info.compress_size
+    if info.header_offset > ZIP64_LIMIT:
+        extra.append(info.header_offset)
+        header_offset = 0xFFFFFFFF
+    else:
+        header_offset = info.header_offset
+    extra_data = info.extra
+    min_version = 0
+    if extra:
+        extra_data = zipfile._strip_extra(extra_data, (1,))  # type: ignore[attr-defined]
+        extra_data = struct.pack("<HH" + "Q" * len(extra), 1, 8 * len(extra), *extra) + extra_data
+        min_version = zipfile.ZIP64_VERSION  # type: ignore[attr-defined]
+    if info.compress_type == zipfile.ZIP_BZIP2:
+        min_version = max(zipfile.BZIP2_VERSION, min_version)  # type: ignore[attr-defined]
+    elif info.compress_type == zipfile.ZIP_LZMA:
+        min_version = max(zipfile.LZMA_VERSION, min_version)  # type: ignore[attr-defined]
+    extract_version = max(min_version, info.extract_version)
+    create_version = max(min_version, info.create_version)
+    filename, flag_bits = info._encodeFilenameFlags()  # type: ignore[attr-defined]
+    header = _CENTRAL_DIR.pack(
+        zipfile.stringCentralDir,  # type: ignore[attr-defined]
+        create_version, info.create_system, extract_version, info.reserved,
+        flag_bits, info.compress_type, dostime, dosdate,
+        info.CRC, compress_size, file_size,
+        len(filename), len(extra_data), len(info.comment),
+        0, info.internal_attr, info.external_attr,
+        header_offset,
+    )  # fmt: skip
+    return header + filename + extra_data + info.comment
+
+
+def end_records(count: int, size: int, offset: int) -> bytes:
+    """The records after a central directory of ``count`` entries, ``size`` bytes, starting
+    at ``offset``: zipfile's, with the zip64 end record and locator where it writes them."""
+    out = b""
+    if count > ZIP_FILECOUNT_LIMIT or offset > ZIP64_LIMIT or size > ZIP64_LIMIT:
+        out += _END64.pack(
+            zipfile.stringEndArchive64,  # type: ignore[attr-defined]
+            44, 45, 45, 0, 0, count, count, size, offset,
+        )  # fmt: skip
+        out += _END64_LOCATOR.pack(
+            zipfile.stringEndArchive64Locator,  # type: ignore[attr-defined]
+            0, offset + size, 1,
+        )  # fmt: skip
+        count = min(count, 0xFFFF)
+        size = min(size, 0xFFFFFFFF)
+        offset = min(offset, 0xFFFFFFFF)
+    out += _END.pack(zipfile.stringEndArchive, 0, 0, count, count, size, offset, 0)  # type: ignore[attr-defined]
+    return out

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +89,56 @@ class _Counters:
     packs_written: int = 0
 
 
+class BlobReader(Iterator[bytes]):
+    """One blob's plain bytes, chunk by chunk, loaded and verified on the store's pool.
+
+    At most ``READ_AHEAD`` chunks are queued or held at a time; the first ones are queued
+    when the reader is made. ``close`` drops what was queued and not yet read.
+    """
+
+    __slots__ = ("_ahead", "_load", "_next", "_pool", "_rows")
+
+    def __init__(
+        self,
+        pool: ThreadPoolExecutor,
+        load: Callable[[content.ChunkRow], bytes],
+        rows: list[content.ChunkRow],
+    ) -> None:
+        self._pool = pool
+        self._load = load
+        self._rows = rows
+        self._next = 0
+        self._ahead: deque[Future[bytes]] = deque()
+        self._fill()
+
+    def _fill(self) -> None:
+        rows = self._rows
+        while len(self._ahead) < READ_AHEAD and self._next < len(rows):
+            self._ahead.append(self._pool.submit(self._load, rows[self._next]))
+            self._next += 1
+
+    def __iter__(self) -> BlobReader:
+        return self
+
+    def __next__(self) -> bytes:
+        if not self._ahead:
+            raise StopIteration
+        future = self._ahead.popleft()
+        self._fill()  # keep the pool busy while this chunk is waited for and written
+        try:
+            return future.result()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Cancel the loads not yet started; the reader yields nothing more."""
+        for future in self._ahead:
+            future.cancel()
+        self._ahead.clear()
+        self._next = len(self._rows)
+
+
 class Store:
     """An open store folder. Use as a context manager, or call ``close``."""
 
@@ -123,6 +173,7 @@ class Store:
         self.tmp_dir = work_dir / TMP_DIR
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self._pool: ThreadPoolExecutor | None = None
+        self._reader: ThreadPoolExecutor | None = None  # loads chunks of a local store
         self._sink: PackSink | None = None
         self._pending_chunks: set[bytes] = set()
         self._pending_blobs: dict[bytes, _PendingBlob] = {}
@@ -451,38 +502,41 @@ class Store:
             return pending.size
         return content.blob_size(self.catalog.conn, blob_id)
 
-    def read_blob(self, blob_id: bytes) -> Iterator[bytes]:
-        """Yield the plain bytes of a blob chunk by chunk, each verified against its id."""
+    def read_blob(self, blob_id: bytes) -> BlobReader:
+        """Yield the plain bytes of a blob chunk by chunk, each verified against its id.
+
+        Loading starts at once: the first ``READ_AHEAD`` chunks are queued on the pool
+        before this returns, so a caller may open the next blobs while it still writes the
+        current one (``close`` the reader of a blob it then does not want).
+        """
         if blob_id in self._pending_blobs:
             self.flush()
-        conn = self.catalog.conn
-        if content.blob_size(conn, blob_id) is None:
+        chunks = content.blob_chunk_rows(self.catalog.conn, blob_id)
+        if chunks is None:
             raise CorruptionError(f"blob {blob_id.hex()} is not in the catalog")
-        chunk_ids = content.blob_chunk_ids(conn, blob_id)
-        rows = content.chunk_rows(conn, chunk_ids)
-        return self._read_chunks(blob_id, chunk_ids, rows)
-
-    def _read_chunks(
-        self, blob_id: bytes, chunk_ids: list[bytes], rows: dict[bytes, content.ChunkRow]
-    ) -> Iterator[bytes]:
-        for cid in chunk_ids:
-            if cid not in rows:
+        rows: list[content.ChunkRow] = []
+        for cid, row in chunks:
+            if row is None:
                 raise CorruptionError(
                     f"blob {blob_id.hex()} needs chunk {cid.hex()}, which is not in the catalog"
                 )
-        pool = self._executor()
-        ahead: deque[Future[bytes]] = deque()
-        todo = iter(chunk_ids)
-        for cid in todo:
-            ahead.append(pool.submit(self.read_chunk, rows[cid]))
-            if len(ahead) >= READ_AHEAD:
-                break
-        for cid in todo:
-            data = ahead.popleft().result()
-            ahead.append(pool.submit(self.read_chunk, rows[cid]))
-            yield data
-        while ahead:
-            yield ahead.popleft().result()
+            rows.append(row)
+        return BlobReader(self._read_executor(), self.read_chunk, rows)
+
+    def _read_executor(self) -> ThreadPoolExecutor:
+        """Where chunks are loaded and verified.
+
+        Object storage: the shared pool (each load waits on the network; several in flight
+        hide the latency). A local folder: one thread of its own, next to the caller that
+        writes the bytes out. A load there is a pread and a BLAKE3 pass, both without the
+        GIL; a second loader only added GIL hand-offs (folder materialize, 1 GB: 1.83 s of
+        CPU with the two-thread pool, 1.61 s with one reader, median of 4).
+        """
+        if self.root is None:
+            return self._executor()
+        if self._reader is None:
+            self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-read")
+        return self._reader
 
     def read_chunk(self, row: content.ChunkRow) -> bytes:
         """Load, decode and verify one chunk; CorruptionError names the pack and chunk."""
@@ -502,15 +556,14 @@ class Store:
 
     def decode_verified(self, row: content.ChunkRow, stored: BytesLike) -> bytes:
         """Decode one chunk's stored bytes and check them against the chunk id."""
-        where = f"chunk {row.id.hex()} in pack {row.pack}"
         try:
             if self.cipher is not None:
                 stored = self.cipher.open(stored)
             plain = self.codecs.decode(codec_of(row.codec), stored, row.size)
         except CorruptionError as err:
-            raise CorruptionError(f"{where} is damaged: {err}") from None
+            raise CorruptionError(f"{_where(row)} is damaged: {err}") from None
         if len(plain) != row.size or self.ids.of(plain) != row.id:
-            raise CorruptionError(f"{where} is damaged: its bytes do not match its id")
+            raise CorruptionError(f"{_where(row)} is damaged: its bytes do not match its id")
         return plain
 
     # -- stats, gc, closing ------------------------------------------------------------
@@ -593,6 +646,9 @@ class Store:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._reader is not None:
+            self._reader.shutdown(wait=True, cancel_futures=True)
+            self._reader = None
         with contextlib.suppress(Exception):
             self.catalog.close()
         self.lock.release()
@@ -610,6 +666,10 @@ class Store:
             self.close()
         else:
             self.abort()
+
+
+def _where(row: content.ChunkRow) -> str:
+    return f"chunk {row.id.hex()} in pack {row.pack}"
 
 
 def catalog_in_store(location: StoreLocation, config: StoreConfig) -> bool:

@@ -11,12 +11,14 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import blake3
 import pytest
 from conftest import SourceView
 
 from snapexport.errors import CorruptionError, MaterializeError, UsageError
-from snapexport.materialize import ExportOptions, materialize
+from snapexport.materialize import ExportOptions, exporter, materialize
 from snapexport.materialize.view import MissingFile, SnapshotMeta, StoredFile, StoredRecord
+from snapexport.store import Store
 
 ORIGINAL = "2024-01-01 Employer GmbH Loan warranty 3706.pdf"
 THUMB = "2024-01-01 Employer GmbH Loan warranty 3706-thumbnail.webp"
@@ -97,6 +99,71 @@ class _Failing(SourceView):
         if self._left < 0:
             raise self._error
         return super().read(f)
+
+
+class _Counting(SourceView):
+    """Counts the files whose bytes were asked for."""
+
+    def __init__(self, base: SourceView) -> None:
+        self.__dict__.update(base.copy().__dict__)
+        self.asked: list[str] = []
+
+    def read(self, f: StoredFile) -> Iterator[bytes]:
+        self.asked.append(f.path)
+        return super().read(f)
+
+
+def test_rerun_reads_no_file_it_keeps(plain_view: SourceView, tmp_path: Path) -> None:
+    view = _Counting(plain_view)
+    first = materialize(view, tmp_path, ExportOptions())
+    assert len(view.asked) == first.files_written - 2  # all but manifest and metadata
+    view.asked.clear()
+    (tmp_path / THUMB).unlink()
+    again = materialize(view, tmp_path, ExportOptions())
+    # Files already in the target are not read ahead: only the one to write is read.
+    assert len(view.asked) == 1 and view.asked[0].startswith("documents/thumbnails/")
+    assert again.files_written == 3 and (tmp_path / THUMB).is_file()
+
+
+class _BrokenFile(SourceView):
+    """The n-th file asked for fails the moment its stream is opened."""
+
+    def __init__(self, base: SourceView, broken: int) -> None:
+        self.__dict__.update(base.copy().__dict__)
+        self._broken = broken
+        self.opened = 0
+
+    def read(self, f: StoredFile) -> Iterator[bytes]:
+        self.opened += 1
+        if self.opened == self._broken:
+            raise CorruptionError(f"blob of {f.path} is damaged")
+        return super().read(f)
+
+
+def test_error_opening_a_file_ahead_is_reported_at_its_document(
+    plain_view: SourceView, tmp_path: Path
+) -> None:
+    docs = [r.pk for r in plain_view.records("documents.document")]
+    roles = [list(plain_view.files_of("documents.document", pk)) for pk in docs[:4]]
+    broken = sum(len(r) for r in roles[:3]) + 1  # the fourth document's first file
+    view = _BrokenFile(plain_view, broken)
+    out, good = tmp_path / "out", tmp_path / "good"
+    out.mkdir()
+    good.mkdir()
+    with pytest.raises(MaterializeError, match=rf"document {docs[3]}: cannot write its original"):
+        materialize(view, out, ExportOptions())
+    assert view.opened > broken  # the broken file was opened ahead, not at its turn
+    # Every file of the documents before it is written whole; the broken one is not.
+    materialize(plain_view, good, ExportOptions())
+    records = json.loads((good / "manifest.json").read_text(encoding="utf-8"))
+    by_pk = {str(r["pk"]): r for r in records if r["model"] == "documents.document"}
+    keys = ("__exported_file_name__", "__exported_thumbnail_name__", "__exported_archive_name__")
+    for pk in docs[:3]:
+        names = [by_pk[pk][k] for k in keys if by_pk[pk].get(k)]
+        assert names
+        for name in names:
+            assert (out / name).read_bytes() == (good / name).read_bytes()
+    assert not (out / by_pk[docs[3]]["__exported_file_name__"]).exists()
 
 
 @pytest.mark.parametrize("error", [KeyboardInterrupt(), CorruptionError("bad blob")])
@@ -292,3 +359,48 @@ def test_memory_stays_flat(tmp_path: Path, zip_export: bool) -> None:
         tracemalloc.stop()
     assert result.bytes_written >= 24 * (12 << 20)
     assert peak < 16 << 20, peak  # a few pieces in flight, never the files
+
+
+class _StoreBacked(_Synthetic):
+    """The synthetic documents with their bytes in a real store, read through it."""
+
+    def __init__(self, store: Store, documents: int, size: int) -> None:
+        super().__init__(documents, size)
+        self.store = store
+        self.blobs = {}
+        self.content = {}
+        for pk in range(1, documents + 1):
+            data = blake3.blake3(pk.to_bytes(4, "big")).digest(length=size)
+            self.blobs[pk] = store.put_bytes(data, compressible=False).id
+            self.content[pk] = data
+        store.flush()
+
+    def files_of(self, owner_model: str, owner_pk: str) -> dict[str, StoredFile]:
+        f = super().files_of(owner_model, owner_pk)["original"]
+        return {"original": replace(f, blob=self.blobs[int(owner_pk)])}
+
+    def read(self, f: StoredFile) -> Iterator[bytes]:
+        return self.store.read_blob(f.blob)
+
+
+def test_reading_ahead_from_a_store_is_bounded_by_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(exporter, "LOOKAHEAD_BYTES", 4 << 20)
+    size = 1 << 20
+    with Store.init(tmp_path / "store") as store:
+        view = _StoreBacked(store, documents=32, size=size)  # 32 MiB of distinct bytes
+        out = tmp_path / "out"
+        out.mkdir()
+        tracemalloc.start()
+        try:
+            result = materialize(view, out, ExportOptions(no_thumbnail=True))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert result.files_written == 32 + 2
+    for pk in (1, 17, 32):
+        assert (out / f"2025-01-01 Doc {pk}.pdf").read_bytes() == view.content[pk]
+    # 4 MiB opened ahead, the file being written and the reader's queued chunks; reading
+    # every file ahead would hold all 32 MiB.
+    assert peak < 12 << 20, peak

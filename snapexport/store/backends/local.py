@@ -45,20 +45,28 @@ class LocalBackend:
         atomic_write_bytes(target, data)
 
     def load(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
-        with open(self._path(name), "rb", buffering=0) as f:
-            if offset:
-                f.seek(offset)
+        fd = os.open(self._path(name), os.O_RDONLY | os.O_CLOEXEC)
+        try:
             if length is None:
-                return f.readall()
-            buf = bytearray(length)
-            view = memoryview(buf)
-            got = 0
+                with open(fd, "rb", buffering=0, closefd=False) as f:
+                    f.seek(offset)
+                    return f.readall()
+            # pread fills the bytes object it returns: one copy out of the page cache, and
+            # no second one (a chunk is read and handed on as it is).
+            data = os.pread(fd, length, offset)
+            if len(data) == length or not data:
+                return data
+            parts = [data]
+            got = len(data)
             while got < length:
-                n = f.readinto(view[got:])
-                if not n:
+                more = os.pread(fd, length - got, offset + got)
+                if not more:
                     break
-                got += n
-            return bytes(view[:got]) if got < length else bytes(buf)
+                parts.append(more)
+                got += len(more)
+            return b"".join(parts)
+        finally:
+            os.close(fd)
 
     def list(self, prefix: str) -> Iterator[tuple[str, int]]:
         # Walk only the folder part of the prefix, then filter by the rest.
