@@ -43,6 +43,9 @@ _BATCH = 500
 _READ = 1 << 20
 # Below this, hashing a block inline costs less than handing it to the checksum thread.
 _LANE_MIN = 64 * 1024
+# Plain files up to this size are read whole, with their checksum, on the checksum thread
+# while the file before them is being stored; larger ones stream in blocks.
+_PREFETCH_MAX = 16 << 20
 
 
 class RecordVerificationError(SnapexportError):
@@ -173,8 +176,30 @@ class _HashingReader:
             self._wait()
 
 
-# What ``_Walk._read`` returns: the blob id, the bytes read and the reader (its checksum).
-_Read = tuple[bytes, int, _HashingReader]
+class _Digest:
+    """A checksum already computed (a prefetched file), read like a ``_HashingReader``'s."""
+
+    __slots__ = ("_hex",)
+
+    def __init__(self, hexdigest: str | None) -> None:
+        self._hex = hexdigest
+
+    def hexdigest(self) -> str | None:
+        return self._hex
+
+
+# What ``_Walk._read`` returns: the blob id, the bytes read and its checksum (maybe running).
+_Read = tuple[bytes, int, _HashingReader | _Digest]
+_Slurp = Future[tuple[bytes, str | None, os.stat_result]]
+
+
+def _slurp(path: Path, size: int, algo: str | None) -> tuple[bytes, str | None, os.stat_result]:
+    """Read a whole file (at most its stat size plus one byte, which shows growth), its
+    checksum and its stat after reading; runs on the checksum thread."""
+    with open(path, "rb") as f:
+        data = f.read(size + 1)
+        after = os.fstat(f.fileno())
+    return data, hashlib.new(algo, data).hexdigest() if algo else None, after
 
 
 def _now() -> datetime:
@@ -410,15 +435,27 @@ class _Walk:
 
     def _file_batch(self, batch: list[FileRef]) -> None:
         current = spans.current_files(self.conn, [r.path for r in batch])
+        # One file to read is decided (and its read started) ahead of the one being stored.
+        ahead: deque[tuple[FileRef, spans.CurrentFile | None, os.stat_result, _Slurp | None]]
+        ahead = deque()
         for ref in batch:
-            self._file(ref, current.get(ref.path))
+            cur = current.get(ref.path)
+            st = self._file(ref, cur)
+            if st is None:
+                continue
+            ahead.append((ref, cur, st, self._prefetch(ref, st)))
+            if len(ahead) > 1:
+                self._read_file(*ahead.popleft())
+        while ahead:
+            self._read_file(*ahead.popleft())
 
-    def _file(self, ref: FileRef, cur: spans.CurrentFile | None) -> None:
+    def _file(self, ref: FileRef, cur: spans.CurrentFile | None) -> os.stat_result | None:
+        """Skip or keep ``ref`` from the catalog if it can; else its stat (to be read)."""
         try:
             st = _stat(ref)
         except OSError as err:
             self._missing(ref, _reason(err))
-            return
+            return None
         size, mtime_ns, mode = st.st_size, st.st_mtime_ns, st.st_mode
         inode = st.st_ino or None
         verify = self.options.verify_files
@@ -432,15 +469,35 @@ class _Walk:
                 self.stage.seen_file(ref.path)
                 self.files_skipped += 1
                 self.reporter.advance(items=1)
-                return
+                return None
         if ref.checksum and not verify:
             blob = spans.blob_by_checksum(self.conn, ref.checksum, size, mtime_ns)
             if blob is not None:
                 self._keep(cur, _version(ref, blob, st, ref.checksum))
                 self.files_skipped += 1
-                return
+                return None
+        return st
+
+    def _prefetch(self, ref: FileRef, st: os.stat_result) -> _Slurp | None:
+        """Start reading a plain file of up to ``_PREFETCH_MAX`` bytes whole (and its
+        checksum) on the checksum thread, while the file before it is being stored."""
+        if getattr(ref, "opener", None) is not None or st.st_size > _PREFETCH_MAX:
+            return None
+        algo = ref.checksum_algo if ref.checksum else None
+        return self._lane().submit(_slurp, ref.abs_path, st.st_size, algo)
+
+    def _read_file(
+        self,
+        ref: FileRef,
+        cur: spans.CurrentFile | None,
+        st: os.stat_result,
+        prefetched: _Slurp | None,
+    ) -> None:
         try:
-            read = self._read(ref, st)
+            if prefetched is None:
+                read = self._read(ref, st)
+            else:
+                read = self._store_slurped(ref, st, prefetched.result())
         except _ChangedWhileRead:
             self._missing(ref, "changed while being read")
             return
@@ -451,6 +508,19 @@ class _Walk:
         # (and the file staged) once the next file has been read, so the two overlap.
         self._unfinished.append((ref, cur, st, read))
         self._finish_reads(keep=1)
+
+    def _store_slurped(
+        self, ref: FileRef, st: os.stat_result, slurped: tuple[bytes, str | None, os.stat_result]
+    ) -> _Read:
+        data, digest, after = slurped
+        if len(data) != st.st_size or (after.st_size, after.st_mtime_ns) != (
+            st.st_size,
+            st.st_mtime_ns,
+        ):
+            raise _ChangedWhileRead
+        blob = self.store.put_bytes(data, compressible=_compressible(ref.path))
+        self.reporter.advance(nbytes=len(data))
+        return blob.id, len(data), _Digest(digest)
 
     def _finish_reads(self, *, keep: int = 0) -> None:
         """Compare checksums and stage the files read, all but the ``keep`` newest."""

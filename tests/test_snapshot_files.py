@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import io
 import os
+import stat
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -197,3 +198,32 @@ def test_hashing_reader_reads_no_more_than_the_stat_size_and_one_byte() -> None:
     assert stream.asked == [len(data) - 9]  # and never again past the stat size
     assert reader.count == len(data) - 9  # != the stat size: the caller sees a change
     assert reader.hexdigest() == hashlib.sha256(data[: len(data) - 9]).hexdigest()
+
+
+@pytest.mark.parametrize("change", ["size", "mtime"])
+def test_a_file_that_changed_since_its_stat_is_missing_on_the_read_ahead_path(
+    tmp_path: Path, change: str
+) -> None:
+    # A plain file is read whole on the checksum thread after its stat; a stat that no
+    # longer matches the file (it changed in between) makes it missing, as when streamed.
+    media = tmp_path / "media"
+    media.mkdir()
+    path, data = _write(media, "moved.pdf", 400_000)
+    _, other = _write(media, "other.pdf", 100_000)
+    real = path.stat()
+    fields = list(real)
+    if change == "size":
+        fields[stat.ST_SIZE] = real.st_size - 1
+    stale = os.stat_result(fields, {"st_mtime_ns": real.st_mtime_ns - (change == "mtime")})
+    sha = hashlib.sha256(data).hexdigest()
+    refs = [
+        FileRef("moved.pdf", path, "original", checksum=sha, checksum_algo="sha256",
+                stat=lambda: stale),
+        FileRef("other.pdf", media / "other.pdf", "original"),
+    ]  # fmt: skip
+    with Store.init(tmp_path / "store") as store:
+        result = take_snapshot(store, FilesSource(refs), SnapshotOptions())  # type: ignore[arg-type]
+    assert [(m.path, m.reason) for m in result.missing] == [
+        ("moved.pdf", "changed while being read")
+    ]
+    assert result.files_read == 1 and result.bytes_read == len(other)
