@@ -398,9 +398,13 @@ class Store:
                 self._counters.dedup_chunks += 1
                 continue
             self._pending_chunks.add(cid)
-            self._packs().append(
-                cid, len(chunk), pool.submit(self._encode, chunk, compressible, kind)
-            )
+            if compressible is False and self.cipher is None:
+                # Stored as is: a worker would only add a thread hand-off per chunk.
+                payload: Future[tuple[int, BytesLike]] = Future()
+                payload.set_result(self._encode(chunk, compressible, kind))
+            else:
+                payload = pool.submit(self._encode, chunk, compressible, kind)
+            self._packs().append(cid, len(chunk), payload)
             self._counters.new_chunks += 1
         self._commit_sealed(wait_all=False)
 
