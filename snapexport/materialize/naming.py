@@ -9,14 +9,13 @@ shortened so the extension and every derived suffix fit.
 from __future__ import annotations
 
 import mimetypes
-from array import array
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
 from pathvalidate import sanitize_filename
 
+from snapexport.diskset import DiskSet
 from snapexport.errors import MaterializeError
 
 MAX_NAME_BYTES = 255
@@ -106,66 +105,6 @@ def _truncate_bytes(text: str, limit: int) -> str:
     return text.encode("utf-8")[: max(limit, 0)].decode("utf-8", "ignore")
 
 
-class NameSet:
-    """A set of names kept as 64-bit fingerprints: 16 bytes a name instead of about 130.
-
-    The namer must remember every name it handed out (up to four a document), which is most
-    of what a run's memory would otherwise grow by with the number of documents. Slots hold
-    ``hash(name)`` (SipHash, per process) in an open-addressing table at most half full. Two
-    different names share a fingerprint with odds of about n^2 / 2^65 in a run (1e-8 at
-    400,000 names); such a false "taken" only advances a document's counter, as a real
-    collision would, never overwrites a name.
-    """
-
-    __slots__ = ("_count", "_mask", "_slots")
-
-    def __init__(self) -> None:
-        self._slots = array("Q", bytes(8 * 1024))
-        self._mask = 1023
-        self._count = 0
-
-    @staticmethod
-    def _key(name: str) -> int:
-        return (hash(name) & 0xFFFF_FFFF_FFFF_FFFF) or 1  # 0 marks an empty slot
-
-    def _find(self, key: int) -> int:
-        slots, mask = self._slots, self._mask
-        i = key & mask
-        while True:
-            found = slots[i]
-            if found == key or found == 0:
-                return i
-            i = (i + 1) & mask
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self._slots[self._find(self._key(name))] != 0
-
-    def __len__(self) -> int:
-        return self._count
-
-    def add(self, name: str) -> None:
-        key = self._key(name)
-        i = self._find(key)
-        if self._slots[i]:
-            return
-        self._slots[i] = key
-        self._count += 1
-        if self._count * 2 > len(self._slots):
-            self._grow()
-
-    def update(self, names: Iterable[str]) -> None:
-        for name in names:
-            self.add(name)
-
-    def _grow(self) -> None:
-        old = self._slots
-        self._slots = array("Q", bytes(16 * len(old)))
-        self._mask = len(self._slots) - 1
-        for key in old:
-            if key:
-                self._slots[self._find(key)] = key
-
-
 class Namer:
     """Assigns every document of one run its names, in document order."""
 
@@ -183,8 +122,8 @@ class Namer:
         self._no_thumbnail = no_thumbnail
         self._no_archive = no_archive
         self._split = split_manifest
-        self._bases = NameSet()  # the exporter's own uniqueness set (base names)
-        self._used = NameSet()  # every arcname handed out so far
+        self._bases = DiskSet()  # the exporter's own uniqueness set (base names)
+        self._used = DiskSet()  # every arcname handed out so far (on disk: flat memory)
 
     def reserve(self, arcname: str) -> None:
         """Mark a name as taken (bundles, metadata, manifest)."""

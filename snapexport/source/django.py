@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from django.core import serializers
 from django.db import models, router
 from django.db.models import Model, QuerySet
 
+from snapexport.diskset import DiskSet
 from snapexport.errors import SourceError
 from snapexport.source.base import FileRef
 from snapexport.source.bootstrap import DJANGO
@@ -137,7 +137,7 @@ class DjangoSource(SiteSource):
     # --- files -------------------------------------------------------------------------
 
     def files(self) -> Iterator[FileRef]:
-        seen = _PathSet()  # a file two rows share is stored once
+        seen = DiskSet()  # a file two rows share is stored once (on disk: flat memory)
         for model in self.chosen_models():
             label = model._meta.label_lower
             for field in model._meta.local_fields:
@@ -147,7 +147,7 @@ class DjangoSource(SiteSource):
             yield from self._folder_files(folder, seen)
 
     def _field_files(
-        self, model: type[Model], label: str, field: models.FileField, seen: _PathSet
+        self, model: type[Model], label: str, field: models.FileField, seen: DiskSet
     ) -> Iterator[FileRef]:
         storage = field.storage
         manager = model._base_manager.db_manager(self.using)
@@ -171,7 +171,7 @@ class DjangoSource(SiteSource):
             if seen.add(path):
                 yield FileRef(path, absolute, "file", label, pk_text(pk))
 
-    def _folder_files(self, folder: Path, seen: _PathSet) -> Iterator[FileRef]:
+    def _folder_files(self, folder: Path, seen: DiskSet) -> Iterator[FileRef]:
         folder = folder.resolve()
         if not folder.is_dir():
             raise SourceError(f"extra folder {folder} does not exist")
@@ -196,16 +196,3 @@ class DjangoSource(SiteSource):
             fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(name, pattern)
             for pattern in self.folder_excludes
         )
-
-
-class _PathSet:
-    """The paths listed so far in one walk, in a temporary SQLite table on disk (SQLite's
-    ``""`` database), so memory stays bounded however many files a site has."""
-
-    def __init__(self) -> None:
-        self._db = sqlite3.connect("", isolation_level=None)
-        self._db.execute("CREATE TABLE seen (path TEXT PRIMARY KEY) WITHOUT ROWID")
-
-    def add(self, path: str) -> bool:
-        """Remember ``path``; True when it was not listed before."""
-        return self._db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (path,)).rowcount == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from snapexport.materialize.encoding import append_keys, split_manifest
-from snapexport.materialize.naming import DocumentFacts, Namer, NameSet, bundle_names, file_type
+from snapexport.materialize.naming import DocumentFacts, Namer, bundle_names, file_type
 
 
 def facts(pk: int, title: str, mime: str = "application/pdf", **kw: object) -> DocumentFacts:
@@ -115,15 +115,3 @@ def test_record_text_framing() -> None:
         split_manifest([text])
         == '[\n  {\n    "model": "m",\n    "pk": 1,\n    "fields": {}\n  }\n]'
     )
-
-
-def test_name_set_keeps_every_name_through_growth() -> None:
-    names = NameSet()
-    added = [f"2024-05-01 Doc {i}.pdf" for i in range(5000)]
-    for name in added:
-        names.add(name)
-    names.update(added[:10])  # again: no change
-    assert len(names) == 5000
-    assert all(name in names for name in added)
-    assert not any(f"2024-05-01 Doc {i}.pdf" in names for i in range(5000, 10000))
-    assert "" not in names and 3 not in names
