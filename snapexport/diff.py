@@ -4,9 +4,10 @@ For snapshots A (older) and B, the spans alive in A but not in B all died in ``(
 and the spans alive in B but not in A were all born in ``(A, B]``: two indexed range
 queries whose size is the number of changes, not the size of the site. Unchanged records
 are never read, so memory does not grow with them. Changes are listed documents first,
-then by model, each by numeric pk. Names shown for related records (tags,
-correspondents, ...) are looked up in bulk afterwards, mostly through the index of current
-spans.
+then by model, each by numeric pk. Changed records are decoded a bounded batch at a time,
+so memory does not grow with the changes' texts either. Names shown for related records
+(tags, correspondents, ...) are looked up in bulk per batch, mostly through the index of
+current spans.
 """
 
 from __future__ import annotations
@@ -35,8 +36,14 @@ _FK_NAMED = {
 }
 # Document fields that describe its files, not its metadata.
 _CONTENT_FIELDS = {"checksum": "original", "archive_checksum": "archive"}
+# The only attributes name() reads: the name cache keeps these, not whole records.
+_NAME_ATTRS = frozenset(attr for _, attr in (*_NAMED.values(), *_FK_NAMED.values()))
 _QUIET_FIELDS = {"modified"}  # shown only when nothing else changed
-_BATCH = 500
+_BATCH = 500  # pks per IN (...) query
+# Changed records decoded and held at once: at most this many, or until their texts reach
+# _BATCH_CHARS characters (a document's OCR text can be large).
+_CHANGE_BATCH = 200
+_BATCH_CHARS = 2_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,33 +178,54 @@ def _changed_files(conn: sqlite3.Connection, a: int, b: int) -> dict[FileKey, li
 
 
 class _Texts:
-    """Record texts by hash, and the names of related records (resolved in bulk)."""
+    """Record texts by hash, and the names of related records (resolved in bulk).
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    ``changed`` maps every differing record to its hashes in A and B, so a name of a
+    changed record is read by hash without a span lookup. The name cache holds one
+    batch of records at a time: :meth:`clear` drops it before the next batch.
+    """
+
+    def __init__(
+        self, conn: sqlite3.Connection, a: int, changed: dict[tuple[str, str], list[Any]]
+    ) -> None:
         self.conn = conn
-        self._names: dict[tuple[int, str, str], Any] = {}
+        self._a = a
+        self._changed = changed
+        self._names: dict[tuple[int, str, str], dict[str, Any]] = {}
         self._wanted: set[tuple[int, str, str]] = set()
+        self.chars = 0  # characters of record text decoded since the last clear()
 
     def fields(self, h: bytes | None) -> dict[str, Any]:
         if h is None:
             return {}
         row = self.conn.execute("SELECT data FROM record_data WHERE hash = ?", (h,)).fetchone()
-        return json.loads(decode_text(row[0])).get("fields", {}) if row else {}
+        if row is None:
+            return {}
+        text = decode_text(row[0])
+        self.chars += len(text)
+        fields: dict[str, Any] = json.loads(text).get("fields", {})
+        return fields
 
-    def know(self, seq: int, model: str, pk: str, fields: dict[str, Any]) -> None:
-        """The record's fields as of ``seq`` are already at hand (a changed record)."""
-        self._names[(seq, model, pk)] = fields
+    def clear(self) -> None:
+        self._names.clear()
+        self._wanted.clear()
+        self.chars = 0
 
     def want(self, seq: int, model: str, pk: Any) -> None:
         key = (seq, model, json.dumps(pk))
         if key not in self._names:
             self._wanted.add(key)
 
-    def resolve(self, a: int, b: int) -> None:
-        """Fetch every wanted record: current spans first, one model scan for the rest."""
+    def resolve(self) -> None:
+        """Fetch every wanted record: changed ones by hash, then current spans, then one
+        model scan for the rest."""
         groups: dict[tuple[int, str], set[str]] = {}
         for seq, model, pk in self._wanted:
-            groups.setdefault((seq, model), set()).add(pk)
+            hashes = self._changed.get((model, pk))
+            if hashes is not None:  # differs between A and B: its hash at seq is at hand
+                self._keep((seq, model, pk), hashes[0 if seq == self._a else 1])
+            else:
+                groups.setdefault((seq, model), set()).add(pk)
         self._wanted.clear()
         for (seq, model), pks in sorted(groups.items()):
             found: dict[str, bytes] = {}
@@ -221,7 +249,11 @@ class _Texts:
                     if pk in rest:
                         found[pk] = h
             for pk in pks:
-                self._names[(seq, model, pk)] = self.fields(found.get(pk))
+                self._keep((seq, model, pk), found.get(pk))
+
+    def _keep(self, key: tuple[int, str, str], h: bytes | None) -> None:
+        fields = self.fields(h)
+        self._names[key] = {k: v for k, v in fields.items() if k in _NAME_ATTRS}
 
     def name(self, seq: int, model: str, pk: Any, attr: str) -> str:
         fields = self._names.get((seq, model, json.dumps(pk))) or {}
@@ -288,67 +320,103 @@ def _field_changes(
     return out
 
 
-@dataclass(slots=True)
-class _Raw:
-    model: str
-    pk: str
-    before: dict[str, Any]
-    after: dict[str, Any]
-    kind: str
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _document_parts(
+    texts: _Texts, changed: dict[tuple[str, str], list[Any]]
+) -> dict[str, set[str]]:
+    """Document pk -> {'notes', 'custom fields'} whose part records differ (a light pass:
+    only the ``document`` field of each part record is kept)."""
+    out: dict[str, set[str]] = {}
+    for (model, _pk), (h_a, h_b) in changed.items():
+        if model in _DOCUMENT_PARTS:
+            doc = (texts.fields(h_b) or texts.fields(h_a)).get("document")
+            if doc is not None:
+                out.setdefault(json.dumps(doc), set()).add(_DOCUMENT_PARTS[model])
+    return out
+
+
+_Raw = tuple[str, str, dict[str, Any], dict[str, Any], str]  # model, pk, before, after, kind
+
+
+def _add_changes(
+    result: SnapshotDiff,
+    texts: _Texts,
+    raws: list[_Raw],
+    doc_files: dict[str, dict[str, str]],
+    doc_parts: dict[str, set[str]],
+) -> None:
+    """Turn one batch of changed records into Change objects (names resolved in bulk)."""
+    a, b = result.a.seq, result.b.seq
+    texts.resolve()
+    for model, pk, before, after, raw_kind in raws:
+        what: list[str] = []
+        kind = raw_kind
+        if model == DOCUMENT and kind == "changed":
+            kind, what = _document_change(
+                before, after, doc_files.pop(pk, {}), doc_parts.pop(pk, set())
+            )
+        elif model == DOCUMENT:
+            doc_files.pop(pk, None)
+            doc_parts.pop(pk, None)
+        result.count(model, kind)
+        changes = ()
+        if raw_kind == "changed":
+            changes = tuple(_field_changes(texts, a, b, before, after))
+        label = _label(model, pk, after or before)
+        result.changes.append(Change(kind, model, pk, label, tuple(what), changes))
 
 
 def diff_snapshots(conn: sqlite3.Connection, a: SnapshotMeta, b: SnapshotMeta) -> SnapshotDiff:
-    """Compare snapshot ``a`` with snapshot ``b`` (either may be the older one)."""
+    """Compare snapshot ``a`` with snapshot ``b`` (either may be the older one).
+
+    Changed records are handled in batches (``_CHANGE_BATCH`` records or ``_BATCH_CHARS``
+    characters of text): their texts are decoded, the names they refer to resolved, their
+    small :class:`Change` objects built, and the decoded fields dropped before the next
+    batch, so memory holds one batch of record texts, not every changed record's.
+    """
     result = SnapshotDiff(a, b)
-    texts = _Texts(conn)
+    changed = _changed_spans(conn, a.seq, b.seq)
+    texts = _Texts(conn, a.seq, changed)
+    doc_files = _file_changes(conn, a.seq, b.seq, result)
+    doc_parts = _document_parts(texts, changed)
+
+    texts.clear()
     raws: list[_Raw] = []
-    for (model, pk), (h_a, h_b) in _changed_spans(conn, a.seq, b.seq).items():
+    for (model, pk), (h_a, h_b) in changed.items():
         before, after = texts.fields(h_a), texts.fields(h_b)
         kind = "added" if h_a is None else "removed" if h_b is None else "changed"
-        raws.append(_Raw(model, pk, before, after, kind))
-        if h_a is not None:
-            texts.know(a.seq, model, pk, before)
-        if h_b is not None:
-            texts.know(b.seq, model, pk, after)
-    doc_files = _file_changes(conn, a.seq, b.seq, result)
-    doc_parts: dict[str, set[str]] = {}
-    for raw in raws:
-        if raw.kind == "changed":
-            _want_names(texts, a.seq, b.seq, raw.before, raw.after)
-        if raw.model in _DOCUMENT_PARTS:
-            doc = (raw.after or raw.before).get("document")
-            if doc is not None:
-                doc_parts.setdefault(json.dumps(doc), set()).add(_DOCUMENT_PARTS[raw.model])
-    changed_docs = {r.pk for r in raws if r.model == DOCUMENT}
-    for pk in (set(doc_parts) | set(doc_files)) - changed_docs:
-        texts.want(b.seq, DOCUMENT, json.loads(pk))
-    texts.resolve(a.seq, b.seq)
-
-    for raw in raws:
-        what: list[str] = []
-        kind = raw.kind
-        if raw.model == DOCUMENT and kind == "changed":
-            kind, what = _document_change(
-                raw.before,
-                raw.after,
-                doc_files.pop(raw.pk, {}),
-                doc_parts.pop(raw.pk, set()),
-            )
-        elif raw.model == DOCUMENT:
-            doc_files.pop(raw.pk, None)
-            doc_parts.pop(raw.pk, None)
-        result.count(raw.model, kind)
-        changes = ()
-        if raw.kind == "changed":
-            changes = tuple(_field_changes(texts, a.seq, b.seq, raw.before, raw.after))
-        label = _label(raw.model, raw.pk, raw.after or raw.before)
-        result.changes.append(Change(kind, raw.model, raw.pk, label, tuple(what), changes))
-    for pk in set(doc_parts) | set(doc_files):
-        kind, what = _document_change({}, {}, doc_files.get(pk, {}), doc_parts.get(pk, set()))
-        result.count(DOCUMENT, kind)
-        title = texts.name(b.seq, DOCUMENT, json.loads(pk), "title")
-        label = _label(DOCUMENT, pk, {"title": title})
-        result.changes.append(Change(kind, DOCUMENT, pk, label, tuple(what)))
+        raws.append((model, pk, before, after, kind))
+        if kind == "changed":
+            _want_names(texts, a.seq, b.seq, before, after)
+        if len(raws) >= _CHANGE_BATCH or texts.chars >= _BATCH_CHARS:
+            _add_changes(result, texts, raws, doc_files, doc_parts)
+            raws = []
+            texts.clear()
+    _add_changes(result, texts, raws, doc_files, doc_parts)
+    del raws
+    # Documents whose own record is unchanged but whose files or parts changed.
+    for batch in _batches(set(doc_parts) | set(doc_files), _CHANGE_BATCH):
+        texts.clear()
+        for pk in batch:
+            texts.want(b.seq, DOCUMENT, json.loads(pk))
+        texts.resolve()
+        for pk in batch:
+            kind, what = _document_change({}, {}, doc_files.get(pk, {}), doc_parts.get(pk, set()))
+            result.count(DOCUMENT, kind)
+            title = texts.name(b.seq, DOCUMENT, json.loads(pk), "title")
+            label = _label(DOCUMENT, pk, {"title": title})
+            result.changes.append(Change(kind, DOCUMENT, pk, label, tuple(what)))
+    texts.clear()
     result.changes.sort(key=lambda c: (c.model != DOCUMENT, c.model, _pk_order(c.pk)))
     return result
 
