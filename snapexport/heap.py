@@ -1,12 +1,14 @@
 """Keeping the process's heap from growing with the amount of data passed through it.
 
-glibc's malloc raises its mmap threshold each time a large mmapped block is freed (up to
-32 MiB), after which buffers of that size come from the heap and freed heap pages are rarely
-given back: a run that moves many MiB-sized buffers (read blocks, chunks, compressed chunks)
-through several threads keeps an RSS that grows with the bytes moved, not with what it holds.
-A fixed threshold serves every buffer of 1 MiB or more with its own mapping, returned to the
-system when freed. Measured in docs/performance-snapshot.md: peak RSS of a first snapshot
-of 20,000 demo documents fell from 1.28x to 1.1x that of 2,000 documents.
+glibc's malloc adjusts two thresholds as a program runs: each time a large mapped buffer is
+freed it raises the size above which it maps buffers (up to 32 MiB) and, with it, the free
+space it keeps at the top of the heap before giving pages back (twice that). A run that
+moves many MiB-sized buffers (read blocks, chunks, compressed chunks) through several
+threads therefore keeps an RSS that grows with the bytes moved, not with what it holds.
+Setting the mmap threshold once switches that adjustment off for both: the trim threshold
+stays at its 128 KiB default, so freed heap is returned. The value chosen, 32 MiB, keeps
+read buffers on the heap (mapping each one anew cost a first snapshot of realistic files
+8-10% more at 1 MiB). Measured in docs/performance-snapshot.md.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import ctypes.util
 import sys
 
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
-MMAP_THRESHOLD = 1 << 20
+MMAP_THRESHOLD = 32 << 20  # glibc's own upper bound for the dynamic threshold
 
 
 def bound_heap() -> bool:
-    """Fix glibc's mmap threshold at 1 MiB; returns False where that does not apply."""
+    """Fix glibc's mmap threshold (and so its trim threshold); False where that does not
+    apply (not Linux, or a C library without ``mallopt``)."""
     if not sys.platform.startswith("linux"):
         return False
     try:
