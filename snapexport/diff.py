@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from snapexport.catalog.content import batched
 from snapexport.catalog.records import decode_text
 from snapexport.values import SnapshotMeta
 
@@ -320,17 +321,6 @@ def _field_changes(
     return out
 
 
-def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def _document_parts(
     texts: _Texts, changed: dict[tuple[str, str], list[Any]]
 ) -> dict[str, set[str]]:
@@ -405,7 +395,7 @@ def diff_snapshots(conn: sqlite3.Connection, a: SnapshotMeta, b: SnapshotMeta) -
     _add_changes(result, texts, raws, doc_files, doc_parts)
     del raws
     # Documents whose own record is unchanged but whose files or parts changed.
-    for batch in _batches(set(doc_parts) | set(doc_files), _CHANGE_BATCH):
+    for batch in batched(set(doc_parts) | set(doc_files), _CHANGE_BATCH):
         texts.clear()
         for pk in batch:
             texts.want(b.seq, DOCUMENT, json.loads(pk))

@@ -10,7 +10,9 @@ import datetime as dt
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
+T = TypeVar("T")
 BATCH = 500  # ids per IN (...) list; well below SQLite's variable limit
 
 
@@ -47,10 +49,11 @@ class ContentTotals:
     blob_bytes: int
 
 
-def _batches(ids: Iterable[bytes], size: int = BATCH) -> Iterator[list[bytes]]:
-    batch: list[bytes] = []
-    for i in ids:
-        batch.append(i)
+def batched(items: Iterable[T], size: int = BATCH) -> Iterator[list[T]]:
+    """Lists of up to ``size`` items, in order (``itertools.batched`` from Python 3.12)."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
         if len(batch) >= size:
             yield batch
             batch = []
@@ -60,7 +63,7 @@ def _batches(ids: Iterable[bytes], size: int = BATCH) -> Iterator[list[bytes]]:
 
 def _existing(conn: sqlite3.Connection, table: str, ids: Iterable[bytes]) -> set[bytes]:
     found: set[bytes] = set()
-    for batch in _batches(ids):
+    for batch in batched(ids):
         marks = ",".join("?" * len(batch))
         found.update(
             bytes(r[0])
@@ -121,7 +124,7 @@ def blob_chunk_rows(
 def chunk_rows(conn: sqlite3.Connection, ids: Sequence[bytes]) -> dict[bytes, ChunkRow]:
     """Chunk rows for ``ids`` (missing ids are simply absent), batched."""
     out: dict[bytes, ChunkRow] = {}
-    for batch in _batches(ids):
+    for batch in batched(ids):
         marks = ",".join("?" * len(batch))
         for r in conn.execute(
             f"SELECT id, pack, offset, length, size, codec FROM chunks WHERE id IN ({marks})",
