@@ -20,7 +20,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -363,9 +362,8 @@ def rebuild_from_packs(
             names = ", ".join(report.damaged[:3])
             raise CorruptionError(f"cannot rebuild the catalog: damaged pack(s) {names}")
         header, header_chunk = _newest_header(store)
-        image_path = work / "rebuild-image.sqlite"
         if header is not None:
-            _read_image(store, header, image_path)
+            _read_image(store, header, path)  # replaces the catalog once verified
     finally:
         store._release()
     if header is None:
@@ -375,9 +373,6 @@ def rebuild_from_packs(
         return report.packs_read, None
     for p in (scratch, Path(str(scratch) + "-wal"), Path(str(scratch) + "-shm")):
         p.unlink(missing_ok=True)
-    with open(image_path, "rb") as src, _catalog_writer(path) as dst:
-        shutil.copyfileobj(src, dst, _COPY_BLOCK)
-    image_path.unlink(missing_ok=True)
     catalog = Catalog.open(path)
     store = Store(loc, backend, config, catalog, _NoLock(), write=False, work_dir=work,
                   master=master, key_id=key_id)  # fmt: skip
@@ -418,18 +413,20 @@ def _catalog_chunk_rows(store: Store) -> list[content.ChunkRow]:
 
 
 def _read_image(store: Store, header: ImageHeader, target: Path) -> None:
+    """Write the image as the catalog at ``target``; it replaces ``target`` only once its
+    chunks are all read and its id verified."""
     rows = content.chunk_rows(store.catalog.conn, list(header.chunks))
     h = store.ids.hasher()
-    with open(target, "wb") as f:
+    with _catalog_writer(target) as f:
         for cid in header.chunks:
             if cid not in rows:
                 raise CorruptionError(f"catalog image {header.gen} needs missing chunk {cid.hex()}")
             data = store.read_chunk(rows[cid])
             h.update(data)
             f.write(data)
-    single = len(header.chunks) == 1 and header.chunks[0] == header.blob
-    if not single and h.digest() != header.blob:
-        raise CorruptionError(f"catalog image {header.gen} does not match its id")
+        single = len(header.chunks) == 1 and header.chunks[0] == header.blob
+        if not single and h.digest() != header.blob:
+            raise CorruptionError(f"catalog image {header.gen} does not match its id")
 
 
 def _reconcile(store: Store, header: ImageHeader, header_chunk: bytes) -> None:
