@@ -154,6 +154,7 @@ def publish(store: Store, *, prune_copies: bool = False) -> int | None:
     if not store.catalog_in_store:
         newest = int(str(current(conn).get("gen", 0)))
         if newest and store.backend.stat(_copy_name(newest)) is None:
+            store.lock.ensure_held()
             _upload_copy(store, newest)
         if prune_copies:
             _prune_copies(store, newest)
@@ -280,6 +281,7 @@ def _prune_copies(store: Store, newest: int) -> None:
     gens = sorted(g for n, _ in store.backend.list(COPIES_PREFIX) if (g := _gen_of(n)))
     for g in gens[:-KEEP_COPIES]:
         if g < newest:
+            store.lock.ensure_held()
             store.backend.remove(_copy_name(g))
 
 
@@ -386,6 +388,9 @@ def rebuild_from_packs(
 class _NoLock:
     holder = None
     stale = None
+
+    def ensure_held(self) -> None:
+        pass
 
     def release(self) -> None:
         pass

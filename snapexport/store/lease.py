@@ -9,7 +9,12 @@ the other and both back off. A lock whose lease has expired, or whose holder ran
 host and is no longer running, is stale: it is ignored, and a writer deletes it.
 
 A background thread renews the lease (a new object, then the old one is deleted: objects
-are never rewritten) every third of the lease.
+are never rewritten) every third of the lease, and retries a failed renewal every thirtieth.
+A holder whose lease could not be renewed in time must assume another process may now
+hold the store: ``ensure_held`` raises once less than a sixth of the lease is left (the
+rest is the margin for clocks that disagree between hosts), and the store calls it before
+every write, commit, upload and deletion, so a writer that lost its lock stops before it
+can publish a catalog or delete packs another writer relies on.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import json
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass
 
 from snapexport.errors import StoreLockedError
@@ -80,6 +86,7 @@ class LeaseLock:
         self._name: str | None = None
         self._stop = threading.Event()
         self._mutex = threading.Lock()
+        self._held_until = 0.0  # time.monotonic() when the last lease written runs out
         self._name = self._write()
         try:
             self._check_others()
@@ -90,6 +97,7 @@ class LeaseLock:
         self._thread.start()
 
     def _write(self) -> str:
+        started = time.monotonic()
         expires = _now() + dt.timedelta(seconds=self.lease)
         doc = {
             "kind": "exclusive" if self.exclusive else "shared",
@@ -100,7 +108,18 @@ class LeaseLock:
         }
         name = f"{LOCKS_PREFIX}{os.urandom(16).hex()}.json"
         self.backend.save_bytes(name, json.dumps(doc).encode())
+        self._held_until = started + self.lease
         return name
+
+    def ensure_held(self) -> None:
+        """Raise StoreLockedError unless the lease still has a safe margin left."""
+        left = self._held_until - time.monotonic()
+        if left < self.lease / 6:
+            raise StoreLockedError(
+                "lost the store's lock: its lease could not be renewed in time"
+                f" ({max(left, 0):.0f} s of {self.lease:.0f} s left), so another process may"
+                " hold the store now; stopping before anything more is written"
+            )
 
     def _others(self) -> list[LeaseRecord]:
         out = []
@@ -136,14 +155,17 @@ class LeaseLock:
             raise StoreLockedError(f"store is in use by {len(live)} reader(s): {names}{more}")
 
     def _renew(self) -> None:
-        while not self._stop.wait(self.lease / 3):
+        wait = self.lease / 3
+        while not self._stop.wait(wait):
             with self._mutex:
                 if self._name is None:
                     return
                 try:
                     new = self._write()
-                except Exception:  # retried at the next tick; the lease still runs
+                except Exception:  # retried soon; ensure_held stops the writer if it lapses
+                    wait = self.lease / 30
                     continue
+                wait = self.lease / 3
                 old, self._name = self._name, new
                 with contextlib.suppress(Exception):
                     self.backend.remove(old)

@@ -108,6 +108,9 @@ class StoreLock:
         atomic_write_bytes(path, self.holder.to_json())
         self._info_path = path
 
+    def ensure_held(self) -> None:
+        """An flock is held until it is released or the process ends: nothing to check."""
+
     def release(self) -> None:
         """Delete the holder file and drop the flock; safe to call twice."""
         if self._fd < 0:

@@ -67,6 +67,7 @@ def finish_pending_deletes(store: Store) -> list[str]:
     known = content.pack_ids(store.catalog.conn)
     for pid in doomed:
         if pid not in known:  # never delete a pack the catalog (again) refers to
+            store.lock.ensure_held()
             store.backend.remove(packs.object_name(pid))
     if doomed:
         with store.catalog.transaction():
@@ -109,6 +110,7 @@ def adopt_orphan(store: Store, pack_id: str, size: int) -> str:
     conn = store.catalog.conn
     ids = [e.id for e in entries]
     if len(content.existing_chunks(conn, ids)) == len(set(ids)):
+        store.lock.ensure_held()
         store.backend.remove(packs.object_name(pack_id))
         return "removed"
     rows = [content.ChunkRow(e.id, pack_id, e.offset, e.length, e.size, e.codec) for e in entries]

@@ -323,6 +323,7 @@ class Store:
             raise StoreError("store was opened read-only")
         if self._closed:
             raise StoreError("store is closed")
+        self.lock.ensure_held()
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
