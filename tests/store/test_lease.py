@@ -8,6 +8,7 @@ unreachable bucket would.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,10 +32,10 @@ class FlakyBackend(LocalBackend):
         super().save_bytes(name, data)
 
 
-def _wait_for(condition: object, timeout: float) -> bool:
+def _wait_for(condition: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
+        if condition():
             return True
         time.sleep(0.02)
     return False
@@ -99,10 +100,10 @@ def test_a_store_whose_lease_lapsed_stops_before_writing(tmp_path: Path) -> None
     with lost, Store.open(tmp_path / "store", write=True) as store:
         backend = FlakyBackend(tmp_path / "leases")
         store.lock.release()
-        store.lock = LeaseLock(backend, exclusive=True, lease=LEASE)
+        lease = store.lock = LeaseLock(backend, exclusive=True, lease=LEASE)
         store.put_bytes(b"written while the lease is good")
         backend.down = True
-        assert _wait_for(lambda: _lost(store.lock), LEASE * 2)  # type: ignore[arg-type]
+        assert _wait_for(lambda: _lost(lease), LEASE * 2)
         store.put_bytes(b"never written")
     # The run was aborted: what it put after losing the lock is not in the store, what was
     # there before is intact.
