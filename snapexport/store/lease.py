@@ -41,6 +41,14 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _elapsed() -> float:
+    """Seconds on a clock that keeps running while the machine is suspended (Linux's
+    CLOCK_BOOTTIME; elsewhere the monotonic clock): a lease runs out during a suspend too."""
+    if hasattr(time, "CLOCK_BOOTTIME"):
+        return time.clock_gettime(time.CLOCK_BOOTTIME)
+    return time.monotonic()
+
+
 @dataclass(frozen=True, slots=True)
 class LeaseRecord:
     """One lock object as read back."""
@@ -86,7 +94,7 @@ class LeaseLock:
         self._name: str | None = None
         self._stop = threading.Event()
         self._mutex = threading.Lock()
-        self._held_until = 0.0  # time.monotonic() when the last lease written runs out
+        self._held_until = 0.0  # _elapsed() when the last lease written runs out
         self._name = self._write()
         try:
             self._check_others()
@@ -97,7 +105,7 @@ class LeaseLock:
         self._thread.start()
 
     def _write(self) -> str:
-        started = time.monotonic()
+        started = _elapsed()
         expires = _now() + dt.timedelta(seconds=self.lease)
         doc = {
             "kind": "exclusive" if self.exclusive else "shared",
@@ -113,7 +121,7 @@ class LeaseLock:
 
     def ensure_held(self) -> None:
         """Raise StoreLockedError unless the lease still has a safe margin left."""
-        left = self._held_until - time.monotonic()
+        left = self._held_until - _elapsed()
         if left < self.lease / 6:
             raise StoreLockedError(
                 "lost the store's lock: its lease could not be renewed in time"
