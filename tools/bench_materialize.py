@@ -278,7 +278,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=float, default=1000, help="MB of files in the snapshot")
     add_common_args(
-        parser, repeat=5, repeat_help="runs per command (the median decides)",
+        parser, repeat=5, repeat_help="runs per command (median and best both decide)",
         results=HERE / "results" / "bench_materialize.json",
     )  # fmt: skip
     parser.add_argument(
@@ -287,7 +287,10 @@ def main() -> None:
         default=Path("/dev/shm") if Path("/dev/shm").is_dir() else None,
         help="a tmpfs for the CPU-only folder pair (default /dev/shm when present)",
     )
-    parser.add_argument("--no-tmpfs", dest="tmpfs", action="store_const", const=None)
+    parser.add_argument(
+        "--no-tmpfs", dest="tmpfs", action="store_const", const=None,
+        help="skip the tmpfs pair",
+    )  # fmt: skip
     args = parser.parse_args()
     with work_folder(args.dir, "bench-materialize-") as work:
         small = Bench(work, args.size / SMALL_FRACTION, args.seed)
