@@ -20,15 +20,15 @@ from typing import Any
 
 from snapexport.catalog.content import batched
 from snapexport.catalog.records import decode_text
+from snapexport.exportformat.labels import CORRESPONDENT, CUSTOM_FIELD_INSTANCE, DOCUMENT, NOTE
 from snapexport.values import SnapshotMeta
 
-DOCUMENT = "documents.document"
 # Records that belong to a document and whose change is a change of that document.
-_DOCUMENT_PARTS = {"documents.note": "notes", "documents.customfieldinstance": "custom fields"}
+_DOCUMENT_PARTS = {NOTE: "notes", CUSTOM_FIELD_INSTANCE: "custom fields"}
 # M2M fields whose pks we name (model of the targets, field that names them).
 _NAMED = {"tags": ("documents.tag", "name"), "documents": (DOCUMENT, "title")}
 _FK_NAMED = {
-    "correspondent": ("documents.correspondent", "name"),
+    "correspondent": (CORRESPONDENT, "name"),
     "document_type": ("documents.documenttype", "name"),
     "storage_path": ("documents.storagepath", "name"),
     "owner": ("auth.user", "username"),

@@ -35,23 +35,23 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from snapexport.errors import SnapexportError, UsageError
-from snapexport.materialize.crypto import CRYPT_FIELDS, CRYPTO_KEY, FieldCrypto
-from snapexport.materialize.encoding import EXPORTED_KEYS
+from snapexport.exportformat.containers import DirectoryContainer, Member, ZipContainer
+from snapexport.exportformat.crypto import CRYPT_FIELDS, CRYPTO_KEY, FieldCrypto
+from snapexport.exportformat.labels import CORRESPONDENT, DOCUMENT
+from snapexport.exportformat.manifest import EXPORTED_KEYS
 from snapexport.materialize.exporter import write_export
 from snapexport.materialize.options import ExportOptions, MaterializeResult
 from snapexport.materialize.sinks import Chunks, SinkCounts
 from snapexport.materialize.view import SnapshotView
-from snapexport.source.export_container import DirectoryContainer, Member, ZipContainer
 from snapexport.values import MissingFile, SnapshotMeta, StoredFile, StoredRecord
 
-DOCUMENT = "documents.document"
-CORRESPONDENT = "documents.correspondent"
 MANIFEST = "manifest.json"
 METADATA = "metadata.json"
 SAMPLE = 50  # documents looked at to detect the flags
 MAX_LISTED = 1000  # differences kept for the report; the rest are only counted
 _READ = 1 << 20
-_DOC_PREFIX = b'{\n  "model": "documents.document"'
+_DOC_LABEL = json.dumps(DOCUMENT).encode()
+_DOC_PREFIX = b'{\n  "model": ' + json.dumps(DOCUMENT).encode()
 
 Container = DirectoryContainer | ZipContainer
 
@@ -394,7 +394,7 @@ def _sample_documents(container: Container, split: bool) -> list[dict[str, Any]]
     """Up to SAMPLE document records of the export, parsed."""
     docs: list[dict[str, Any]] = []
     for text in _manifest_records(container.members(MANIFEST)[-1]):
-        if b'"documents.document"' in text[:100]:
+        if _DOC_LABEL in text[:100]:
             record = json.loads(text)
             if record.get("model") == DOCUMENT:
                 docs.append(record)

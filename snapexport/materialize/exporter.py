@@ -19,10 +19,16 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from snapexport.errors import MaterializeError, SnapexportError, UsageError
-from snapexport.materialize import generic
-from snapexport.materialize.crypto import CRYPT_FIELDS, PLAINTEXT_NOTICE, FieldCrypto
-from snapexport.materialize.directory_sink import DirectorySink
-from snapexport.materialize.encoding import (
+from snapexport.exportformat.crypto import CRYPT_FIELDS, PLAINTEXT_NOTICE, FieldCrypto
+from snapexport.exportformat.labels import (
+    BUNDLE,
+    CORRESPONDENT,
+    CUSTOM_FIELD_INSTANCE,
+    DOCUMENT,
+    NOTE,
+    WRITTEN_LAST,
+)
+from snapexport.exportformat.manifest import (
     EXPORTED_ARCHIVE_NAME,
     EXPORTED_BUNDLE_NAME,
     EXPORTED_FILE_NAME,
@@ -32,13 +38,15 @@ from snapexport.materialize.encoding import (
     dumps,
     split_manifest,
 )
-from snapexport.materialize.naming import (
+from snapexport.exportformat.naming import (
     DocumentFacts,
     Namer,
     bundle_names,
     check_inside,
     file_type,
 )
+from snapexport.materialize import generic
+from snapexport.materialize.directory_sink import DirectorySink
 from snapexport.materialize.options import (
     ExportOptions,
     MaterializeResult,
@@ -50,12 +58,6 @@ from snapexport.materialize.view import SnapshotView
 from snapexport.materialize.zip_sink import ZipSink
 from snapexport.values import MissingFile, StoredFile
 
-DOCUMENT = "documents.document"
-BUNDLE = "documents.sharelinkbundle"
-CORRESPONDENT = "documents.correspondent"
-NOTE = "documents.note"
-CUSTOM_FIELD_INSTANCE = "documents.customfieldinstance"
-HELD_BACK = (DOCUMENT, BUNDLE)
 # How far planning runs ahead of writing: file bytes whose reading has started, and
 # documents. The bytes bound what the store may hold in memory for files not yet written.
 LOOKAHEAD_BYTES = 16 << 20
@@ -276,7 +278,7 @@ class _PaperlessRun:
     def _sections(self, writer: ManifestWriter) -> None:
         sensitive = False
         for model in self.sections:
-            if model in HELD_BACK:
+            if model in WRITTEN_LAST:
                 continue
             held_for_split = self.opts.split_manifest and model in self.children
             for rec in self.view.records(model):

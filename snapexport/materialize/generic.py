@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from snapexport.errors import MaterializeError, SnapexportError, UsageError
-from snapexport.materialize.encoding import ManifestWriter
-from snapexport.materialize.naming import check_inside
+from snapexport.exportformat.manifest import ManifestWriter
+from snapexport.exportformat.naming import check_inside
 from snapexport.materialize.options import (
     ExportOptions,
     MaterializeResult,

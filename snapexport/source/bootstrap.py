@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from snapexport.errors import SourceError
+from snapexport.exportformat.labels import DOCUMENT
 
 PAPERLESS = "paperless"
 DJANGO = "django"
@@ -97,4 +98,4 @@ def get_model(label: str) -> Any | None:
 
 def detect_profile() -> str:
     """``paperless`` when the registry has ``documents.Document``, else ``django``."""
-    return PAPERLESS if get_model("documents.document") is not None else DJANGO
+    return PAPERLESS if get_model(DOCUMENT) is not None else DJANGO

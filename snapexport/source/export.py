@@ -43,52 +43,13 @@ import blake3
 from pathvalidate import sanitize_filename
 
 from snapexport.errors import SourceError, UsageError
-from snapexport.materialize.crypto import CRYPT_FIELDS, CRYPTO_KEY, FieldCrypto
-from snapexport.materialize.encoding import EXPORTED_KEYS, dumps
-from snapexport.materialize.naming import file_type
+from snapexport.exportformat.containers import DirectoryContainer, Member, ZipContainer
+from snapexport.exportformat.crypto import CRYPT_FIELDS, CRYPTO_KEY, FieldCrypto
+from snapexport.exportformat.labels import BUNDLE, CORRESPONDENT, DOCUMENT
+from snapexport.exportformat.manifest import EXPORTED_KEYS, dumps
+from snapexport.exportformat.naming import file_type
+from snapexport.exportformat.sections import QUERY_ORDER
 from snapexport.source.base import FileRef, RowRef, SerializedRecord, SiteInfo
-from snapexport.source.export_container import DirectoryContainer, Member, ZipContainer
-
-DOCUMENT = "documents.document"
-BUNDLE = "documents.sharelinkbundle"
-CORRESPONDENT = "documents.correspondent"
-SPLIT_CHILDREN = ("documents.note", "documents.customfieldinstance")
-
-# The exporter's query order (paperless-ngx 3.0.5); unknown models keep their manifest place.
-CANONICAL_SECTIONS = (
-    "documents.correspondent",
-    "documents.tag",
-    "documents.documenttype",
-    "documents.storagepath",
-    "paperless_mail.mailaccount",
-    "paperless_mail.mailrule",
-    "documents.savedview",
-    "documents.savedviewfilterrule",
-    "auth.group",
-    "auth.user",
-    "documents.uisettings",
-    "contenttypes.contenttype",
-    "auth.permission",
-    "guardian.userobjectpermission",
-    "guardian.groupobjectpermission",
-    "documents.workflowtrigger",
-    "documents.workflowaction",
-    "documents.workflowactionemail",
-    "documents.workflowactionwebhook",
-    "documents.workflow",
-    "documents.customfield",
-    "documents.customfieldinstance",
-    "paperless.applicationconfiguration",
-    "documents.note",
-    "documents.document",
-    "documents.sharelink",
-    "documents.sharelinkbundle",
-    "socialaccount.socialaccount",
-    "socialaccount.socialapp",
-    "socialaccount.socialtoken",
-    "mfa.authenticator",
-    "auditlog.logentry",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,11 +407,11 @@ class ExportSource:
         present = self._index.models
         keyed: list[tuple[tuple[int, int], str]] = []
         for i, model in enumerate(present):
-            if model in CANONICAL_SECTIONS:
-                keyed.append(((CANONICAL_SECTIONS.index(model), -1), model))
+            if model in QUERY_ORDER:
+                keyed.append(((QUERY_ORDER.index(model), -1), model))
             else:
-                before = [m for m in present[:i] if m in CANONICAL_SECTIONS]
-                anchor = CANONICAL_SECTIONS.index(before[-1]) if before else -1
+                before = [m for m in present[:i] if m in QUERY_ORDER]
+                anchor = QUERY_ORDER.index(before[-1]) if before else -1
                 keyed.append(((anchor, i), model))
         keyed.sort(key=lambda t: t[0])
         return [m for _, m in keyed]

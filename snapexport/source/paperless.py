@@ -20,20 +20,18 @@ from django.conf import settings
 from django.db.models import Model, QuerySet
 
 from snapexport.errors import SourceError
-from snapexport.source.base import FileRef
-from snapexport.source.bootstrap import PAPERLESS, get_model
-from snapexport.source.django_rows import SectionReader, pk_text, within
-from snapexport.source.django_site import SiteSource, checksum_algo, relative_to_media
-from snapexport.source.medialock import media_lock
-from snapexport.source.sections import (
+from snapexport.exportformat.labels import BUNDLE, CUSTOM_FIELD_INSTANCE, DOCUMENT
+from snapexport.exportformat.sections import (
     AUDIT_LOG_SECTION,
     EXCLUDED_USERS,
     PAPERLESS_SECTIONS,
     PaperlessSection,
 )
-
-DOCUMENT = "documents.document"
-BUNDLE = "documents.sharelinkbundle"
+from snapexport.source.base import FileRef
+from snapexport.source.bootstrap import PAPERLESS, get_model
+from snapexport.source.django_rows import SectionReader, pk_text, within
+from snapexport.source.django_site import SiteSource, checksum_algo, relative_to_media
+from snapexport.source.medialock import media_lock
 
 _EXTENSIONS = {
     "application/pdf": ".pdf",
@@ -107,7 +105,7 @@ class DocumentNaming:
         self.columns = [f.attname for f in model._meta.local_fields]
         self.has_root = "root_document" in names
         self.tags = model._meta.get_field("tags") if "tags" in names else None
-        self.custom = get_model("documents.customfieldinstance")
+        self.custom = get_model(CUSTOM_FIELD_INSTANCE)
 
     def salt(self) -> list[Any]:
         return [

@@ -10,7 +10,7 @@ import blake3
 import pytest
 
 from snapexport.errors import SourceError, UsageError
-from snapexport.materialize.encoding import EXPORTED_KEYS
+from snapexport.exportformat.manifest import EXPORTED_KEYS
 from snapexport.source.export import ExportSource
 
 GOLDEN = (
@@ -135,7 +135,7 @@ def test_thumbnail_and_archive_flags(tmp_path: Path, flagged: str) -> None:
 
 
 def test_passphrase_export_needs_and_uses_the_passphrase(tmp_path: Path) -> None:
-    from snapexport.materialize.crypto import FieldCrypto
+    from snapexport.exportformat.crypto import FieldCrypto
 
     export = tmp_path / "p"
     export.mkdir()

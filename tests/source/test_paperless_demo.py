@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from snapexport.source.sections import PAPERLESS_SECTIONS
+from snapexport.exportformat.sections import PAPERLESS_SECTIONS
 
 pytestmark = pytest.mark.usefixtures("demo_site")
 

@@ -14,11 +14,12 @@ import os
 from typing import Any
 
 from snapexport.errors import UsageError
-from snapexport.materialize.encoding import dumps
+from snapexport.exportformat.labels import MAIL_ACCOUNT, SOCIAL_TOKEN
+from snapexport.exportformat.manifest import dumps
 
 CRYPT_FIELDS: dict[str, tuple[str, ...]] = {
-    "paperless_mail.mailaccount": ("password", "refresh_token"),
-    "socialaccount.socialtoken": ("token", "token_secret"),
+    MAIL_ACCOUNT: ("password", "refresh_token"),
+    SOCIAL_TOKEN: ("token", "token_secret"),
 }
 CRYPTO_KEY = "__crypto__"
 KDF_ALGO = "pbkdf2_sha256"

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from snapexport.exportformat import labels
+
 
 @dataclass(frozen=True, slots=True)
 class PaperlessSection:
@@ -24,11 +26,11 @@ class PaperlessSection:
 
 
 PAPERLESS_SECTIONS: tuple[PaperlessSection, ...] = (
-    PaperlessSection("correspondents", "documents.correspondent"),
+    PaperlessSection("correspondents", labels.CORRESPONDENT),
     PaperlessSection("tags", "documents.tag"),
     PaperlessSection("document_types", "documents.documenttype"),
     PaperlessSection("storage_paths", "documents.storagepath"),
-    PaperlessSection("mail_accounts", "paperless_mail.mailaccount"),
+    PaperlessSection("mail_accounts", labels.MAIL_ACCOUNT),
     PaperlessSection("mail_rules", "paperless_mail.mailrule"),
     PaperlessSection("saved_views", "documents.savedview"),
     PaperlessSection("saved_view_filter_rules", "documents.savedviewfilterrule"),
@@ -48,20 +50,18 @@ PAPERLESS_SECTIONS: tuple[PaperlessSection, ...] = (
     PaperlessSection("workflows", "documents.workflow"),
     PaperlessSection("custom_fields", "documents.customfield"),
     PaperlessSection(
-        "custom_field_instances", "documents.customfieldinstance", manager="global_objects"
+        "custom_field_instances", labels.CUSTOM_FIELD_INSTANCE, manager="global_objects"
     ),
     PaperlessSection("app_configs", "paperless.applicationconfiguration"),
-    PaperlessSection("notes", "documents.note", manager="global_objects"),
-    PaperlessSection("documents", "documents.document", manager="global_objects", order_by=("id",)),
+    PaperlessSection("notes", labels.NOTE, manager="global_objects"),
+    PaperlessSection("documents", labels.DOCUMENT, manager="global_objects", order_by=("id",)),
     PaperlessSection("share_links", "documents.sharelink", manager="global_objects"),
-    PaperlessSection("share_link_bundles", "documents.sharelinkbundle", order_by=("id",)),
+    PaperlessSection("share_link_bundles", labels.BUNDLE, order_by=("id",)),
     PaperlessSection(
         "social_accounts", "socialaccount.socialaccount", exclude_users="user__username"
     ),
     PaperlessSection("social_apps", "socialaccount.socialapp"),
-    PaperlessSection(
-        "social_tokens", "socialaccount.socialtoken", exclude_users="account__user__username"
-    ),
+    PaperlessSection("social_tokens", labels.SOCIAL_TOKEN, exclude_users="account__user__username"),
     PaperlessSection("authenticators", "mfa.authenticator", exclude_users="user__username"),
 )
 
@@ -69,11 +69,11 @@ PAPERLESS_SECTIONS: tuple[PaperlessSection, ...] = (
 EXCLUDED_USERS: tuple[str, ...] = ("consumer", "AnonymousUser")
 
 # Only when the site's AUDIT_LOG_ENABLED is true (paperless's default).
-AUDIT_LOG_SECTION = PaperlessSection("log_entries", "auditlog.logentry")
-
-# Sections the exporter holds back and writes after all others, in this order.
-WRITTEN_LAST: tuple[str, ...] = ("documents.document", "documents.sharelinkbundle")
+AUDIT_LOG_SECTION = PaperlessSection("log_entries", labels.AUDIT_LOG_ENTRY)
 
 SECTION_KEYS: dict[str, str] = {
     section.label: section.key for section in (*PAPERLESS_SECTIONS, AUDIT_LOG_SECTION)
 }
+
+# Every label in the exporter's query order, the audit log last.
+QUERY_ORDER: tuple[str, ...] = tuple(SECTION_KEYS)

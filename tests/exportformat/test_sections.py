@@ -7,7 +7,7 @@ check.md): which querysets leave out the rows of the users ``consumer`` and
 
 from __future__ import annotations
 
-from snapexport.source.sections import (
+from snapexport.exportformat.sections import (
     AUDIT_LOG_SECTION,
     EXCLUDED_USERS,
     PAPERLESS_SECTIONS,

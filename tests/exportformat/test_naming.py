@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from snapexport.materialize.encoding import append_keys, split_manifest
-from snapexport.materialize.naming import DocumentFacts, Namer, bundle_names, file_type
+from snapexport.exportformat.manifest import append_keys, split_manifest
+from snapexport.exportformat.naming import DocumentFacts, Namer, bundle_names, file_type
 
 
 def facts(pk: int, title: str, mime: str = "application/pdf", **kw: object) -> DocumentFacts:
