@@ -38,18 +38,24 @@ from snapexport.errors import SnapexportError, UsageError
 from snapexport.exportformat.containers import DirectoryContainer, Member, ZipContainer
 from snapexport.exportformat.crypto import CRYPT_FIELDS, CRYPTO_KEY, FieldCrypto
 from snapexport.exportformat.labels import CORRESPONDENT, DOCUMENT
-from snapexport.exportformat.manifest import EXPORTED_KEYS
+from snapexport.exportformat.manifest import (
+    EXPORTED_KEYS,
+    MANIFEST,
+    METADATA,
+    READ_BLOCK,
+    ManifestError,
+    ManifestRecord,
+    ManifestSplitter,
+    read_manifest,
+)
 from snapexport.materialize.exporter import write_export
 from snapexport.materialize.options import ExportOptions, MaterializeResult
 from snapexport.materialize.sinks import Chunks, SinkCounts
 from snapexport.materialize.view import SnapshotView
 from snapexport.values import MissingFile, SnapshotMeta, StoredFile, StoredRecord
 
-MANIFEST = "manifest.json"
-METADATA = "metadata.json"
 SAMPLE = 50  # documents looked at to detect the flags
 MAX_LISTED = 1000  # differences kept for the report; the rest are only counted
-_READ = 1 << 20
 _DOC_LABEL = json.dumps(DOCUMENT).encode()
 _DOC_PREFIX = b'{\n  "model": ' + json.dumps(DOCUMENT).encode()
 
@@ -211,108 +217,13 @@ def _read_metadata(container: Container, path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-# -- the manifest's framing -----------------------------------------------------------------
-
-
-class _Framing:
-    """Splits ``[`` + records joined by ``,\\n`` + ``\\n]`` into record texts, fed in pieces.
-
-    The exporter writes each record with ``indent=2``: inside a record every line is
-    indented, so an unindented ``}`` ends one. ``bad`` turns True on anything else.
-    """
-
-    def __init__(self) -> None:
-        self._buf = b""
-        self._lines: list[bytes] = []
-        self._state = "start"  # start | record | between | end
-        self.bad = False
-
-    def feed(self, data: bytes) -> list[bytes]:
-        self._buf += data
-        out: list[bytes] = []
-        while not self.bad:
-            cut = self._buf.find(b"\n")
-            if cut < 0:
-                break
-            line, self._buf = self._buf[:cut], self._buf[cut + 1 :]
-            self._line(line, out)
-        return out
-
-    def close(self) -> list[bytes]:
-        out: list[bytes] = []
-        if self._buf and not self.bad:
-            line, self._buf = self._buf, b""
-            self._line(line, out)
-        if self._state != "end":
-            self.bad = True
-        return out
-
-    def _line(self, line: bytes, out: list[bytes]) -> None:
-        state = self._state
-        if state == "start":
-            if line == b"[":
-                self._state = "empty"
-            elif line == b"[{":
-                self._lines = [b"{"]
-                self._state = "record"
-            else:
-                self.bad = True
-        elif state == "empty":
-            self._state = "end" if line == b"]" else "bad"
-            self.bad = self._state == "bad"
-        elif state == "record":
-            if line in (b"},", b"}"):
-                self._lines.append(b"}")
-                out.append(b"\n".join(self._lines))
-                self._lines = []
-                self._state = "between" if line == b"}," else "closing"
-            else:
-                self._lines.append(line)
-        elif state == "between":
-            if line == b"{":
-                self._lines = [b"{"]
-                self._state = "record"
-            else:
-                self.bad = True
-        elif state == "closing":
-            if line == b"]":
-                self._state = "end"
-            else:
-                self.bad = True
-        else:
-            self.bad = True
-
-
 def _manifest_records(member: Member) -> Iterator[bytes]:
-    """The export's manifest records as texts, streamed (parsed whole only if not framed)."""
-    framing = _Framing()
-    done = 0
-    with member.open() as f:
-        while block := f.read(_READ):
-            for text in framing.feed(block):
-                done += 1
-                yield text
-            if framing.bad:
-                break
-        if not framing.bad:
-            for text in framing.close():
-                done += 1
-                yield text
-    if framing.bad:
-        yield from _parsed_whole(member, skip=done)
-
-
-def _parsed_whole(member: Member, skip: int) -> Iterator[bytes]:
-    """Fallback for manifests not in the exporter's framing: parse them whole."""
-    with member.open() as f:
-        try:
-            records = json.load(f)
-        except ValueError as err:
-            raise UsageError(f"{member.name} is not valid JSON ({err})") from err
-    if not isinstance(records, list):
-        raise UsageError(f"{member.name} is not a list of records")
-    for record in records[skip:]:
-        yield json.dumps(record, indent=2, ensure_ascii=False).encode("utf-8")
+    """The export's manifest records as texts, streamed."""
+    try:
+        for record in read_manifest(member.open, member.name):
+            yield record.text
+    except ManifestError as err:
+        raise UsageError(str(err)) from err
 
 
 # -- detecting the flags --------------------------------------------------------------------
@@ -483,15 +394,15 @@ class _NamesSink(_NullSink):
 
     @contextlib.contextmanager
     def manifest(self) -> Iterator[BinaryIO]:
-        framing = _Framing()
+        splitter = ManifestSplitter()
 
-        def take(texts: list[bytes]) -> None:
-            for text in texts:
-                if text.startswith(_DOC_PREFIX):
-                    self._note(json.loads(text))
+        def take(records: list[ManifestRecord]) -> None:
+            for record in records:
+                if record.text.startswith(_DOC_PREFIX):
+                    self._note(json.loads(record.text))
 
-        yield _Writer(lambda data: take(framing.feed(data)))  # type: ignore[misc]
-        take(framing.close())
+        yield _Writer(lambda data: take(splitter.feed(data)))  # type: ignore[misc]
+        take(splitter.close())
 
     def _note(self, record: dict[str, Any]) -> None:
         if record.get("model") == DOCUMENT and EXPORTED_KEYS[0] in record:
@@ -720,7 +631,7 @@ class _CompareSink(_NullSink):
 
     def _stream(self, member: Member, update: Callable[[bytes], object]) -> None:
         with member.open() as f:
-            while block := f.read(_READ):
+            while block := f.read(READ_BLOCK):
                 update(block)
                 self.report.bytes_hashed += len(block)
 
@@ -765,15 +676,15 @@ class _CompareSink(_NullSink):
     @contextlib.contextmanager
     def manifest(self) -> Iterator[BinaryIO]:
         self.names.add(MANIFEST)
-        framing = _Framing()
+        splitter = ManifestSplitter()
         actual = _manifest_records(self.container.members(MANIFEST)[-1])
 
-        def take(texts: list[bytes]) -> None:
-            for text in texts:
-                self.matcher.pair(text, next(actual, None), MANIFEST)
+        def take(records: list[ManifestRecord]) -> None:
+            for record in records:
+                self.matcher.pair(record.text, next(actual, None), MANIFEST)
 
-        yield _Writer(lambda data: take(framing.feed(data)))  # type: ignore[misc]
-        take(framing.close())
+        yield _Writer(lambda data: take(splitter.feed(data)))  # type: ignore[misc]
+        take(splitter.close())
         for rest in actual:
             self.matcher.pair(None, rest, MANIFEST)
 

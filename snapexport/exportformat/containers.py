@@ -18,7 +18,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import IO, BinaryIO
 
-_READ = 1 << 20
+from snapexport.exportformat.manifest import MANIFEST, READ_BLOCK, SPLIT_SUFFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +68,8 @@ class DirectoryContainer:
         return [Member(name, st.st_size, st.st_mtime_ns, st.st_mode, path, None)]
 
     def split_manifests(self) -> list[Member]:
-        found = (p.relative_to(self.root).as_posix() for p in self.root.glob("**/*-manifest.json"))
-        return [m for n in sorted(found) if n != "manifest.json" for m in self.members(n)]
+        found = (p.relative_to(self.root).as_posix() for p in self.root.glob(f"**/*{SPLIT_SUFFIX}"))
+        return [m for n in sorted(found) if n != MANIFEST for m in self.members(n)]
 
     @contextlib.contextmanager
     def local_copy(self, name: str) -> Iterator[IO[bytes]]:
@@ -125,7 +125,7 @@ class ZipContainer:
         return [
             self._member(info)
             for info in self._zip.infolist()
-            if info.filename.endswith("-manifest.json") and info.filename != "manifest.json"
+            if info.filename.endswith(SPLIT_SUFFIX) and info.filename != MANIFEST
         ]
 
     @contextlib.contextmanager
@@ -134,6 +134,6 @@ class ZipContainer:
         assert self._zip is not None
         with tempfile.TemporaryFile() as tmp:
             with self._zip.open(self._members[name][-1]) as src:
-                shutil.copyfileobj(src, tmp, _READ)
+                shutil.copyfileobj(src, tmp, READ_BLOCK)
             tmp.seek(0)
             yield tmp

@@ -17,11 +17,12 @@ from pathvalidate import sanitize_filename
 
 from snapexport.diskset import DiskSet
 from snapexport.errors import MaterializeError
+from snapexport.exportformat.manifest import SPLIT_SUFFIX
 
 MAX_NAME_BYTES = 255
 THUMBNAIL_SUFFIX = "-thumbnail.webp"
 ARCHIVE_SUFFIX = "-archive.pdf"
-SPLIT_SUFFIX = "-manifest.json"
+
 
 # paperless's parsers' preferred extensions (their supported_mime_types tables); anything
 # else falls back to mimetypes.guess_extension, as paperless does.

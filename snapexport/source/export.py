@@ -46,7 +46,14 @@ from snapexport.errors import SourceError, UsageError
 from snapexport.exportformat.containers import DirectoryContainer, Member, ZipContainer
 from snapexport.exportformat.crypto import CRYPT_FIELDS, CRYPTO_KEY, FieldCrypto
 from snapexport.exportformat.labels import BUNDLE, CORRESPONDENT, DOCUMENT
-from snapexport.exportformat.manifest import EXPORTED_KEYS, dumps
+from snapexport.exportformat.manifest import (
+    EXPORTED_KEYS,
+    MANIFEST,
+    METADATA,
+    ManifestError,
+    dumps,
+    read_manifest,
+)
 from snapexport.exportformat.naming import file_type
 from snapexport.exportformat.sections import QUERY_ORDER
 from snapexport.source.base import FileRef, RowRef, SerializedRecord, SiteInfo
@@ -73,7 +80,7 @@ class _Entry:
 
     model: str
     pk: str  # json.dumps of the pk
-    where: str  # "manifest.json" or a split manifest's name
+    where: str  # MANIFEST or a split manifest's name
     offset: int  # byte offset in the manifest, or index in the split manifest
     length: int  # byte length in the manifest (0 for split manifests and parsed records)
     fingerprint: bytes
@@ -150,12 +157,12 @@ class ExportSource:
             except (OSError, ValueError) as err:
                 raise SourceError(f"{self.path}: not a readable export ({err})") from err
             self._container = container
-            manifest = container.members("manifest.json")
+            manifest = container.members(MANIFEST)
             if not manifest:
                 raise SourceError(f"{self.path}: no manifest.json, not an export")
             self.export_time = datetime.fromtimestamp(manifest[-1].mtime_ns / 1e9, UTC)
             self._read_metadata(container)
-            self._manifest = stack.enter_context(container.local_copy("manifest.json"))
+            self._manifest = stack.enter_context(container.local_copy(MANIFEST))
             self._index = _Index()
             self._index_manifest(self._manifest)
             self._index_splits(container)
@@ -222,7 +229,7 @@ class ExportSource:
 
     def _read_metadata(self, container: DirectoryContainer | ZipContainer) -> None:
         self.metadata = {}
-        members = container.members("metadata.json")
+        members = container.members(METADATA)
         if members:
             with members[-1].open() as f:
                 self.metadata = json.loads(f.read())
@@ -236,17 +243,19 @@ class ExportSource:
             self._crypto = FieldCrypto.from_metadata(self.passphrase, self.metadata)
 
     def _index_manifest(self, manifest: IO[bytes]) -> None:
-        spans = _framed_spans(manifest)
-        if spans is None:  # not the exporter's framing (e.g. an older exporter): parse it all
+        def rewound() -> contextlib.AbstractContextManager[IO[bytes]]:
             manifest.seek(0)
-            for position, record in enumerate(json.load(manifest)):
-                text = self._clean(record)
-                self._add(record, "manifest.json", position, 0, text, keep_text=True)
-            return
-        for offset, length in spans:
-            manifest.seek(offset)
-            record = json.loads(manifest.read(length))
-            self._add(record, "manifest.json", offset, length, self._clean(record))
+            return contextlib.nullcontext(manifest)
+
+        try:
+            for position, item in enumerate(read_manifest(rewound, MANIFEST)):
+                record = json.loads(item.text)
+                if item.offset is None:  # not the exporter's framing: keep the text
+                    self._add(record, MANIFEST, position, 0, self._clean(record), keep_text=True)
+                else:
+                    self._add(record, MANIFEST, item.offset, len(item.text), self._clean(record))
+        except ManifestError as err:
+            raise SourceError(f"{self.path}: {err}") from err
 
     def _index_splits(self, container: DirectoryContainer | ZipContainer) -> None:
         self._splits = {}
@@ -283,7 +292,7 @@ class ExportSource:
             index.entries[model] = []
             index.models.append(model)
         order: tuple[Any, ...] = (0, len(index.entries[model]))
-        if where != "manifest.json":
+        if where != MANIFEST:
             # Split manifests group by document; the exporter's order is created, then pk.
             order = (1, _moment(record["fields"].get("created")), _pk_order(record["pk"]))
             if model == DOCUMENT:
@@ -332,7 +341,7 @@ class ExportSource:
     def _text(self, entry: _Entry) -> str:
         if entry.text is not None:
             return entry.text
-        if entry.where == "manifest.json":
+        if entry.where == MANIFEST:
             assert self._manifest is not None
             self._manifest.seek(entry.offset)
             record = json.loads(self._manifest.read(entry.length))
@@ -352,9 +361,7 @@ class ExportSource:
             zip=self._container.is_zip,
             zip_name=self.path.stem if self._container.is_zip else None,
             use_folder_prefix=any(n.startswith("originals/") for n in names),
-            split_manifest=any(
-                e.where != "manifest.json" for e in self._index.entries.get(DOCUMENT, [])
-            ),
+            split_manifest=any(e.where != MANIFEST for e in self._index.entries.get(DOCUMENT, [])),
             use_filename_format=self._uses_filename_format(),
             no_archive=bool(has_archive)
             and not any(EXPORTED_KEYS[2] in d.names for d in has_archive),
@@ -487,31 +494,6 @@ class ExportSource:
                     f"the export kept one {name!r} for several documents; it holds "
                     f"{owner.owner_model} {owner.pk_json}'s"
                 )
-
-
-def _framed_spans(f: IO[bytes]) -> list[tuple[int, int]] | None:
-    """Offsets of the records in ``[`` + records joined by ``,\\n`` + ``\\n]``, or None."""
-    f.seek(0)
-    first = f.readline()
-    if first == b"[\n":
-        return [] if f.read() == b"]" else None
-    if first != b"[{\n":
-        return None
-    spans: list[tuple[int, int]] = []
-    start, pos = 1, len(first)
-    while True:
-        line = f.readline()
-        if not line:
-            return None
-        pos += len(line)
-        if line == b"},\n":
-            spans.append((start, pos - 2 - start))
-            start = pos
-        elif line == b"}\n":
-            if f.read() != b"]":
-                return None
-            spans.append((start, pos - 1 - start))
-            return spans
 
 
 def _stat_fn(member: Member | None, lost: str | None) -> Any:
