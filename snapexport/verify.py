@@ -27,19 +27,22 @@ import json
 import os
 import sqlite3
 import tempfile
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from snapexport.errors import SnapexportError, UsageError
-from snapexport.exportformat.containers import DirectoryContainer, Member, ZipContainer
-from snapexport.exportformat.crypto import CRYPT_FIELDS, CRYPTO_KEY, FieldCrypto
-from snapexport.exportformat.labels import CORRESPONDENT, DOCUMENT
+from snapexport.errors import UsageError
+from snapexport.exportformat.containers import (
+    Container,
+    ContainerError,
+    Member,
+    open_container,
+    read_metadata,
+)
+from snapexport.exportformat.crypto import CRYPT_FIELDS, CRYPTO_KEY, FieldCrypto, export_crypto
+from snapexport.exportformat.flags import detect_layout, sample_documents
 from snapexport.exportformat.manifest import (
-    EXPORTED_KEYS,
     MANIFEST,
     METADATA,
     READ_BLOCK,
@@ -52,14 +55,9 @@ from snapexport.materialize.exporter import write_export
 from snapexport.materialize.options import ExportOptions, MaterializeResult
 from snapexport.materialize.sinks import Chunks, SinkCounts
 from snapexport.materialize.view import SnapshotView
-from snapexport.values import MissingFile, SnapshotMeta, StoredFile, StoredRecord
+from snapexport.values import SnapshotMeta, StoredFile
 
-SAMPLE = 50  # documents looked at to detect the flags
 MAX_LISTED = 1000  # differences kept for the report; the rest are only counted
-_DOC_LABEL = json.dumps(DOCUMENT).encode()
-_DOC_PREFIX = b'{\n  "model": ' + json.dumps(DOCUMENT).encode()
-
-Container = DirectoryContainer | ZipContainer
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,16 +156,12 @@ def compare_export(
 
     view = open_view(store, spec, tag=tag)
     path = Path(path)
-    with _open_container(path) as container:
-        metadata = _read_metadata(container, path)
-        crypto = None
-        if CRYPTO_KEY in metadata:
-            if not passphrase:
-                raise UsageError(
-                    f"{path}: this export's sensitive fields are encrypted (metadata.json has"
-                    " __crypto__): give --passphrase"
-                )
-            crypto = FieldCrypto.from_metadata(passphrase, metadata)
+    with _opened(path) as container:
+        try:
+            metadata = read_metadata(container)
+        except ContainerError as err:
+            raise UsageError(f"{path}: {err}") from err
+        crypto = export_crypto(metadata, passphrase, path)
         flags = detect_flags(view, container, crypto is not None)
         report = ExportComparison(view.meta, path, flags)
         with _Names() as names:
@@ -184,37 +178,12 @@ def compare_export(
 
 
 @contextlib.contextmanager
-def _open_container(path: Path) -> Iterator[Container]:
-    if path.is_dir():
-        container: Container = DirectoryContainer(path)
-    elif path.is_file():
-        if not zipfile.is_zipfile(path):
-            raise UsageError(f"{path} is neither an export folder nor a zip file")
-        container = ZipContainer(path, UTC)
-    else:
-        raise UsageError(f"{path}: no such file or folder")
+def _opened(path: Path) -> Iterator[Container]:
     try:
-        container.__enter__()
-    except (OSError, zipfile.BadZipFile) as err:
-        raise UsageError(f"{path}: not a readable export ({err})") from err
-    try:
-        if not container.members(MANIFEST):
-            raise UsageError(f"{path}: no manifest.json, not an export")
-        yield container
-    finally:
-        container.__exit__(None, None, None)
-
-
-def _read_metadata(container: Container, path: Path) -> dict[str, Any]:
-    members = container.members(METADATA)
-    if not members:
-        return {}
-    try:
-        with members[-1].open() as f:
-            data = json.loads(f.read())
-    except (OSError, ValueError) as err:
-        raise UsageError(f"{path}: metadata.json is not readable JSON ({err})") from err
-    return data if isinstance(data, dict) else {}
+        with open_container(path) as container:
+            yield container
+    except ContainerError as err:
+        raise UsageError(str(err)) from err
 
 
 def _manifest_records(member: Member) -> Iterator[bytes]:
@@ -244,122 +213,30 @@ def _flag_words(o: ExportOptions) -> list[str]:
 
 
 def detect_flags(view: SnapshotView, container: Container, encrypted: bool) -> ExportOptions:
-    """The exporter flags the export in ``container`` was written with.
-
-    Most flags show in the export itself (folders, keys present, files present). Whether
-    names come from ``-f`` is decided by planning the first documents of the snapshot both
-    ways (materialize's own naming) and keeping the way that matches more of the export.
-    """
-    is_zip = container.is_zip
+    """The exporter flags the export in ``container`` was written with, as options to
+    plan the same export from the snapshot (``exportformat.flags`` reads them)."""
     if view.meta.profile == "django":
         first = next(iter(view.files()), None)
         data_only = first is not None and not container.members(first.path)
-        return ExportOptions(zip=is_zip, data_only=data_only)
-    split = _has_split_manifests(container)
-    docs = _sample_documents(container, split)
-    names = [d.get(EXPORTED_KEYS[0], "") for d in docs]
-    archived = [d for d in docs if d.get("fields", {}).get("archive_filename") is not None]
-    flags = ExportOptions(
-        zip=is_zip,
-        use_folder_prefix=any(n.startswith("originals/") for n in names)
-        or _has_folder(container, "json/"),
-        split_manifest=split,
-        no_archive=bool(archived) and not any(EXPORTED_KEYS[2] in d for d in archived),
-        no_thumbnail=bool(docs) and not any(EXPORTED_KEYS[1] in d for d in docs),
-        data_only=bool(names) and not any(container.members(n) for n in names if n),
-        passphrase="(given)" if encrypted else None,
+        return ExportOptions(zip=container.is_zip, data_only=data_only)
+    splits = container.split_manifests()
+    try:
+        docs, correspondents = sample_documents(container, splits)
+    except ManifestError as err:
+        raise UsageError(str(err)) from err
+    layout = detect_layout(
+        container, docs, correspondents, split_manifests=splits, encrypted=encrypted
     )
-    actual = {json.dumps(d.get("pk")): d.get(EXPORTED_KEYS[0]) for d in docs}
-    plain = _score(view, container, replace(flags, passphrase=None), actual)
-    formatted = replace(flags, use_filename_format=True)
-    unsure = plain < len(actual) or not actual
-    if unsure and _score(view, container, replace(formatted, passphrase=None), actual) > plain:
-        return formatted
-    return flags
-
-
-def _has_split_manifests(container: Container) -> bool:
-    if isinstance(container, ZipContainer):
-        return bool(container.split_manifests())
-    for p in container.root.glob("**/*-manifest.json"):
-        if p.is_file() and p.relative_to(container.root).as_posix() != MANIFEST:
-            return True
-    return False
-
-
-def _has_folder(container: Container, prefix: str) -> bool:
-    if isinstance(container, ZipContainer):
-        return any(n.startswith(prefix) for n in _zip_names(container))
-    return (container.root / prefix).is_dir()
-
-
-def _zip_names(container: ZipContainer) -> Iterator[str]:
-    """Every file entry's name, in archive order (a name twice if it is there twice)."""
-    with zipfile.ZipFile(container.path) as zf:
-        for info in zf.infolist():
-            if not info.is_dir():
-                yield info.filename
-
-
-def _sample_documents(container: Container, split: bool) -> list[dict[str, Any]]:
-    """Up to SAMPLE document records of the export, parsed."""
-    docs: list[dict[str, Any]] = []
-    for text in _manifest_records(container.members(MANIFEST)[-1]):
-        if _DOC_LABEL in text[:100]:
-            record = json.loads(text)
-            if record.get("model") == DOCUMENT:
-                docs.append(record)
-                if len(docs) >= SAMPLE:
-                    break
-    if not docs and split:
-        for member in container.split_manifests()[:SAMPLE]:
-            with member.open() as f, contextlib.suppress(ValueError):
-                for record in json.loads(f.read()):
-                    if isinstance(record, dict) and record.get("model") == DOCUMENT:
-                        docs.append(record)
-    docs.sort(key=lambda d: _pk_order(d.get("pk")))
-    return docs[:SAMPLE]
-
-
-def _score(
-    view: SnapshotView, container: Container, flags: ExportOptions, actual: dict[str, Any]
-) -> int:
-    """How many of the first documents' planned names the export has."""
-    sink = _NamesSink()
-    with contextlib.suppress(SnapexportError):
-        write_export(_SampleView(view), sink, flags)
-    score = 0
-    for pk, name in sink.originals.items():
-        if actual.get(pk) == name or (not flags.data_only and container.members(name)):
-            score += 1
-    return score
-
-
-class _SampleView:
-    """The snapshot reduced to its first documents (and the correspondents naming needs)."""
-
-    def __init__(self, view: SnapshotView) -> None:
-        self._view = view
-        self.meta = view.meta
-
-    def records(self, model: str) -> Iterator[StoredRecord]:
-        if model == DOCUMENT:
-            return itertools.islice(self._view.records(model), SAMPLE)
-        if model == CORRESPONDENT:
-            return self._view.records(model)
-        return iter(())
-
-    def files_of(self, owner_model: str, owner_pk: str) -> dict[str, StoredFile]:
-        return {}
-
-    def files(self) -> Iterator[StoredFile]:
-        return iter(())
-
-    def missing(self) -> Iterator[MissingFile]:
-        return iter(())
-
-    def read(self, f: StoredFile) -> Iterator[bytes]:
-        return iter(())
+    return ExportOptions(
+        zip=layout.zip,
+        use_folder_prefix=layout.use_folder_prefix,
+        split_manifest=layout.split_manifest,
+        use_filename_format=layout.use_filename_format,
+        no_archive=layout.no_archive,
+        no_thumbnail=layout.no_thumbnail,
+        data_only=layout.data_only,
+        passphrase="(given)" if layout.passphrase else None,
+    )
 
 
 class _NullSink:
@@ -373,40 +250,6 @@ class _NullSink:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         return None
-
-
-class _NamesSink(_NullSink):
-    """Collects the planned original name of each document (from its record)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.originals: dict[str, str] = {}
-
-    def add_file(
-        self, arcname: str, stored: StoredFile, chunks: Chunks, *, checksum: str | None
-    ) -> None:
-        return None
-
-    def add_json(self, arcname: str, data: bytes) -> None:
-        if arcname != METADATA:
-            for record in json.loads(data):
-                self._note(record)
-
-    @contextlib.contextmanager
-    def manifest(self) -> Iterator[BinaryIO]:
-        splitter = ManifestSplitter()
-
-        def take(records: list[ManifestRecord]) -> None:
-            for record in records:
-                if record.text.startswith(_DOC_PREFIX):
-                    self._note(json.loads(record.text))
-
-        yield _Writer(lambda data: take(splitter.feed(data)))  # type: ignore[misc]
-        take(splitter.close())
-
-    def _note(self, record: dict[str, Any]) -> None:
-        if record.get("model") == DOCUMENT and EXPORTED_KEYS[0] in record:
-            self.originals[json.dumps(record["pk"])] = record[EXPORTED_KEYS[0]]
 
 
 class _Writer:
@@ -694,7 +537,7 @@ def _extras(
 ) -> None:
     """Every file in the export that the snapshot's export would not hold."""
     lacking = {m.name: m.reason for m in result.missing}
-    for batch in _batches(_all_names(container), 500):
+    for batch in _batches(container.names(), 500):
         for name in names.unknown(batch):
             if name in lacking:
                 report.add(
@@ -708,25 +551,9 @@ def _extras(
         )
 
 
-def _all_names(container: Container) -> Iterator[str]:
-    if isinstance(container, ZipContainer):
-        yield from dict.fromkeys(_zip_names(container))
-        return
-    root = container.root
-    for folder, dirs, files in os.walk(root):
-        dirs.sort()
-        rel = Path(folder).relative_to(root)
-        for name in sorted(files):
-            yield (rel / name).as_posix()
-
-
 def _batches(items: Iterator[str], n: int) -> Iterator[list[str]]:
     while batch := list(itertools.islice(items, n)):
         yield batch
-
-
-def _pk_order(pk: Any) -> tuple[int, Any]:
-    return (0, pk) if isinstance(pk, int) else (1, str(pk))
 
 
 __all__ = ["Difference", "ExportComparison", "compare_export", "detect_flags"]

@@ -1,12 +1,15 @@
 """An existing export's files, whether it is a folder or a zip: names, stats, bytes.
 
 A zip written by the exporter may hold two entries under one name (its stem-collision bug),
-so a name maps to a list of members in archive order.
+so a name maps to a list of members in archive order. ``open_container`` opens either kind
+and checks that it is an export (it has a manifest.json); ``read_metadata`` reads its
+metadata.json.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import stat
@@ -14,11 +17,15 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
-from snapexport.exportformat.manifest import MANIFEST, READ_BLOCK, SPLIT_SUFFIX
+from snapexport.exportformat.manifest import MANIFEST, METADATA, READ_BLOCK, SPLIT_SUFFIX
+
+
+class ContainerError(ValueError):
+    """The path is not a readable export (callers turn this into their own error)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +73,17 @@ class DirectoryContainer:
         if not stat.S_ISREG(st.st_mode):
             return []
         return [Member(name, st.st_size, st.st_mtime_ns, st.st_mode, path, None)]
+
+    def names(self) -> Iterator[str]:
+        """Every file's name, folder by folder in sorted order."""
+        for folder, dirs, files in os.walk(self.root):
+            dirs.sort()
+            rel = Path(folder).relative_to(self.root)
+            for name in sorted(files):
+                yield (rel / name).as_posix()
+
+    def has_folder(self, name: str) -> bool:
+        return (self.root / name).is_dir()
 
     def split_manifests(self) -> list[Member]:
         found = (p.relative_to(self.root).as_posix() for p in self.root.glob(f"**/*{SPLIT_SUFFIX}"))
@@ -119,6 +137,14 @@ class ZipContainer:
             info.filename, info.file_size, mtime_ns, mode, self.path / info.filename, opener
         )
 
+    def names(self) -> Iterator[str]:
+        """Every file entry's name once, in archive order."""
+        yield from self._members
+
+    def has_folder(self, name: str) -> bool:
+        prefix = name.rstrip("/") + "/"
+        return any(n.startswith(prefix) for n in self._members)
+
     def split_manifests(self) -> list[Member]:
         """Every split manifest entry, duplicates under one name included, in zip order."""
         assert self._zip is not None
@@ -137,3 +163,48 @@ class ZipContainer:
                 shutil.copyfileobj(src, tmp, READ_BLOCK)
             tmp.seek(0)
             yield tmp
+
+
+Container = DirectoryContainer | ZipContainer
+
+
+@contextlib.contextmanager
+def open_container(path: Path, time_zone: tzinfo = UTC) -> Iterator[Container]:
+    """The export at ``path`` (a folder or a zip), open; ``time_zone`` dates zip entries.
+
+    Raises ContainerError when ``path`` does not exist, is neither a folder nor a zip
+    file, cannot be read, or holds no manifest.json.
+    """
+    path = Path(path)
+    container: Container
+    if path.is_dir():
+        container = DirectoryContainer(path)
+    elif path.is_file():
+        if not zipfile.is_zipfile(path):
+            raise ContainerError(f"{path} is neither an export folder nor a zip file")
+        container = ZipContainer(path, time_zone)
+    else:
+        raise ContainerError(f"{path}: no such file or folder")
+    try:
+        container.__enter__()
+    except (OSError, ValueError, zipfile.BadZipFile) as err:
+        raise ContainerError(f"{path}: not a readable export ({err})") from err
+    try:
+        if not container.members(MANIFEST):
+            raise ContainerError(f"{path}: no manifest.json, not an export")
+        yield container
+    finally:
+        container.__exit__(None, None, None)
+
+
+def read_metadata(container: Container) -> dict[str, Any]:
+    """The export's metadata.json (``{}`` when it has none)."""
+    members = container.members(METADATA)
+    if not members:
+        return {}
+    try:
+        with members[-1].open() as f:
+            data = json.loads(f.read())
+    except (OSError, ValueError) as err:
+        raise ContainerError(f"{METADATA} is not readable JSON ({err})") from err
+    return data if isinstance(data, dict) else {}

@@ -117,3 +117,21 @@ def _transform(model: str, text: str, fn: Any) -> str:
             record["fields"][name] = fn(value)
             changed = True
     return dumps(record) if changed else text
+
+
+def export_crypto(
+    metadata: dict[str, Any], passphrase: str | None, where: object
+) -> FieldCrypto | None:
+    """The key to read an export with, from its metadata.json; None when it is not encrypted.
+
+    Raises UsageError when it is encrypted and no passphrase is given (``where`` names the
+    export in the message); a wrong passphrase shows when a value is decrypted.
+    """
+    if CRYPTO_KEY not in metadata:
+        return None
+    if not passphrase:
+        raise UsageError(
+            f"{where}: this export's sensitive fields are encrypted (metadata.json has"
+            " __crypto__): give the passphrase it was made with (--passphrase)"
+        )
+    return FieldCrypto.from_metadata(passphrase, metadata)

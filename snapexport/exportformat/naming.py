@@ -9,6 +9,8 @@ shortened so the extension and every derived suffix fit.
 from __future__ import annotations
 
 import mimetypes
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -22,6 +24,21 @@ from snapexport.exportformat.manifest import SPLIT_SUFFIX
 MAX_NAME_BYTES = 255
 THUMBNAIL_SUFFIX = "-thumbnail.webp"
 ARCHIVE_SUFFIX = "-archive.pdf"
+# With -p: the folder of each kind of file in the export (bundles always have theirs).
+PREFIX_FOLDERS = {
+    "original": "originals",
+    "thumbnail": "thumbnails",
+    "archive": "archive",
+    "split": "json",
+}
+BUNDLE_FOLDER = "share_link_bundles"
+# Where paperless keeps each kind of file, relative to MEDIA_ROOT (its default settings).
+MEDIA_FOLDERS = {
+    "original": "documents/originals",
+    "archive": "documents/archive",
+    "thumbnail": "documents/thumbnails",
+    "bundle": "documents/share_link_bundles",
+}
 
 
 # paperless's parsers' preferred extensions (their supported_mime_types tables); anything
@@ -106,6 +123,64 @@ def _truncate_bytes(text: str, limit: int) -> str:
     return text.encode("utf-8")[: max(limit, 0)].decode("utf-8", "ignore")
 
 
+def public_name(doc: DocumentFacts, counter: int, suffixes: Sequence[str] = ()) -> tuple[str, bool]:
+    """``str(doc)`` + counter + extension, sanitized; and whether it had to be shortened."""
+    counter_str = f"_{counter:02}" if counter else ""
+    ext = doc.file_type
+    display = doc.display()
+    raw = display + counter_str + ext
+    name = sanitize_filename(raw, replacement_text="-")
+    if _fits(raw) and _all_fit(name, suffixes):
+        return name, False
+    stem = sanitize_filename(display, replacement_text="-")
+    return _shorten(stem, counter_str, ext, suffixes), True
+
+
+def format_name(doc: DocumentFacts, counter: int, suffixes: Sequence[str] = ()) -> tuple[str, bool]:
+    """``generate_filename(doc, counter)`` (``-f``); and whether it had to be shortened."""
+    counter_str = f"_{counter:02}" if counter else ""
+    ext = doc.file_type
+    name0 = doc.format_name or ""
+    stem0 = name0[: -len(ext)] if ext and name0.endswith(ext) else name0
+    path = PurePosixPath(stem0 + counter_str + ext)
+    parent, last = path.parent, path.name
+    if _all_fit(last, suffixes):
+        return path.as_posix(), False
+    stem = last[: -len(ext)] if ext and last.endswith(ext) else last
+    return (parent / _shorten(stem, counter_str, ext, suffixes)).as_posix(), True
+
+
+def is_public_name(name: str, doc: DocumentFacts) -> bool:
+    """Whether ``name`` (without folder prefix) is ``doc``'s public name for some counter."""
+    return any(public_name(doc, c)[0] == name for c in _counters(name, doc.file_type))
+
+
+def is_format_name(name: str, doc: DocumentFacts) -> bool:
+    """Whether ``name`` (without folder prefix) is ``doc``'s ``-f`` name for some counter."""
+    if not doc.format_name:
+        return False
+    return any(format_name(doc, c)[0] == name for c in _counters(name, doc.file_type))
+
+
+def _counters(name: str, ext: str) -> list[int]:
+    """0, and the counter ``name`` carries before its extension if it carries one."""
+    match = re.fullmatch(r".*_(\d{2,})" + re.escape(ext), name, re.DOTALL)
+    return [0, int(match.group(1))] if match else [0]
+
+
+def _all_fit(name: str, suffixes: Sequence[str]) -> bool:
+    stem = PurePosixPath(name).stem
+    return _fits(name) and all(_fits(stem + s) for s in suffixes)
+
+
+def _shorten(stem: str, counter_str: str, ext: str, suffixes: Sequence[str]) -> str:
+    """Departure 2: cut the stem so extension and every derived suffix fit 255 bytes."""
+    longest = max([len(ext.encode("utf-8")), *(len(s) for s in suffixes)])
+    budget = MAX_NAME_BYTES - longest - len(counter_str)
+    short = _truncate_bytes(stem, budget).rstrip(" .")
+    return sanitize_filename(short + counter_str + ext, replacement_text="-")
+
+
 class Namer:
     """Assigns every document of one run its names, in document order."""
 
@@ -172,38 +247,9 @@ class Namer:
 
     def _base_name(self, doc: DocumentFacts, counter: int, suffixes: list[str]) -> tuple[str, bool]:
         """The exporter's base name for ``counter``, and whether it had to be shortened."""
-        counter_str = f"_{counter:02}" if counter else ""
-        ext = doc.file_type
         if self._format and doc.format_name:
-            name0 = doc.format_name
-            stem0 = name0[: -len(ext)] if ext and name0.endswith(ext) else name0
-            path = PurePosixPath(stem0 + counter_str + ext)
-            parent, last = path.parent, path.name
-            if self._all_fit(last, suffixes):
-                return path.as_posix(), False
-            stem = last[: -len(ext)] if ext and last.endswith(ext) else last
-            short = self._shorten(stem, counter_str, ext, suffixes)
-            return (parent / short).as_posix(), True
-        display = doc.display()
-        raw = display + counter_str + ext
-        name = sanitize_filename(raw, replacement_text="-")
-        if _fits(raw) and self._all_fit(name, suffixes):
-            return name, False
-        stem = sanitize_filename(display, replacement_text="-")
-        return self._shorten(stem, counter_str, ext, suffixes), True
-
-    @staticmethod
-    def _all_fit(name: str, suffixes: list[str]) -> bool:
-        stem = PurePosixPath(name).stem
-        return _fits(name) and all(_fits(stem + s) for s in suffixes)
-
-    @staticmethod
-    def _shorten(stem: str, counter_str: str, ext: str, suffixes: list[str]) -> str:
-        """Departure 2: cut the stem so extension and every derived suffix fit 255 bytes."""
-        longest = max([len(ext.encode("utf-8")), *(len(s) for s in suffixes)])
-        budget = MAX_NAME_BYTES - longest - len(counter_str)
-        short = _truncate_bytes(stem, budget).rstrip(" .")
-        return sanitize_filename(short + counter_str + ext, replacement_text="-")
+            return format_name(doc, counter, suffixes)
+        return public_name(doc, counter, suffixes)
 
     def _targets(self, base: str, doc: DocumentFacts) -> DocumentNames:
         path = PurePosixPath(base)
@@ -212,14 +258,16 @@ class Namer:
         def placed(folder: str, name: PurePosixPath) -> str:
             return (PurePosixPath(folder) / name).as_posix() if self._prefix else name.as_posix()
 
-        original = placed("originals", path)
+        original = placed(PREFIX_FOLDERS["original"], path)
         thumbnail = None
         if not self._no_thumbnail:
-            thumbnail = placed("thumbnails", parent / (stem + THUMBNAIL_SUFFIX))
+            thumbnail = placed(PREFIX_FOLDERS["thumbnail"], parent / (stem + THUMBNAIL_SUFFIX))
         archive = None
         if not self._no_archive and doc.has_archive:
-            archive = placed("archive", parent / (stem + ARCHIVE_SUFFIX))
-        split = placed("json", parent / (stem + SPLIT_SUFFIX)) if self._split else None
+            archive = placed(PREFIX_FOLDERS["archive"], parent / (stem + ARCHIVE_SUFFIX))
+        split = None
+        if self._split:
+            split = placed(PREFIX_FOLDERS["split"], parent / (stem + SPLIT_SUFFIX))
         return DocumentNames(original, thumbnail, archive, split)
 
 
@@ -227,7 +275,7 @@ def bundle_names(file_path: str) -> tuple[str, str]:
     """A share-link bundle's (portable file_path, arcname), as the exporter rewrites them."""
     stored = PurePosixPath(file_path)
     portable = PurePosixPath(stored.name) if stored.is_absolute() else stored
-    return portable.as_posix(), (PurePosixPath("share_link_bundles") / portable).as_posix()
+    return portable.as_posix(), (PurePosixPath(BUNDLE_FOLDER) / portable).as_posix()
 
 
 def check_inside(arcname: str, owner: str) -> None:
@@ -237,3 +285,18 @@ def check_inside(arcname: str, owner: str) -> None:
         raise MaterializeError(
             f"{owner}: export name {arcname!r} would land outside the target folder"
         )
+
+
+def original_media_name(pk: Any, filename: str | None, mime_type: str | None) -> str:
+    """An original's name under the originals folder: ``filename``, else ``<pk:07><ext>``
+    (documents from before paperless stored names)."""
+    return filename or f"{_pk_text(pk)}{file_type(mime_type)}"
+
+
+def thumbnail_media_name(pk: Any) -> str:
+    """A thumbnail's name under the thumbnails folder."""
+    return f"{_pk_text(pk)}.webp"
+
+
+def _pk_text(pk: Any) -> str:
+    return f"{pk:07}" if isinstance(pk, int) else str(pk)

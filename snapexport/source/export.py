@@ -40,38 +40,40 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 import blake3
-from pathvalidate import sanitize_filename
 
-from snapexport.errors import SourceError, UsageError
-from snapexport.exportformat.containers import DirectoryContainer, Member, ZipContainer
-from snapexport.exportformat.crypto import CRYPT_FIELDS, CRYPTO_KEY, FieldCrypto
+from snapexport.errors import SourceError
+from snapexport.exportformat.containers import (
+    Container,
+    ContainerError,
+    Member,
+    open_container,
+    read_metadata,
+)
+from snapexport.exportformat.crypto import CRYPT_FIELDS, FieldCrypto, export_crypto
+from snapexport.exportformat.flags import ExportedDocument, ExportLayout, detect_layout, pk_order
 from snapexport.exportformat.labels import BUNDLE, CORRESPONDENT, DOCUMENT
 from snapexport.exportformat.manifest import (
+    EXPORTED_ARCHIVE_NAME,
+    EXPORTED_BUNDLE_NAME,
+    EXPORTED_FILE_NAME,
     EXPORTED_KEYS,
+    EXPORTED_THUMBNAIL_NAME,
     MANIFEST,
-    METADATA,
     ManifestError,
     dumps,
     read_manifest,
 )
-from snapexport.exportformat.naming import file_type
+from snapexport.exportformat.naming import (
+    MEDIA_FOLDERS,
+    PREFIX_FOLDERS,
+    file_type,
+    original_media_name,
+    thumbnail_media_name,
+)
 from snapexport.exportformat.sections import QUERY_ORDER
 from snapexport.source.base import FileRef, RowRef, SerializedRecord, SiteInfo
 
-
-@dataclass(frozen=True, slots=True)
-class ExportLayout:
-    """The exporter flags an export was written with, as far as its contents tell."""
-
-    zip: bool
-    zip_name: str | None
-    use_folder_prefix: bool
-    split_manifest: bool
-    use_filename_format: bool
-    no_archive: bool
-    no_thumbnail: bool
-    data_only: bool
-    passphrase: bool
+_ORIGINALS = PREFIX_FOLDERS["original"] + "/"
 
 
 @dataclass(slots=True)
@@ -90,15 +92,6 @@ class _Entry:
 
 
 @dataclass(slots=True)
-class _Doc:
-    """A document's file facts, kept after indexing."""
-
-    pk: Any
-    fields: dict[str, Any]
-    names: dict[str, str]  # __exported_* key -> name
-
-
-@dataclass(slots=True)
 class _Claim:
     pk_json: str
     owner_model: str
@@ -113,7 +106,7 @@ class _Claim:
 class _Index:
     entries: dict[str, list[_Entry]] = field(default_factory=dict)
     models: list[str] = field(default_factory=list)  # first-appearance order
-    docs: list[_Doc] = field(default_factory=list)
+    docs: list[ExportedDocument] = field(default_factory=list)
     bundles: list[tuple[Any, str, str]] = field(default_factory=list)  # pk, file_path, name
     correspondents: dict[Any, str] = field(default_factory=dict)
 
@@ -131,12 +124,13 @@ class ExportSource:
         self.time_zone = time_zone
         self._tz = ZoneInfo(time_zone)
         self._stack: contextlib.ExitStack | None = None
-        self._container: DirectoryContainer | ZipContainer | None = None
+        self._container: Container | None = None
         self._manifest: IO[bytes] | None = None
         self._crypto: FieldCrypto | None = None
         self._index = _Index()
         self._split_cache: tuple[str, list[dict[str, Any]]] | None = None
         self._splits: dict[str, Member] = {}
+        self._split_members: list[Member] = []
         self.metadata: dict[str, Any] = {}
         self.layout: ExportLayout | None = None
         self.export_time: datetime | None = None
@@ -145,26 +139,20 @@ class ExportSource:
 
     @contextlib.contextmanager
     def open(self) -> Iterator[None]:
-        if not self.path.exists():
-            raise SourceError(f"{self.path}: no such export")
         with contextlib.ExitStack() as stack:
-            if self.path.is_dir():
-                container: DirectoryContainer | ZipContainer = DirectoryContainer(self.path)
-            else:
-                container = ZipContainer(self.path, self._tz)
             try:
-                stack.enter_context(container)
-            except (OSError, ValueError) as err:
-                raise SourceError(f"{self.path}: not a readable export ({err})") from err
+                container = stack.enter_context(open_container(self.path, self._tz))
+                self.metadata = read_metadata(container)
+            except ContainerError as err:
+                raise SourceError(str(err)) from err
+            self._crypto = export_crypto(self.metadata, self.passphrase, self.path)
             self._container = container
             manifest = container.members(MANIFEST)
-            if not manifest:
-                raise SourceError(f"{self.path}: no manifest.json, not an export")
             self.export_time = datetime.fromtimestamp(manifest[-1].mtime_ns / 1e9, UTC)
-            self._read_metadata(container)
             self._manifest = stack.enter_context(container.local_copy(MANIFEST))
             self._index = _Index()
             self._index_manifest(self._manifest)
+            self._split_members = container.split_manifests()
             self._index_splits(container)
             self._finish_index()
             self._stack = stack
@@ -227,21 +215,6 @@ class ExportSource:
         if self._container is None:
             raise SourceError("ExportSource used outside open()")
 
-    def _read_metadata(self, container: DirectoryContainer | ZipContainer) -> None:
-        self.metadata = {}
-        members = container.members(METADATA)
-        if members:
-            with members[-1].open() as f:
-                self.metadata = json.loads(f.read())
-        self._crypto = None
-        if CRYPTO_KEY in self.metadata:
-            if not self.passphrase:
-                raise UsageError(
-                    f"{self.path}: this export's sensitive fields are encrypted "
-                    "(metadata.json has __crypto__): give the passphrase it was made with"
-                )
-            self._crypto = FieldCrypto.from_metadata(self.passphrase, self.metadata)
-
     def _index_manifest(self, manifest: IO[bytes]) -> None:
         def rewound() -> contextlib.AbstractContextManager[IO[bytes]]:
             manifest.seek(0)
@@ -257,9 +230,9 @@ class ExportSource:
         except ManifestError as err:
             raise SourceError(f"{self.path}: {err}") from err
 
-    def _index_splits(self, container: DirectoryContainer | ZipContainer) -> None:
+    def _index_splits(self, container: Container) -> None:
         self._splits = {}
-        for n, member in enumerate(container.split_manifests()):
+        for n, member in enumerate(self._split_members):
             key = f"{member.name}#{n}"  # a zip may hold two split manifests under one name
             self._splits[key] = member
             for i, record in enumerate(self._split_records(key)):
@@ -294,9 +267,9 @@ class ExportSource:
         order: tuple[Any, ...] = (0, len(index.entries[model]))
         if where != MANIFEST:
             # Split manifests group by document; the exporter's order is created, then pk.
-            order = (1, _moment(record["fields"].get("created")), _pk_order(record["pk"]))
+            order = (1, _moment(record["fields"].get("created")), pk_order(record["pk"]))
             if model == DOCUMENT:
-                order = (1, _pk_order(record["pk"]))
+                order = (1, pk_order(record["pk"]))
         entry = _Entry(
             model,
             pk_json,
@@ -311,19 +284,29 @@ class ExportSource:
         if model == CORRESPONDENT:
             index.correspondents[record["pk"]] = record["fields"].get("name")
         elif model == DOCUMENT:
-            names = {k: record[k] for k in EXPORTED_KEYS if k in record}
-            index.docs.append(_Doc(record["pk"], record["fields"], names))
-        elif model == BUNDLE and EXPORTED_KEYS[3] in record:
+            index.docs.append(ExportedDocument.of(record))
+        elif model == BUNDLE and EXPORTED_BUNDLE_NAME in record:
             index.bundles.append(
-                (record["pk"], record["fields"].get("file_path") or "", record[EXPORTED_KEYS[3]])
+                (
+                    record["pk"],
+                    record["fields"].get("file_path") or "",
+                    record[EXPORTED_BUNDLE_NAME],
+                )
             )
 
     def _finish_index(self) -> None:
         index = self._index
         for entries in index.entries.values():
             entries.sort(key=lambda e: e.order)
-        index.docs.sort(key=lambda d: _pk_order(d.pk))
-        self.layout = self._detect_layout()
+        index.docs.sort(key=lambda d: pk_order(d.pk))
+        assert self._container is not None
+        self.layout = detect_layout(
+            self._container,
+            index.docs,
+            index.correspondents,
+            split_manifests=self._split_members,
+            encrypted=self._crypto is not None,
+        )
         if self.layout.use_filename_format:
             self._set_format_names()
 
@@ -351,54 +334,11 @@ class ExportSource:
 
     # -- flags, sections, files ---------------------------------------------------------
 
-    def _detect_layout(self) -> ExportLayout:
-        docs = self._index.docs
-        assert self._container is not None
-        names = [d.names.get(EXPORTED_KEYS[0], "") for d in docs]
-        has_archive = [d for d in docs if d.fields.get("archive_filename") is not None]
-        data_only = bool(docs) and not any(self._container.members(n) for n in names if n)
-        return ExportLayout(
-            zip=self._container.is_zip,
-            zip_name=self.path.stem if self._container.is_zip else None,
-            use_folder_prefix=any(n.startswith("originals/") for n in names),
-            split_manifest=any(e.where != MANIFEST for e in self._index.entries.get(DOCUMENT, [])),
-            use_filename_format=self._uses_filename_format(),
-            no_archive=bool(has_archive)
-            and not any(EXPORTED_KEYS[2] in d.names for d in has_archive),
-            no_thumbnail=bool(docs) and not any(EXPORTED_KEYS[1] in d.names for d in docs),
-            data_only=data_only,
-            passphrase=self._crypto is not None,
-        )
-
-    def _uses_filename_format(self) -> bool:
-        """True when a sample of names are not public names (``-f`` was used)."""
-        for doc in self._index.docs[:50]:
-            name = _unprefixed(doc.names.get(EXPORTED_KEYS[0], ""), "originals/")
-            if not self._is_public_name(doc, name):
-                return True
-        return False
-
-    def _is_public_name(self, doc: _Doc, name: str) -> bool:
-        fields = doc.fields
-        display = str(fields.get("created") or "")[:10]
-        correspondent = fields.get("correspondent")
-        if correspondent is not None:
-            display += f" {self._index.correspondents.get(correspondent, '')}"
-        if fields.get("title"):
-            display += f" {fields['title']}"
-        ext = file_type(fields.get("mime_type"))
-        if name == sanitize_filename(display + ext, replacement_text="-"):
-            return True
-        match = re.fullmatch(r"(.*)_(\d{2,})" + re.escape(ext), name)
-        return bool(match) and name == sanitize_filename(
-            display + f"_{match.group(2)}" + ext, replacement_text="-"
-        )
-
     def _set_format_names(self) -> None:
         seen: set[str] = set()
         by_pk: dict[str, dict[str, Any]] = {}
         for doc in self._index.docs:
-            name = _unprefixed(doc.names.get(EXPORTED_KEYS[0], ""), "originals/")
+            name = doc.names.get(EXPORTED_FILE_NAME, "").removeprefix(_ORIGINALS)
             base = name
             ext = file_type(doc.fields.get("mime_type"))
             match = re.fullmatch(r"(.*)_\d{2,}" + re.escape(ext), name)
@@ -432,31 +372,28 @@ class ExportSource:
         for doc in self._index.docs:
             pk_json = json.dumps(doc.pk)
             f = doc.fields
-            original = f.get("filename") or f"{_pk_str(doc.pk)}{file_type(f.get('mime_type'))}"
+            original = original_media_name(doc.pk, f.get("filename"), f.get("mime_type"))
             wanted = [
+                (EXPORTED_FILE_NAME, "original", _media("original", original), f.get("checksum")),
                 (
-                    EXPORTED_KEYS[0],
-                    "original",
-                    f"documents/originals/{original}",
-                    f.get("checksum"),
-                ),
-                (
-                    EXPORTED_KEYS[1],
+                    EXPORTED_THUMBNAIL_NAME,
                     "thumbnail",
-                    f"documents/thumbnails/{_pk_str(doc.pk)}.webp",
+                    _media("thumbnail", thumbnail_media_name(doc.pk)),
                     None,
                 ),
             ]
             if f.get("archive_filename"):
-                archive = f"documents/archive/{f['archive_filename']}"
-                wanted.append((EXPORTED_KEYS[2], "archive", archive, f.get("archive_checksum")))
+                archive = _media("archive", f["archive_filename"])
+                wanted.append(
+                    (EXPORTED_ARCHIVE_NAME, "archive", archive, f.get("archive_checksum"))
+                )
             for key, role, media, checksum in wanted:
                 if key in doc.names:
                     claims.append(
                         (doc.names[key], _Claim(pk_json, DOCUMENT, role, media, checksum))
                     )
         for pk, file_path, name in self._index.bundles:
-            media = f"documents/share_link_bundles/{file_path}"
+            media = _media("bundle", file_path)
             claims.append((name, _Claim(json.dumps(pk), BUNDLE, "bundle", media, None)))
         by_name: dict[str, list[_Claim]] = {}
         for name, claim in claims:
@@ -515,12 +452,8 @@ def _sha256(member: Member) -> str:
     return h.hexdigest()
 
 
-def _unprefixed(name: str, prefix: str) -> str:
-    return name[len(prefix) :] if name.startswith(prefix) else name
-
-
-def _pk_str(pk: Any) -> str:
-    return f"{pk:07}" if isinstance(pk, int) else str(pk)
+def _media(role: str, name: str) -> str:
+    return f"{MEDIA_FOLDERS[role]}/{name}"
 
 
 def _moment(value: Any) -> tuple[int, Any]:
@@ -529,10 +462,6 @@ def _moment(value: Any) -> tuple[int, Any]:
         return (0, datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp())
     except ValueError:
         return (1, str(value))
-
-
-def _pk_order(pk: Any) -> tuple[int, Any]:
-    return (0, pk) if isinstance(pk, int) else (1, str(pk))
 
 
 __all__ = ["ExportLayout", "ExportSource"]

@@ -115,3 +115,26 @@ def test_record_text_framing() -> None:
         split_manifest([text])
         == '[\n  {\n    "model": "m",\n    "pk": 1,\n    "fields": {}\n  }\n]'
     )
+
+
+def test_public_and_format_names_are_recognised_with_their_counters() -> None:
+    from snapexport.exportformat.naming import is_format_name, is_public_name
+
+    doc = facts(7, "Inv: 1", format_name="Tax/2024/inv.pdf")
+    assert is_public_name("2024-05-01 Inv- 1.pdf", doc)
+    assert is_public_name("2024-05-01 Inv- 1_03.pdf", doc)
+    assert not is_public_name("2024-05-01 Inv- 1_3.pdf", doc)  # the counter has 2 digits
+    assert not is_public_name("Tax/2024/inv.pdf", doc)
+    assert is_format_name("Tax/2024/inv.pdf", doc)
+    assert is_format_name("Tax/2024/inv_01.pdf", doc)
+    assert not is_format_name("2024-05-01 Inv- 1.pdf", doc)
+    assert not is_format_name("x.pdf", facts(8, "x"))  # no format name at all
+
+
+def test_media_names() -> None:
+    from snapexport.exportformat.naming import original_media_name, thumbnail_media_name
+
+    assert original_media_name(12, "a/b.pdf", "application/pdf") == "a/b.pdf"
+    assert original_media_name(12, None, "image/png") == "0000012.png"
+    assert original_media_name(12, "", "application/x-unknown-thing") == "0000012"
+    assert thumbnail_media_name(12) == "0000012.webp"

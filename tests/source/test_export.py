@@ -165,5 +165,8 @@ def test_passphrase_export_needs_and_uses_the_passphrase(tmp_path: Path) -> None
 def test_not_an_export(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match=r"no manifest\.json"), ExportSource(tmp_path).open():
         pass
-    with pytest.raises(SourceError, match="no such export"), ExportSource(tmp_path / "x").open():
+    with (
+        pytest.raises(SourceError, match="no such file or folder"),
+        ExportSource(tmp_path / "x").open(),
+    ):
         pass
