@@ -4,13 +4,15 @@ Works against a real paperless-ngx site and against the bundled demo (same app l
 ``documents``, same model and field names). Optional apps are never imported: a section
 whose model the registry lacks is left out. Inside real paperless, a document's
 ``format_name`` comes from paperless's own ``documents.file_handling.generate_filename``
-(imported lazily); for the demo from ``snapexport.demo.site.naming``.
+and the version from ``paperless.version`` (imported lazily). A paperless-like site that
+is not paperless-ngx (the bundled demo) declares what differs on the AppConfig of its
+``documents`` app: ``snapexport_generate_filename`` (a dotted path) and
+``snapexport_site_version``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import mimetypes
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePath
@@ -18,9 +20,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Model, QuerySet
+from django.utils.module_loading import import_string
 
 from snapexport.errors import SourceError
 from snapexport.exportformat.labels import BUNDLE, CUSTOM_FIELD_INSTANCE, DOCUMENT
+from snapexport.exportformat.naming import MEDIA_FOLDERS, original_media_name, thumbnail_media_name
 from snapexport.exportformat.sections import (
     AUDIT_LOG_SECTION,
     EXCLUDED_USERS,
@@ -33,28 +37,20 @@ from snapexport.source.django_rows import SectionReader, pk_text, within
 from snapexport.source.django_site import SiteSource, checksum_algo, relative_to_media
 from snapexport.source.medialock import media_lock
 
-_EXTENSIONS = {
-    "application/pdf": ".pdf",
-    "image/png": ".png",
-    "image/jpeg": ".jpg",
-    "image/tiff": ".tif",
-    "image/webp": ".webp",
-    "image/gif": ".gif",
-    "text/plain": ".txt",
-    "message/rfc822": ".eml",
-}
 
-
-def _is_demo(model: type[Model]) -> bool:
-    return model.__module__.startswith("snapexport.demo.")
+def _declared(document_model: type[Model], name: str) -> Any:
+    """What the site's documents app declares for snapexport (None: paperless-ngx's own)."""
+    app_config = getattr(document_model._meta, "app_config", None)
+    return getattr(app_config, f"snapexport_{name}", None)
 
 
 def _naming_function(document_model: type[Model]) -> Callable[[Model], Any] | None:
     """The site's own ``generate_filename``, or None when it cannot be had."""
-    if _is_demo(document_model):
-        from snapexport.demo.site.naming import generate_filename
-
-        return generate_filename
+    declared = _declared(document_model, "generate_filename")
+    if isinstance(declared, str):
+        declared = import_string(declared)
+    if declared is not None:
+        return declared  # type: ignore[no-any-return]
     try:
         from documents.file_handling import (  # type: ignore[import-not-found]
             generate_filename as paperless_generate_filename,
@@ -65,10 +61,9 @@ def _naming_function(document_model: type[Model]) -> Callable[[Model], Any] | No
 
 
 def _site_version(document_model: type[Model] | None) -> str | None:
-    if document_model is not None and _is_demo(document_model):
-        from snapexport.demo.site.naming import __full_version_str__
-
-        return __full_version_str__
+    declared = None if document_model is None else _declared(document_model, "site_version")
+    if declared is not None:
+        return str(declared)
     try:
         from paperless.version import (  # type: ignore[import-not-found]
             __full_version_str__ as version,
@@ -261,17 +256,11 @@ class PaperlessSource(SiteSource):
     def _folders(self) -> dict[str, tuple[Path, str]]:
         """Role -> (absolute folder, its MEDIA_ROOT-relative POSIX path)."""
         media = Path(getattr(settings, "MEDIA_ROOT", "") or ".")
-        defaults = {
-            "original": ("ORIGINALS_DIR", media / "documents" / "originals"),
-            "archive": ("ARCHIVE_DIR", media / "documents" / "archive"),
-            "thumbnail": ("THUMBNAIL_DIR", media / "documents" / "thumbnails"),
-            "bundle": ("SHARE_LINK_BUNDLE_DIR", media / "documents" / "share_link_bundles"),
-        }
         out = {}
-        for role, (setting, default) in defaults.items():
+        for role, setting in _FOLDER_SETTINGS.items():
+            default = media / MEDIA_FOLDERS[role]
             folder = Path(getattr(settings, setting, None) or default)
-            fallback = default.relative_to(media).as_posix()
-            out[role] = (folder, relative_to_media(folder, fallback))
+            out[role] = (folder, relative_to_media(folder, MEDIA_FOLDERS[role]))
         return out
 
     def files(self) -> Iterator[FileRef]:
@@ -293,14 +282,14 @@ class PaperlessSource(SiteSource):
             )
             for pk, filename, archive_filename, checksum, archive_checksum, mime in rows:
                 owner = pk_text(pk)
-                # Documents from before paperless stored names: '<pk:07><ext>'.
-                name = filename or f"{pk:07}{_extension(mime)}"
+                name = original_media_name(pk, filename, mime)
                 yield _ref(folders["original"], name, "original", owner, checksum)
                 if archive_filename:
                     yield _ref(
                         folders["archive"], archive_filename, "archive", owner, archive_checksum
                     )
-                yield _ref(folders["thumbnail"], f"{pk:07}.webp", "thumbnail", owner, None)
+                thumbnail = thumbnail_media_name(pk)
+                yield _ref(folders["thumbnail"], thumbnail, "thumbnail", owner, None)
         bundle = get_model(BUNDLE)
         if bundle is not None and "file_path" in {f.name for f in bundle._meta.get_fields()}:
             for pk, file_path in bundle._base_manager.order_by("pk").values_list("pk", "file_path"):
@@ -316,6 +305,15 @@ class PaperlessSource(SiteSource):
                     yield FileRef(f"{rel}/{name}", path, "bundle", BUNDLE, pk_text(pk))
                 else:
                     yield _ref(folders["bundle"], file_path, "bundle", pk_text(pk), None, BUNDLE)
+
+
+# Role -> the paperless setting that moves its folder away from MEDIA_ROOT's default.
+_FOLDER_SETTINGS = {
+    "original": "ORIGINALS_DIR",
+    "archive": "ARCHIVE_DIR",
+    "thumbnail": "THUMBNAIL_DIR",
+    "bundle": "SHARE_LINK_BUNDLE_DIR",
+}
 
 
 def _ref(
@@ -356,10 +354,6 @@ def _plain_name(name: str) -> bool:
         or "/./" in name
         or name == "."
     )
-
-
-def _extension(mime_type: str) -> str:
-    return _EXTENSIONS.get(mime_type) or mimetypes.guess_extension(mime_type) or ""
 
 
 def _queryset_factory(

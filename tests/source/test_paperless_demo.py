@@ -42,6 +42,20 @@ def test_profile_and_info(demo_source: Any) -> None:
     assert info.settings["AUDIT_LOG_ENABLED"] is False
 
 
+def test_the_demo_declares_what_differs_on_its_app_config() -> None:
+    """The profile asks the documents app; it never looks for the demo by module name."""
+    from django.apps import apps
+
+    from snapexport.demo.site.naming import generate_filename
+    from snapexport.source import paperless
+
+    config = apps.get_app_config("documents")
+    document = config.get_model("Document")
+    assert paperless.DocumentNaming(document).generate is generate_filename
+    assert paperless.PaperlessSource().site_version() == config.snapexport_site_version
+    assert "snapexport.demo" not in Path(paperless.__file__).read_text(encoding="utf-8")
+
+
 def test_sections_follow_the_exporters_order(demo_source: Any) -> None:
     with demo_source.open():
         sections = demo_source.info().sections

@@ -1,4 +1,4 @@
-"""The demo's storage naming: its version string and its ``generate_filename``.
+"""The demo's storage naming: its ``generate_filename``.
 
 A small stand-in for paperless's filename formats, with the same observable rules for the
 cases the demo uses: a storage path's template, else the ``FILENAME_FORMAT`` setting, else
@@ -17,8 +17,6 @@ from django.conf import settings
 
 if TYPE_CHECKING:
     from snapexport.demo.site.models import Document
-
-__full_version_str__ = "3.0.5-demo"
 
 MIME_EXTENSIONS = {
     "application/pdf": ".pdf",
