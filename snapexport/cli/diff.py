@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from snapexport.cli import handle_errors, main, store_option
 from snapexport.errors import UsageError
+
+if TYPE_CHECKING:
+    from snapexport.verify import ExportComparison
 
 EXIT_SAME = 0
 EXIT_DIFFERENT = 1
@@ -59,7 +64,7 @@ def diff(
             if as_json:
                 click.echo(json.dumps(comparison.as_json(), ensure_ascii=False))
             else:
-                for line in comparison.render():
+                for line in _comparison_lines(comparison):
                     click.echo(line)
             sys.exit(EXIT_SAME if comparison.identical else EXIT_DIFFERENT)
         if not _looks_like_id(b):
@@ -76,6 +81,25 @@ def diff(
     else:
         for line in render(result, fields=fields, stat=stat):
             click.echo(line)
+
+
+def _comparison_lines(report: ExportComparison) -> Iterator[str]:
+    """``diff SNAPSHOT EXPORT``'s text: the flags, one line a difference, a verdict."""
+    flags = " ".join(report.flag_words()) or "no flags"
+    yield f"comparing snapshot {report.snapshot.short_id} with {report.path} ({flags})"
+    marks = {"missing": "-", "extra": "+"}
+    for d in report.differences:
+        yield f"{marks.get(d.kind, 'M')}  {d.describe()}"
+    if report.unlisted:
+        yield f"   ... and {report.unlisted} more differences"
+    for note in report.notes:
+        yield f"note: {note}"
+    total = len(report.differences) + report.unlisted
+    verdict = "identical" if report.identical else f"{total} difference(s)"
+    yield (
+        f"{report.files_checked} files checked ({report.bytes_hashed / 1e6:.1f} MB hashed),"
+        f" {report.records_checked} records checked: {verdict}"
+    )
 
 
 def _is_export(text: str) -> bool:

@@ -150,7 +150,7 @@ def test_sha256_fallback_without_an_id_function(
     victim = sorted(copy.glob("*.pdf"))[0]
     _flip(victim)
     with Store.open(diff_store.store) as store:
-        monkeypatch.setattr("snapexport.verify.id_hasher", lambda store: None)
+        monkeypatch.setattr("snapexport.verify.sink.id_hasher", lambda store: None)
         same = compare_export(store, "latest", folder)
         other = compare_export(store, "latest", copy)
     assert same.identical
