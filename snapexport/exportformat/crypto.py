@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from snapexport.errors import UsageError
@@ -104,19 +105,30 @@ class FieldCrypto:
     def decrypt_text(self, model: str, text: str) -> str:
         return _transform(model, text, self.decrypt)
 
+    def decrypt_record(self, record: dict[str, Any]) -> bool:
+        """Decrypts a parsed record's sensitive fields in place; True when any changed."""
+        return _apply(record, self.decrypt)
 
-def _transform(model: str, text: str, fn: Any) -> str:
-    fields = CRYPT_FIELDS.get(model)
-    if not fields:
+
+def _transform(model: str, text: str, fn: Callable[[str], str]) -> str:
+    if model not in CRYPT_FIELDS:
         return text
     record = json.loads(text)
+    return dumps(record) if _apply(record, fn) else text
+
+
+def _apply(record: dict[str, Any], fn: Callable[[str], str]) -> bool:
+    """``fn`` over the record's sensitive fields that hold a truthy value."""
+    names = CRYPT_FIELDS.get(str(record.get("model", "")))
+    fields = record.get("fields")
+    if not names or not isinstance(fields, dict):
+        return False
     changed = False
-    for name in fields:
-        value = record.get("fields", {}).get(name)
-        if value:
-            record["fields"][name] = fn(value)
+    for name in names:
+        if fields.get(name):
+            fields[name] = fn(fields[name])
             changed = True
-    return dumps(record) if changed else text
+    return changed
 
 
 def export_crypto(

@@ -49,7 +49,7 @@ from snapexport.exportformat.containers import (
     open_container,
     read_metadata,
 )
-from snapexport.exportformat.crypto import CRYPT_FIELDS, FieldCrypto, export_crypto
+from snapexport.exportformat.crypto import FieldCrypto, export_crypto
 from snapexport.exportformat.flags import ExportedDocument, ExportLayout, detect_layout, pk_order
 from snapexport.exportformat.labels import BUNDLE, CORRESPONDENT, DOCUMENT
 from snapexport.exportformat.manifest import (
@@ -312,13 +312,9 @@ class ExportSource:
 
     def _clean(self, record: dict[str, Any]) -> str:
         """The record as the site's serializer wrote it: no ``__exported_*``, decrypted."""
-        model = record.get("model", "")
         stripped = {k: v for k, v in record.items() if k not in EXPORTED_KEYS}
-        if model in CRYPT_FIELDS and self._crypto is not None:
-            fields = stripped["fields"]
-            for name in CRYPT_FIELDS[model]:
-                if fields.get(name):
-                    fields[name] = self._crypto.decrypt(fields[name])
+        if self._crypto is not None:
+            self._crypto.decrypt_record(stripped)
         return dumps(stripped)
 
     def _text(self, entry: _Entry) -> str:

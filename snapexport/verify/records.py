@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from snapexport.errors import UsageError
-from snapexport.exportformat.crypto import CRYPT_FIELDS, FieldCrypto
+from snapexport.exportformat.crypto import FieldCrypto
 from snapexport.verify.report import Difference, ExportComparison
 
 
@@ -70,11 +70,8 @@ class RecordMatcher:
         if not isinstance(record, dict):
             record = {"model": "?", "pk": None, "value": record}
         model = str(record.get("model", "?"))
-        if decrypt and self.crypto is not None and model in CRYPT_FIELDS:
-            fields = record.get("fields") or {}
-            for name in CRYPT_FIELDS[model]:
-                if fields.get(name):
-                    fields[name] = self.crypto.decrypt(fields[name])
+        if decrypt and self.crypto is not None:
+            self.crypto.decrypt_record(record)
         return (model, json.dumps(record.get("pk"))), record
 
     def _compare(self, key: tuple[str, str], exp: dict[str, Any], act: dict[str, Any]) -> None:

@@ -89,3 +89,12 @@ def test_the_real_exporters_metadata_block() -> None:
     ours = FieldCrypto("pw", salt_hex=params["__salt_hex__"], iterations=FAST).params()
     assert ours[CRYPTO_KEY].keys() == params.keys()
     assert len(bytes.fromhex(params["__salt_hex__"])) == 16
+
+
+def test_decrypt_record_in_place() -> None:
+    crypto = FieldCrypto("pw", iterations=FAST)
+    record = json.loads(crypto.encrypt_text(MAIL_ACCOUNT, account("secret", "tok")))
+    assert crypto.decrypt_record(record)
+    assert record == json.loads(account("secret", "tok"))
+    tag = {"model": "documents.tag", "pk": 1, "fields": {"password": "x"}}
+    assert not crypto.decrypt_record(tag) and tag["fields"]["password"] == "x"
