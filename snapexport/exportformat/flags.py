@@ -32,7 +32,6 @@ from snapexport.exportformat.manifest import (
 from snapexport.exportformat.naming import (
     PREFIX_FOLDERS,
     DocumentFacts,
-    file_type,
     is_format_name,
     is_public_name,
 )
@@ -72,20 +71,9 @@ class ExportedDocument:
 
     def facts(self, correspondents: Mapping[Any, str | None]) -> DocumentFacts:
         """What the naming rules need (the correspondent's name from ``correspondents``)."""
-        f = self.fields
-        correspondent = f.get("correspondent")
-        return DocumentFacts(
-            pk=self.pk,
-            created=str(f.get("created") or "")[:10],
-            correspondent=None
-            if correspondent is None
-            else correspondents.get(correspondent) or "",
-            title=f.get("title"),
-            mime_type=f.get("mime_type"),
-            has_archive=f.get("archive_filename") is not None,
-            format_name=f.get("filename"),
-            file_type=file_type(f.get("mime_type")),
-        )
+        correspondent = self.fields.get("correspondent")
+        name = None if correspondent is None else correspondents.get(correspondent) or ""
+        return DocumentFacts.of(self.pk, self.fields, correspondent=name, time_zone=None)
 
 
 def detect_layout(

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import mimetypes
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -81,6 +82,21 @@ def file_type(mime_type: str | None) -> str:
     return mimetypes.guess_extension(mime_type) or ""
 
 
+def created_date(value: Any, time_zone: tzinfo | None) -> str:
+    """``created.isoformat()``: a date in 3.x; an older datetime becomes the date in
+    ``time_zone`` (as written when None or when it carries no offset)."""
+    text = str(value or "")
+    if len(text) <= 10:
+        return text
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text[:10]
+    if moment.tzinfo is None or time_zone is None:
+        return moment.date().isoformat()
+    return moment.astimezone(time_zone).date().isoformat()
+
+
 @dataclass(frozen=True, slots=True)
 class DocumentFacts:
     """What naming needs from one document record."""
@@ -93,6 +109,34 @@ class DocumentFacts:
     has_archive: bool
     format_name: str | None  # generate_filename(doc, counter=0), for -f
     file_type: str  # extension from the MIME type (or from the record's extra)
+
+    @classmethod
+    def of(
+        cls,
+        pk: Any,
+        fields: Mapping[str, Any],
+        *,
+        correspondent: str | None,
+        time_zone: tzinfo | None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> DocumentFacts:
+        """The facts of a document record (its ``fields``), the correspondent's name given.
+
+        ``extra`` is what the source recorded beside the record (``format_name``,
+        ``file_type``); ``time_zone`` turns a datetime ``created`` into a local date.
+        """
+        extra = extra or {}
+        mime = fields.get("mime_type")
+        return cls(
+            pk=pk,
+            created=created_date(fields.get("created"), time_zone),
+            correspondent=correspondent,
+            title=fields.get("title"),
+            mime_type=mime,
+            has_archive=fields.get("archive_filename") is not None,
+            format_name=extra.get("format_name") or fields.get("filename"),
+            file_type=extra.get("file_type") or file_type(mime),
+        )
 
     def display(self) -> str:
         """``str(document)``: created date, correspondent, title."""

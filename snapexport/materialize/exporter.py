@@ -8,12 +8,13 @@ its split manifest; then the bundles; then metadata.json; the manifest is commit
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -43,7 +44,6 @@ from snapexport.exportformat.naming import (
     Namer,
     bundle_names,
     check_inside,
-    file_type,
 )
 from snapexport.materialize import generic
 from snapexport.materialize.directory_sink import DirectorySink
@@ -392,30 +392,14 @@ class _PaperlessRun:
                     "the snapshot"
                 )
             name = self.correspondents[correspondent]
-        mime = fields.get("mime_type")
-        return DocumentFacts(
-            pk=record["pk"],
-            created=self._created(fields.get("created")),
-            correspondent=name,
-            title=fields.get("title"),
-            mime_type=mime,
-            has_archive=fields.get("archive_filename") is not None,
-            format_name=extra.get("format_name") or fields.get("filename"),
-            file_type=extra.get("file_type") or file_type(mime),
+        return DocumentFacts.of(
+            record["pk"], fields, correspondent=name, time_zone=self.tz, extra=extra
         )
 
-    def _created(self, value: Any) -> str:
-        """``created.isoformat()``: a date in 3.x; older datetimes become the local date."""
-        text = str(value or "")
-        if len(text) <= 10:
-            return text
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            return text[:10]
-        if moment.tzinfo is None:
-            return moment.date().isoformat()
-        return moment.astimezone(_time_zone(self.view)).date().isoformat()
+    @functools.cached_property
+    def tz(self) -> tzinfo:
+        """The site's time zone: the local date of a document whose ``created`` is a datetime."""
+        return _time_zone(self.view)
 
     def _bundles(self, writer: ManifestWriter) -> None:
         for rec in self.view.records(BUNDLE):
