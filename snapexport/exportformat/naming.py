@@ -206,10 +206,17 @@ def is_format_name(name: str, doc: DocumentFacts) -> bool:
     return any(format_name(doc, c)[0] == name for c in _counters(name, doc.file_type))
 
 
+def strip_counter(name: str, ext: str) -> tuple[str, int] | None:
+    """``name`` without the exporter's ``_NN`` counter before ``ext``, and the counter;
+    None when it carries none."""
+    match = re.fullmatch(r"(.*)_(\d{2,})" + re.escape(ext), name, re.DOTALL)
+    return (match.group(1) + ext, int(match.group(2))) if match else None
+
+
 def _counters(name: str, ext: str) -> list[int]:
     """0, and the counter ``name`` carries before its extension if it carries one."""
-    match = re.fullmatch(r".*_(\d{2,})" + re.escape(ext), name, re.DOTALL)
-    return [0, int(match.group(1))] if match else [0]
+    stripped = strip_counter(name, ext)
+    return [0, stripped[1]] if stripped else [0]
 
 
 def _all_fit(name: str, suffixes: Sequence[str]) -> bool:

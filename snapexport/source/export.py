@@ -31,7 +31,6 @@ import errno
 import hashlib
 import json
 import os
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -68,6 +67,7 @@ from snapexport.exportformat.naming import (
     PREFIX_FOLDERS,
     file_type,
     original_media_name,
+    strip_counter,
     thumbnail_media_name,
 )
 from snapexport.exportformat.sections import QUERY_ORDER
@@ -336,10 +336,9 @@ class ExportSource:
         for doc in self._index.docs:
             name = doc.names.get(EXPORTED_FILE_NAME, "").removeprefix(_ORIGINALS)
             base = name
-            ext = file_type(doc.fields.get("mime_type"))
-            match = re.fullmatch(r"(.*)_\d{2,}" + re.escape(ext), name)
-            if name != doc.fields.get("filename") and match and match.group(1) + ext in seen:
-                base = match.group(1) + ext  # the exporter's counter, not part of the name
+            stripped = strip_counter(name, file_type(doc.fields.get("mime_type")))
+            if name != doc.fields.get("filename") and stripped and stripped[0] in seen:
+                base = stripped[0]  # the exporter's counter, not part of the name
             seen.add(base)
             by_pk[json.dumps(doc.pk)] = {"format_name": base}
         for entry in self._index.entries.get(DOCUMENT, []):
