@@ -33,6 +33,7 @@ class _Identity(Protocol):
     @property
     def encryption(self) -> str | None: ...
 
+
 CONFIG_FILE = "config"
 KEYS_PREFIX = "keys/"
 PACKS_DIR = "packs"
