@@ -27,6 +27,7 @@ from snapexport.catalog.records import Spans
 from snapexport.catalog.snapshots import CommitTallies
 from snapexport.catalog.staging import Staging
 from snapexport.errors import SnapexportError, SnapshotIncompleteError
+from snapexport.exportformat.labels import DOCUMENT
 from snapexport.faults import checkpoint
 from snapexport.filewalk import FileWalk
 from snapexport.progress import NullReporter, Reporter
@@ -36,7 +37,6 @@ from snapexport.values import MissingFile, SnapshotMeta
 if TYPE_CHECKING:
     from snapexport.store import Store
 
-DOCUMENT_MODEL = "documents.document"
 _BATCH = 500
 
 
@@ -148,7 +148,7 @@ def take_snapshot(
     reporter.done()
     return SnapshotResult(
         meta=meta,
-        documents=_as_dict(walk.per_model.get(DOCUMENT_MODEL, _Counts())),
+        documents=_as_dict(walk.per_model.get(DOCUMENT, _Counts())),
         records=_as_dict(walk.total_records()),
         files_read=walk.files_read,
         files_skipped=walk.files_skipped,
@@ -345,7 +345,7 @@ def _commit(
     return store.catalog.snapshots.commit(
         path,
         site["sections"],
-        count_model=DOCUMENT_MODEL,
+        count_model=DOCUMENT,
         build=build,
         in_commit=lambda: checkpoint("snapshot:in-commit"),
     )
