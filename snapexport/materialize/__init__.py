@@ -1,4 +1,7 @@
-"""Writing a snapshot back out as an export: naming, manifest encoding, sinks, field crypto."""
+"""Writing a snapshot back out as an export: the run, its options, the folder and zip sinks.
+
+The format it writes (names, manifest bytes, field crypto) is ``snapexport.exportformat``.
+"""
 
 from snapexport.materialize.exporter import materialize
 from snapexport.materialize.options import (

@@ -15,9 +15,10 @@ and files of the site it was taken from, through the ``Source`` protocol:
   lacks is reported missing through ``FileRef.stat`` raising, so the snapshot is marked
   incomplete instead of holding another document's bytes.
 
-Flags are detected, not given: folder prefixes, split manifests, ``-nt``, ``-na``,
-``--data-only``, ``-f`` (then each document's ``extra["format_name"]`` is its name so a ``-f``
-materialize gives the same names back) and ``--passphrase``. The snapshot time to use is
+Flags are detected, not given (``exportformat.flags``, the detector verify uses too):
+folder prefixes, split manifests, ``-nt``, ``-na``, ``--data-only``, ``-f`` (then each
+document's ``extra["format_name"]`` is its name so a ``-f`` materialize gives the same names
+back) and ``--passphrase``. The snapshot time to use is
 ``export_time``: the manifest.json's mtime (folder) or its entry's timestamp (zip).
 
 Manifests in the exporter's framing are indexed by byte offset and read again on
