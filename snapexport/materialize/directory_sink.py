@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from snapexport.exportformat.manifest import MANIFEST
 from snapexport.fsutil import fsync_dir
 from snapexport.materialize.sinks import Chunks, SinkCounts
 from snapexport.values import StoredFile
@@ -121,10 +122,10 @@ class DirectorySink:
 
     @contextlib.contextmanager
     def manifest(self) -> Iterator[BinaryIO]:
-        dest = self.target / "manifest.json"
+        dest = self.target / MANIFEST
         tmp = self.target / "manifest.json.tmp"
-        existed = "manifest.json" in self._existing
-        self._existing.discard("manifest.json")
+        existed = MANIFEST in self._existing
+        self._existing.discard(MANIFEST)
         self._existing.discard("manifest.json.tmp")
         out = open(tmp, "wb")  # noqa: SIM115 - closed on every path below
         try:

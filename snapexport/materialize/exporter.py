@@ -34,6 +34,7 @@ from snapexport.exportformat.manifest import (
     EXPORTED_BUNDLE_NAME,
     EXPORTED_FILE_NAME,
     EXPORTED_THUMBNAIL_NAME,
+    METADATA,
     ManifestWriter,
     append_keys,
     dumps,
@@ -251,7 +252,7 @@ class _PaperlessRun:
                 metadata: dict[str, Any] = {"version": version}
                 if self.crypto is not None:
                     metadata.update(self.crypto.params())
-                self.sink.add_json("metadata.json", dumps(metadata).encode("utf-8"))
+                self.sink.add_json(METADATA, dumps(metadata).encode("utf-8"))
         except SnapexportError as err:
             raise self._failed(err) from err
         except OSError as err:

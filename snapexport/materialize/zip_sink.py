@@ -28,6 +28,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO
 
+from snapexport.exportformat.manifest import MANIFEST
 from snapexport.fsutil import fsync_dir
 from snapexport.materialize.options import ZipCompression
 from snapexport.materialize.sinks import Chunks, SinkCounts
@@ -146,7 +147,7 @@ class ZipSink:
             with spool:
                 size = spool.tell()
                 spool.seek(0)
-                info = self._info("manifest.json", self._now(), _MANIFEST_MODE)
+                info = self._info(MANIFEST, self._now(), _MANIFEST_MODE)
                 info.file_size = size
                 with self._writer(info) as out:
                     while block := spool.read(_READ):
