@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from snapexport.exportformat.manifest import append_keys, split_manifest
 from snapexport.exportformat.naming import DocumentFacts, Namer, bundle_names, file_type
@@ -138,3 +140,20 @@ def test_media_names() -> None:
     assert original_media_name(12, None, "image/png") == "0000012.png"
     assert original_media_name(12, "", "application/x-unknown-thing") == "0000012"
     assert thumbnail_media_name(12) == "0000012.webp"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    title=st.text(max_size=300),
+    correspondent=st.none() | st.text(max_size=40),
+    counter=st.integers(min_value=0, max_value=150),
+    mime=st.sampled_from(["application/pdf", "image/png", "text/plain", "application/x-nope"]),
+)
+def test_the_recogniser_knows_every_name_the_namer_gives(
+    title: str, correspondent: str | None, counter: int, mime: str
+) -> None:
+    from snapexport.exportformat.naming import is_public_name, public_name
+
+    doc = facts(1, title, mime, correspondent=correspondent)
+    name, _ = public_name(doc, counter)
+    assert is_public_name(name, doc)
