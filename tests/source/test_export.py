@@ -170,3 +170,16 @@ def test_not_an_export(tmp_path: Path) -> None:
         ExportSource(tmp_path / "x").open(),
     ):
         pass
+    (tmp_path / "notes.txt").write_text("hello")
+    with (
+        pytest.raises(SourceError, match="neither an export folder nor a zip"),
+        ExportSource(tmp_path / "notes.txt").open(),
+    ):
+        pass
+    (tmp_path / "manifest.json").write_text("[\n]")
+    (tmp_path / "metadata.json").write_text("{oops")
+    with (
+        pytest.raises(SourceError, match=r"metadata\.json is not readable JSON"),
+        ExportSource(tmp_path).open(),
+    ):
+        pass
