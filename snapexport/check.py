@@ -1,9 +1,10 @@
 """``check``: does every catalog reference resolve, and (with ``read_data``) is every byte intact?
 
 Structure (always): stray temp files and interrupted deletes are cleaned up, orphan packs are
-indexed or removed (rules in ``store/recovery.py``), every pack row has its file with the
-right size, every chunk row points at a pack row, every blob's chunk list is complete and
-adds up to the blob's size. With ``read_data`` every pack is read whole and hashed against
+indexed or removed (rules in ``store/recovery.py``), then every reference is followed down:
+record spans to their stored texts, file spans to their blobs, each blob's chunk list to
+chunk rows (complete, adding up to the blob's size), chunk rows to pack rows, and pack rows
+to pack files of the right size. With ``read_data`` every pack is read whole and hashed against
 its name, its index compared with the catalog, and every chunk decoded and re-hashed.
 The library only reports; the CLI renders the report.
 """
@@ -55,6 +56,7 @@ def check_store(store: Store, *, read_data: bool = False) -> CheckReport:
     for pid in refs.packs_missing_rows():
         report.problems.append(f"chunks refer to pack {pid}, which the catalog does not list")
     report.chunks = refs.chunk_count()
+    _check_spans(store, report)
     _check_blobs(store, report)
     if read_data:
         for pid in good_packs:
@@ -74,6 +76,19 @@ def _recover(store: Store, report: CheckReport) -> None:
         report.repairs.append(f"removed orphan pack {pid} (all its chunks are stored elsewhere)")
     for pid in done.damaged:
         report.problems.append(f"orphan pack {pid} is damaged (does not match its name)")
+
+
+def _check_spans(store: Store, report: CheckReport) -> None:
+    refs = store.catalog.references
+    for model, pk, born, h in refs.record_spans_missing_texts():
+        report.problems.append(
+            f"record {model} pk {pk} (snapshots from #{born}) needs text {h.hex()},"
+            " which is not stored"
+        )
+    for path, born, blob in refs.file_spans_missing_blobs():
+        report.problems.append(
+            f"file {path} (snapshots from #{born}) needs blob {blob.hex()}, which is not stored"
+        )
 
 
 def _check_blobs(store: Store, report: CheckReport) -> None:
