@@ -12,6 +12,8 @@ The library only reports; the CLI renders the report.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from snapexport.errors import CorruptionError
 from snapexport.store import Store, recovery
@@ -27,15 +29,35 @@ class CheckReport:
     chunks: int = 0
     blobs: int = 0
     bytes_read: int = 0
+    read_data: bool = False  # every byte was read, not only the references followed
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "problems": list(self.problems),
+            "repairs": list(self.repairs),
+            "packs": self.packs,
+            "chunks": self.chunks,
+            "blobs": self.blobs,
+            "read_data": self.read_data,
+            "bytes_read": self.bytes_read,
+        }
+
+
+def run_check(store_location: str | Path, *, read_data: bool = False) -> CheckReport:
+    """``snapexport check``: open the store for writing (check repairs what a crash left)
+    and check it."""
+    with Store.open(store_location, write=True) as store:
+        return check_store(store, read_data=read_data)
+
 
 def check_store(store: Store, *, read_data: bool = False) -> CheckReport:
     """Check ``store`` (opened for writing: the check repairs what a crash leaves)."""
-    report = CheckReport()
+    report = CheckReport(read_data=read_data)
     _recover(store, report)
     present, foreign = recovery.list_pack_objects(store)
     for name in foreign:
