@@ -45,6 +45,7 @@ ALLOWED: dict[str, set[str]] = {
     "snapshots": {"catalog", "store"},
     "diff": {"catalog"},
     "difftarget": {"diff", "store", "verify"},
+    "materializing": {"materialize", "snapshots", "store"},
     "prune": {"catalog", "policy", "store"},
     "check": {"catalog", "store"},
     "verify": {"materialize", "snapshots", "store"},

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # each command imports only what it runs (tests/test_cli_lazy.py)
     from snapexport.check import CheckReport
+    from snapexport.materializing import Materialized
     from snapexport.prune import PruneOutcome
     from snapexport.snapshot import SnapshotResult
     from snapexport.snapshots import SnapshotList
@@ -32,6 +33,16 @@ def rebuilt_line(rebuilt: Rebuilt) -> str:
     gen = rebuilt.generation
     found = f"catalog image {gen}" if gen is not None else "no catalog image (content only)"
     return f"rebuilt the catalog from {rebuilt.packs} packs: {found}"
+
+
+def materialized_line(done: Materialized) -> str:
+    r = done.result
+    state = "" if r.complete else f", INCOMPLETE: {len(r.missing)} file(s) missing"
+    return (
+        f"materialized snapshot {done.snapshot.short_id} to {r.path}: {r.documents}"
+        f" documents, {r.records} records, {r.files_written} files written,"
+        f" {r.files_skipped} unchanged, {r.bytes_written / 1e6:.1f} MB{state}"
+    )
 
 
 def check_summary(report: CheckReport) -> str:
