@@ -45,6 +45,8 @@ ALLOWED: dict[str, set[str]] = {
     "snapshot": {"catalog", "exportformat", "filewalk", "source", "store"},
     "snapshots": {"catalog", "store"},
     "diff": {"catalog", "exportformat"},
+    "difftarget": {"diff", "store", "verify"},
+    "materializing": {"materialize", "snapshots", "store"},
     "prune": {"catalog", "policy", "store"},
     "check": {"catalog", "store"},
     "verify": {"exportformat", "materialize", "snapshots", "store"},
