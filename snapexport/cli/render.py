@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # each command imports only what it runs (tests/test_cli_lazy
     from snapexport.prune import PruneOutcome
     from snapexport.snapshot import SnapshotResult
     from snapexport.snapshots import SnapshotList
+    from snapexport.store.keyring import KeyChange, KeyList
     from snapexport.store.opened import Created, Rebuilt
     from snapexport.store.stats import ContentStats
 
@@ -116,3 +117,19 @@ def prune_lines(outcome: PruneOutcome) -> Iterator[str]:
             f" {report.store.get('packs_deleted', 0)} packs deleted,"
             f" {report.store.get('packs_repacked', 0)} repacked"
         )
+
+
+def key_lines(listing: KeyList) -> Iterator[str]:
+    """``key list``: one line per key object; * marks the one the password opened."""
+    for k in listing.keys:
+        mark = "*" if k.id == listing.current else " "
+        yield f"{mark} {k.id[:12]}  {k.created}  {k.user}@{k.host}  {k.kdf}"
+
+
+def key_change_line(change: KeyChange) -> str:
+    if change.added and change.removed:
+        return f"password changed: key {change.added[:12]} replaces {change.removed[:12]}"
+    if change.added:
+        return f"added key {change.added[:12]}"
+    assert change.removed is not None
+    return f"removed key {change.removed[:12]}"
