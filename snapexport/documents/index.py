@@ -1,0 +1,147 @@
+"""Keeping the document index (``catalog/documents.py``) up to date before a question.
+
+The index is a cache: ``documents.sqlite`` in the store's cache folder (``cache_dir``), never
+inside the store and never published with the catalog. Each command first indexes the
+record spans added since the last one (a night's worth after a night), decoding them a
+batch at a time, then attaches the file to the catalog connection. Two commands refreshing
+at once are safe: a batch is committed only if the watermark it started from still holds.
+Where the cache folder cannot be written, a temporary index is built for this run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from snapexport.catalog import documents as cat
+from snapexport.catalog.records import decode_text
+from snapexport.documents.profile import DocumentProfile
+from snapexport.materialize.naming import file_type as mime_extension
+from snapexport.store.location import cache_dir
+
+INDEX_FILE = "documents.sqlite"
+_BATCH = 2000
+
+
+def index_path(store: Any) -> Path:
+    """Where this store's document index lives (created private, 0700)."""
+    folder = cache_dir(store.config.store_id)
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if os.access(folder, os.W_OK):
+            return folder / INDEX_FILE
+    except OSError:
+        pass
+    return Path(tempfile.mkdtemp(prefix="snapexport-index-")) / INDEX_FILE
+
+
+def prepare(store: Any, profile: DocumentProfile) -> int:
+    """Index what is new and attach the index; returns how many spans were indexed."""
+    path = index_path(store)
+    index = cat.open_index(path)
+    try:
+        added = refresh(store.catalog.conn, index, profile)
+    finally:
+        index.close()
+    cat.attach(store.catalog.conn, path)
+    return added
+
+
+def refresh(conn: sqlite3.Connection, index: sqlite3.Connection, profile: DocumentProfile) -> int:
+    """Index every span newer than the watermark, a batch per transaction."""
+    added = 0
+    while True:
+        start = cat.watermark(index)
+        top = cat.highest_span(conn)
+        if top < start:  # the catalog was replaced: span ids start over
+            cat.reset_index(index)
+            continue
+        batch = _Batch(profile)
+        ok = True
+        for span, model, pk, h, data, extra in cat.spans_after(conn, start, profile.indexed_models):
+            batch.add(span, model, pk, bytes(h), decode_text(data), extra)
+            if batch.size >= _BATCH:
+                ok = batch.commit(index, start, span)
+                if not ok:
+                    break
+                added += batch.size
+                start = span
+                batch = _Batch(profile)
+        if ok and (batch.size or start < top):
+            ok = batch.commit(index, start, top)
+            added += batch.size
+        if ok:
+            return added
+
+
+class _Batch:
+    """Index rows decoded from one batch of spans."""
+
+    def __init__(self, profile: DocumentProfile) -> None:
+        self.p = profile
+        self.names = profile.named_models
+        self.versions: list[tuple[Any, ...]] = []
+        self.tags: list[tuple[str, int]] = []
+        self.named: list[tuple[Any, ...]] = []
+        self.parts: list[tuple[Any, ...]] = []
+        self.texts: list[tuple[int, str]] = []
+        self.size = 0
+
+    def add(self, span: int, model: str, pk: str, h: bytes, text: str, extra: str | None) -> None:
+        self.size += 1
+        fields: dict[str, Any] = json.loads(text).get("fields", {})
+        p = self.p
+        if model == p.document:
+            self._document(span, pk, h, fields, json.loads(extra) if extra else {})
+        if model in self.names:
+            name = fields.get(self.names[model])
+            if name is not None:
+                self.named.append((span, h, model, pk, str(name), str(name).casefold()))
+        if model in p.parts and fields.get(p.parts[model]) is not None:
+            self.parts.append((span, h, model, json.dumps(fields[p.parts[model]])))
+
+    def _document(
+        self, span: int, pk: str, h: bytes, f: dict[str, Any], extra: dict[str, Any]
+    ) -> None:
+        p = self.p
+        asn = f.get(p.asn)
+        mime = f.get(p.mime_type)
+        title = f.get(p.title)
+        original = f.get(p.original_filename)
+        folded = "\n".join(str(v) for v in (title, original, asn) if v is not None).casefold()
+        self.versions.append((
+            span, h, pk, title, _key(f.get(p.correspondent.field)),
+            _key(f.get(p.document_type.field)), None if asn is None else str(asn), original,
+            f.get(p.checksum), f.get(p.archive_checksum), _text(f.get(p.created)),
+            _text(f.get(p.deleted_at)), mime, extra.get("file_type") or mime_extension(mime),
+            int(f.get(p.archive_filename) is not None), folded,
+        ))  # fmt: skip
+        for tag in f.get(p.tags.field) or ():
+            self.tags.append((json.dumps(tag), span))
+        content = f.get(p.content)
+        if content:
+            self.texts.append((span, str(content)))
+
+    def commit(self, index: sqlite3.Connection, start: int, new_watermark: int) -> bool:
+        return cat.add_rows(
+            index,
+            expect=start,
+            versions=self.versions,
+            tags=self.tags,
+            names=self.named,
+            parts=self.parts,
+            texts=self.texts,
+            new_watermark=new_watermark,
+        )
+
+
+def _key(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
