@@ -5,11 +5,15 @@ Materialize, diff and check read snapshots only through this view, never through
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from snapexport.catalog import records as spans
 from snapexport.catalog import snapshots as snaps
+from snapexport.errors import UsageError
 from snapexport.values import MissingFile, SnapshotMeta, StoredFile, StoredRecord
 
 
@@ -44,3 +48,89 @@ def open_view(store: Any, spec: str = "latest", *, tag: str | None = None) -> Ca
 
 def list_snapshots(store: Any, *, tag: str | None = None) -> list[SnapshotMeta]:
     return snaps.list_snapshots(store.catalog.conn, tag=tag)
+
+
+def resolve_all(store: Any, specs: Sequence[str]) -> list[SnapshotMeta]:
+    """The snapshots named (ids, prefixes, ``latest``, ``latest~N``), each once."""
+    found: dict[str, SnapshotMeta] = {}
+    for spec in specs:
+        meta = snaps.resolve(store.catalog.conn, spec)
+        found.setdefault(meta.id, meta)
+    return list(found.values())
+
+
+_AGE = re.compile(r"(\d+)\s*(w|d|h|min|s)")
+
+
+def parse_max_age(text: str) -> timedelta:
+    """``26h``, ``1d``, ``90min``, ``1h30min``, ``0s``: weeks, days, hours, minutes, seconds."""
+    spec = text.strip().replace(" ", "")
+    parts = _AGE.findall(spec)
+    if not spec or "".join(n + u for n, u in parts) != spec:
+        raise UsageError(f"--max-age {text!r} is not a duration: use e.g. 26h, 1d, 90min, 0s")
+    seconds = {"w": 604800, "d": 86400, "h": 3600, "min": 60, "s": 1}
+    return timedelta(seconds=sum(int(n) * seconds[u] for n, u in parts))
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """Whether the newest complete snapshot is younger than ``max_age`` (a dead man's switch)."""
+
+    max_age: timedelta
+    newest: SnapshotMeta | None
+    age: timedelta | None
+
+    @property
+    def fresh(self) -> bool:
+        return self.age is not None and self.age <= self.max_age
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "fresh": self.fresh,
+            "max_age_seconds": self.max_age.total_seconds(),
+            "newest_complete": self.newest.id if self.newest else None,
+            "newest_complete_time": self.newest.time.isoformat() if self.newest else None,
+            "age_seconds": self.age.total_seconds() if self.age is not None else None,
+        }
+
+    def summary(self) -> str:
+        if self.newest is None or self.age is None:
+            return "the store has no complete snapshot"
+        state = "within" if self.fresh else "older than"
+        return (
+            f"newest complete snapshot {self.newest.short_id} is {_span(self.age)} old:"
+            f" {state} --max-age {_span(self.max_age)}"
+        )
+
+    def problem(self) -> str | None:
+        """One line for stderr when stale, else None."""
+        if self.newest is None:
+            return ("the store has no complete snapshot: check the nightly snapshot job"
+                    " (its log, its exit code)")  # fmt: skip
+        if self.fresh:
+            return None
+        assert self.age is not None
+        return (
+            f"the newest complete snapshot {self.newest.short_id} is {_span(self.age)} old,"
+            f" older than --max-age {_span(self.max_age)}: check the nightly snapshot job"
+        )
+
+
+def freshness(
+    store: Any, max_age: timedelta, *, tag: str | None = None, now: datetime | None = None
+) -> Freshness:
+    """How old the newest complete snapshot (with ``tag``) is, at ``now`` (default: now)."""
+    complete = [m for m in snaps.list_snapshots(store.catalog.conn, tag=tag) if m.complete]
+    newest = max(complete, key=lambda m: (m.time, m.seq), default=None)
+    moment = now or datetime.now(UTC)
+    age = None if newest is None else max(moment - newest.time, timedelta(0))
+    return Freshness(max_age, newest, age)
+
+
+def _span(d: timedelta) -> str:
+    total = int(d.total_seconds())
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{n}{u}" for n, u in ((days, "d"), (hours, "h"), (minutes, "min")) if n]
+    return "".join(parts) + (f"{seconds}s" if seconds or not parts else "")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from snapexport.cli import handle_errors, main, store_option
-from snapexport.errors import EXIT_INCOMPLETE
+from snapexport.errors import EXIT_ERROR, EXIT_INCOMPLETE
 
 if TYPE_CHECKING:
     from snapexport.snapshot import SnapshotResult
@@ -145,37 +145,33 @@ def snapshot(
 @main.command()
 @store_option
 @click.option("--tag", help="Only snapshots with this tag.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON list for scripts.")
+@click.option("--max-age", metavar="DURATION",
+              help="Exit 1 with one line when the newest complete snapshot is older"
+                   " (e.g. 26h, 1d, 90min).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON list for scripts (with --max-age: an object, see docs).")  # fmt: skip
 @handle_errors
-def snapshots(store_location: str, tag: str | None, as_json: bool) -> None:
+def snapshots(store_location: str, tag: str | None, max_age: str | None, as_json: bool) -> None:
     """List the store's snapshots, oldest first."""
-    from snapexport.snapshots import list_snapshots
+    from snapexport.snapshots import freshness, list_snapshots, parse_max_age
     from snapexport.store import Store
 
+    limit = parse_max_age(max_age) if max_age is not None else None
     with Store.open(store_location) as store:
         metas = list_snapshots(store, tag=tag)
+        fresh = freshness(store, limit, tag=tag) if limit is not None else None
+    if fresh is not None:
+        problem = fresh.problem()
+        if as_json:
+            click.echo(json.dumps({**fresh.as_json(), "snapshots": _as_json(metas)}))
+        elif problem is None:
+            click.echo(fresh.summary())
+        if problem is not None:
+            click.echo(f"snapexport: error: {problem}", err=True)
+            sys.exit(EXIT_ERROR)
+        return
     if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "id": m.id,
-                        "short_id": m.short_id,
-                        "time": m.time.isoformat(),
-                        "host": m.host,
-                        "profile": m.profile,
-                        "tags": list(m.tags),
-                        "complete": m.complete,
-                        "documents": m.stats.get("documents"),
-                        "records": m.stats.get("records"),
-                        "files": m.stats.get("files"),
-                        "logical_bytes": m.stats.get("logical_bytes"),
-                        "bytes_added": m.stats.get("bytes_added"),
-                    }
-                    for m in metas
-                ]
-            )
-        )
+        click.echo(json.dumps(_as_json(metas)))
         return
     click.echo(
         f"{'ID':<9} {'Time (UTC)':<20} {'Docs':>6} {'Records':>8} {'Files':>6}"
@@ -190,3 +186,23 @@ def snapshots(store_location: str, tag: str | None, as_json: bool) -> None:
             f"  {'ok    ' if m.complete else 'INCOMPLETE'} {','.join(m.tags)}"
         )
     click.echo(f"{len(metas)} snapshot(s)")
+
+
+def _as_json(metas: list[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": m.id,
+            "short_id": m.short_id,
+            "time": m.time.isoformat(),
+            "host": m.host,
+            "profile": m.profile,
+            "tags": list(m.tags),
+            "complete": m.complete,
+            "documents": m.stats.get("documents"),
+            "records": m.stats.get("records"),
+            "files": m.stats.get("files"),
+            "logical_bytes": m.stats.get("logical_bytes"),
+            "bytes_added": m.stats.get("bytes_added"),
+        }
+        for m in metas
+    ]

@@ -43,22 +43,42 @@ def rebuild_catalog(store_location: str) -> None:
 
 @main.command()
 @store_option
+@click.argument("snapshots", nargs=-1, metavar="[SNAPSHOT]...")
 @click.option("--read-data", is_flag=True, help="Read, decompress and re-hash every chunk.")
+@click.option("--read-data-subset", "subset", metavar="N/M|P%",
+              help="Read only slice N of M of the packs (by id: M runs cover every pack once),"
+                   " or P%% of them at random.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="One JSON object for scripts.")
 @handle_errors
-def check(store_location: str, read_data: bool) -> None:
-    """Check that every catalog reference resolves (and with --read-data, every byte)."""
+def check(store_location: str, snapshots: tuple[str, ...], read_data: bool,
+          subset: str | None, as_json: bool) -> None:  # fmt: skip
+    """Check that every catalog reference resolves (and with --read-data, every byte).
+
+    With SNAPSHOT ids, only what those snapshots need is read.
+    """
     from snapexport.check import check_store
+    from snapexport.checkscope import PackSubset
+    from snapexport.snapshots import resolve_all
     from snapexport.store import Store
 
+    chosen = PackSubset.parse(subset) if subset is not None else None
     with Store.open(store_location, write=True) as store:
-        report = check_store(store, read_data=read_data)
+        metas = resolve_all(store, snapshots)
+        report = check_store(store, read_data=read_data, subset=chosen, snapshots=metas)
+    if as_json:
+        click.echo(json.dumps(report.as_json()))
+        if not report.ok:
+            sys.exit(EXIT_ERROR)
+        return
     for line in report.repairs:
         click.echo(f"repaired: {line}")
     for line in report.problems:
         click.echo(f"damaged: {line}", err=True)
     what = f"{report.packs} packs, {report.chunks} chunks, {report.blobs} blobs"
-    if read_data:
-        what += f", {report.bytes_read / 1e6:.1f} MB read"
+    if read_data or chosen is not None:
+        what += (f"; read {report.packs_read} of {report.packs} packs"
+                 f" ({report.pack_bytes_read / 1e6:.1f} of {report.pack_bytes_total / 1e6:.1f}"
+                 f" MB, {report.scope})")  # fmt: skip
     if not report.ok:
         click.echo(f"snapexport: error: check found {len(report.problems)} problem(s) in "
                    f"{what}", err=True)  # fmt: skip
