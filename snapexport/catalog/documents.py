@@ -143,9 +143,18 @@ def _drop_all(conn: sqlite3.Connection) -> None:
         conn.execute(f'DROP TABLE IF EXISTS "{name}"')
 
 
-def watermark(index: sqlite3.Connection) -> int:
-    row = index.execute("SELECT value FROM meta WHERE key = 'watermark'").fetchone()
-    return int(row[0]) if row else 0
+def watermark(index: sqlite3.Connection) -> tuple[int, str]:
+    """The highest span id indexed so far, and that span's record hash (hex) then."""
+    rows = dict(index.execute(
+        "SELECT key, value FROM meta WHERE key IN ('watermark', 'watermark_hash')"
+    ).fetchall())  # fmt: skip
+    return int(rows.get("watermark", 0)), rows.get("watermark_hash", "")
+
+
+def span_hash(conn: sqlite3.Connection, span: int) -> str:
+    """The record hash (hex) of span ``span``, or "" when there is no such span."""
+    row = conn.execute("SELECT hash FROM record_spans WHERE id = ?", (span,)).fetchone()
+    return bytes(row[0]).hex() if row else ""
 
 
 def reset_index(index: sqlite3.Connection) -> None:
@@ -153,7 +162,7 @@ def reset_index(index: sqlite3.Connection) -> None:
     for table in ("versions", "version_tags", "names", "parts"):
         index.execute(f"DELETE FROM {table}")
     index.execute("INSERT INTO content(content) VALUES ('delete-all')")
-    index.execute("DELETE FROM meta WHERE key = 'watermark'")
+    index.execute("DELETE FROM meta WHERE key IN ('watermark', 'watermark_hash')")
 
 
 def highest_span(conn: sqlite3.Connection) -> int:
@@ -161,28 +170,28 @@ def highest_span(conn: sqlite3.Connection) -> int:
 
 
 def spans_after(
-    conn: sqlite3.Connection, after: int, models: Sequence[str]
+    conn: sqlite3.Connection, after: int, upto: int, models: Sequence[str]
 ) -> Iterator[tuple[int, str, str, bytes, bytes, str | None]]:
-    """(span id, model, pk, hash, compressed text, extra) of spans newer than ``after``."""
+    """(span id, model, pk, hash, compressed text, extra) of spans in ``(after, upto]``."""
     marks = ",".join("?" * len(models))
     yield from conn.execute(
         "SELECT s.id, s.model, s.pk, s.hash, d.data, s.extra FROM record_spans s"
         " JOIN record_data d ON d.hash = s.hash"
-        f" WHERE s.id > ? AND s.model IN ({marks}) ORDER BY s.id",
-        (after, *models),
+        f" WHERE s.id > ? AND s.id <= ? AND s.model IN ({marks}) ORDER BY s.id",
+        (after, upto, *models),
     )
 
 
 def add_rows(
     index: sqlite3.Connection,
     *,
-    expect: int,
+    expect: tuple[int, str],
     versions: Iterable[tuple[Any, ...]],
     tags: Iterable[tuple[str, int]],
     names: Iterable[tuple[Any, ...]],
     parts: Iterable[tuple[Any, ...]],
     texts: Iterable[tuple[int, str]],
-    new_watermark: int,
+    new_watermark: tuple[int, str],
 ) -> bool:
     """Add one batch of index rows and advance the watermark, in one transaction.
 
@@ -212,9 +221,9 @@ def add_rows(
             parts,
         )
         index.executemany("INSERT INTO content (rowid, text) VALUES (?, ?)", texts)
-        index.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('watermark', ?)",
-            (str(new_watermark),),
+        index.executemany(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+            [("watermark", str(new_watermark[0])), ("watermark_hash", new_watermark[1])],
         )
         index.execute("COMMIT")
     except BaseException:

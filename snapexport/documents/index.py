@@ -52,27 +52,35 @@ def prepare(store: Any, profile: DocumentProfile) -> int:
 
 
 def refresh(conn: sqlite3.Connection, index: sqlite3.Connection, profile: DocumentProfile) -> int:
-    """Index every span newer than the watermark, a batch per transaction."""
+    """Index every span newer than the watermark, a batch per transaction.
+
+    The watermark is the highest span id indexed and that span's hash. Span ids are only
+    reused after the highest spans are deleted (prune), and then the watermark span is gone
+    or different: the index starts over rather than miss the reused ids.
+    """
     added = 0
     while True:
-        start = cat.watermark(index)
-        top = cat.highest_span(conn)
-        if top < start:  # the catalog was replaced: span ids start over
+        mark = cat.watermark(index)
+        if mark[0] and cat.span_hash(conn, mark[0]) != mark[1]:
             cat.reset_index(index)
             continue
+        top = cat.highest_span(conn)
         batch = _Batch(profile)
         ok = True
-        for span, model, pk, h, data, extra in cat.spans_after(conn, start, profile.indexed_models):
+        for span, model, pk, h, data, extra in cat.spans_after(
+            conn, mark[0], top, profile.indexed_models
+        ):
             batch.add(span, model, pk, bytes(h), decode_text(data), extra)
             if batch.size >= _BATCH:
-                ok = batch.commit(index, start, span)
+                new_mark = (span, bytes(h).hex())
+                ok = batch.commit(index, mark, new_mark)
                 if not ok:
                     break
                 added += batch.size
-                start = span
+                mark = new_mark
                 batch = _Batch(profile)
-        if ok and (batch.size or start < top):
-            ok = batch.commit(index, start, top)
+        if ok and (batch.size or mark[0] < top):
+            ok = batch.commit(index, mark, (top, cat.span_hash(conn, top)))
             added += batch.size
         if ok:
             return added
@@ -126,7 +134,9 @@ class _Batch:
         if content:
             self.texts.append((span, str(content)))
 
-    def commit(self, index: sqlite3.Connection, start: int, new_watermark: int) -> bool:
+    def commit(
+        self, index: sqlite3.Connection, start: tuple[int, str], new_watermark: tuple[int, str]
+    ) -> bool:
         return cat.add_rows(
             index,
             expect=start,
