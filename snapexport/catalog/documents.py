@@ -16,13 +16,14 @@ and read attached to the catalog connection as ``docidx``.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-INDEX_VERSION = 1
+INDEX_VERSION = 3
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS versions (
@@ -41,11 +42,24 @@ CREATE TABLE IF NOT EXISTS versions (
     mime_type   TEXT,
     file_type   TEXT,
     has_archive INTEGER NOT NULL DEFAULT 0,
-    folded      TEXT NOT NULL DEFAULT '' -- casefolded title, original file name and ASN
+    folded      TEXT NOT NULL DEFAULT '', -- casefolded title, original file name and ASN
+    -- The names materialize's Namer gives this version alone (no other document taken),
+    -- the facts they were made from, and whether they could meet a counter-advanced or
+    -- shortened name of another document (see documents/naming.py).
+    name_original  TEXT,
+    name_thumbnail TEXT,
+    name_archive   TEXT,
+    name_corr      TEXT,                -- the correspondent's name they were made with
+    name_unsure    INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS version_names (
+    name TEXT NOT NULL,                 -- one of the version's names (any role)
+    span INTEGER NOT NULL,
+    PRIMARY KEY (name, span)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS versions_pk ON versions(pk);
 CREATE INDEX IF NOT EXISTS versions_checksum ON versions(checksum);
-CREATE INDEX IF NOT EXISTS versions_correspondent ON versions(correspondent);
+CREATE INDEX IF NOT EXISTS versions_correspondent ON versions(correspondent, name_corr);
 CREATE TABLE IF NOT EXISTS version_tags (
     tag  TEXT NOT NULL,                 -- JSON pk of the tag
     span INTEGER NOT NULL,
@@ -96,17 +110,23 @@ class VersionRow:
     file_type: str | None
     has_archive: bool
     sort_key: bytes = b""
+    name_original: str | None = None
+    name_thumbnail: str | None = None
+    name_archive: str | None = None
+    name_corr: str | None = None
+    name_unsure: bool = False
 
 
 _VCOLS = (
     "v.span, v.pk, s.born, s.died, v.title, v.correspondent, v.document_type, v.asn,"
     " v.original_filename, v.checksum, v.archive_checksum, v.created, v.deleted_at,"
-    " v.mime_type, v.file_type, v.has_archive, s.sort_key"
+    " v.mime_type, v.file_type, v.has_archive, s.sort_key, v.name_original,"
+    " v.name_thumbnail, v.name_archive, v.name_corr, v.name_unsure"
 )
 
 
 def _version(row: Sequence[Any]) -> VersionRow:
-    return VersionRow(*row[:15], bool(row[15]), row[16])
+    return VersionRow(*row[:15], bool(row[15]), *row[16:21], bool(row[21]))
 
 
 # -- writing the index (its own connection) ----------------------------------------------
@@ -159,7 +179,7 @@ def span_hash(conn: sqlite3.Connection, span: int) -> str:
 
 def reset_index(index: sqlite3.Connection) -> None:
     """Empty every table (the catalog was replaced: span ids no longer line up)."""
-    for table in ("versions", "version_tags", "names", "parts"):
+    for table in ("versions", "version_tags", "version_names", "names", "parts"):
         index.execute(f"DELETE FROM {table}")
     index.execute("INSERT INTO content(content) VALUES ('delete-all')")
     index.execute("DELETE FROM meta WHERE key IN ('watermark', 'watermark_hash')")
@@ -171,11 +191,11 @@ def highest_span(conn: sqlite3.Connection) -> int:
 
 def spans_after(
     conn: sqlite3.Connection, after: int, upto: int, models: Sequence[str]
-) -> Iterator[tuple[int, str, str, bytes, bytes, str | None]]:
-    """(span id, model, pk, hash, compressed text, extra) of spans in ``(after, upto]``."""
+) -> Iterator[tuple[int, str, str, bytes, bytes, str | None, int]]:
+    """(span id, model, pk, hash, compressed text, extra, born) of spans in ``(after, upto]``."""
     marks = ",".join("?" * len(models))
     yield from conn.execute(
-        "SELECT s.id, s.model, s.pk, s.hash, d.data, s.extra FROM record_spans s"
+        "SELECT s.id, s.model, s.pk, s.hash, d.data, s.extra, s.born FROM record_spans s"
         " JOIN record_data d ON d.hash = s.hash"
         f" WHERE s.id > ? AND s.id <= ? AND s.model IN ({marks}) ORDER BY s.id",
         (after, upto, *models),
@@ -188,6 +208,7 @@ def add_rows(
     expect: tuple[int, str],
     versions: Iterable[tuple[Any, ...]],
     tags: Iterable[tuple[str, int]],
+    version_names: Iterable[tuple[str, int]],
     names: Iterable[tuple[Any, ...]],
     parts: Iterable[tuple[Any, ...]],
     texts: Iterable[tuple[int, str]],
@@ -206,9 +227,13 @@ def add_rows(
         index.executemany(
             "INSERT OR REPLACE INTO versions (span, hash, pk, title, correspondent,"
             " document_type, asn, original_filename, checksum, archive_checksum, created,"
-            " deleted_at, mime_type, file_type, has_archive, folded)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " deleted_at, mime_type, file_type, has_archive, folded, name_original,"
+            " name_thumbnail, name_archive, name_corr, name_unsure)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             versions,
+        )
+        index.executemany(
+            "INSERT OR IGNORE INTO version_names (name, span) VALUES (?, ?)", version_names
         )
         index.executemany("INSERT OR IGNORE INTO version_tags (tag, span) VALUES (?, ?)", tags)
         index.executemany(
@@ -248,32 +273,54 @@ def versions_alive(
     seq: int,
     model: str,
     *,
-    tag: str | None = None,
-    correspondent: str | None = None,
-    document_type: str | None = None,
+    tag: Sequence[str] | None = None,
+    correspondent: Sequence[str] | None = None,
+    document_type: Sequence[str] | None = None,
+    title: re.Pattern[str] | None = None,
 ) -> Iterator[VersionRow]:
     """The document versions snapshot ``seq`` holds, in the exporter's order (sort key).
 
-    Filters take JSON pks (resolved from names by the caller); ``None`` means any.
+    ``tag``, ``correspondent`` and ``document_type`` take JSON pks (the caller resolves
+    names), ``title`` a compiled pattern matched against the whole title; None means any.
     """
     where = [f"s.model = :model AND {_ALIVE_S}"]
     params: dict[str, Any] = {"model": model, "seq": seq}
     if tag is not None:
-        where.append("EXISTS (SELECT 1 FROM docidx.version_tags t WHERE t.tag = :tag"
-                     " AND t.span = v.span)")  # fmt: skip
-        params["tag"] = tag
+        where.append(f"EXISTS (SELECT 1 FROM docidx.version_tags t WHERE t.span = v.span"
+                     f" AND t.tag IN ({_marks('tag', tag, params)}))")  # fmt: skip
     if correspondent is not None:
-        where.append("v.correspondent = :corr")
-        params["corr"] = correspondent
+        where.append(f"v.correspondent IN ({_marks('corr', correspondent, params)})")
     if document_type is not None:
-        where.append("v.document_type = :dtype")
-        params["dtype"] = document_type
+        where.append(f"v.document_type IN ({_marks('dtype', document_type, params)})")
+    if title is not None:
+        conn.create_function("snapexport_match", 2, _matches, deterministic=True)
+        where.append("snapexport_match(:title, v.title)")
+        params["title"] = title.pattern
     sql = (
         f"SELECT {_VCOLS} FROM record_spans s JOIN docidx.versions v"
         f" ON v.span = s.id AND v.hash = s.hash WHERE {' AND '.join(where)} ORDER BY s.sort_key"
     )
     for row in conn.execute(sql, params):
         yield _version(row)
+
+
+def _marks(prefix: str, values: Sequence[str], params: dict[str, Any]) -> str:
+    """Named parameters for an IN list (a handful of pks that carry one name)."""
+    names = []
+    for i, value in enumerate(values):
+        params[f"{prefix}{i}"] = value
+        names.append(f":{prefix}{i}")
+    return ", ".join(names) or "NULL"
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _matches(pattern: str, text: str | None) -> bool:
+    compiled = _PATTERNS.get(pattern)
+    if compiled is None:
+        compiled = _PATTERNS[pattern] = re.compile(pattern, re.IGNORECASE)
+    return bool(compiled.fullmatch(text or ""))
 
 
 def has_explicit_order(conn: sqlite3.Connection, seq: int, model: str) -> bool:
@@ -459,3 +506,74 @@ def part_spans(conn: sqlite3.Connection, document: str) -> list[tuple[str, str, 
             (document,),
         )
     ]
+
+
+def shared_names(conn: sqlite3.Connection, seq: int, model: str) -> Iterator[str]:
+    """Names that two or more document versions snapshot ``seq`` holds were given alone."""
+    for (name,) in conn.execute(
+        "SELECT vn.name FROM docidx.version_names vn"
+        " JOIN docidx.versions v ON v.span = vn.span"
+        f" {_JOIN_V} WHERE s.model = :model AND {_ALIVE_S}"
+        " GROUP BY vn.name HAVING count(*) > 1",
+        {"seq": seq, "model": model},
+    ):
+        yield name
+
+
+def versions_named(
+    conn: sqlite3.Connection, seq: int, model: str, names: Sequence[str]
+) -> Iterator[VersionRow]:
+    """Versions snapshot ``seq`` holds that were given one of ``names`` alone."""
+    for start in range(0, len(names), 500):
+        part = list(names[start : start + 500])
+        marks = ",".join("?" * len(part))
+        for row in conn.execute(
+            f"SELECT DISTINCT {_VCOLS} FROM docidx.version_names vn"
+            f" JOIN docidx.versions v ON v.span = vn.span {_JOIN_V}"
+            f" WHERE vn.name IN ({marks}) AND s.model = ?"
+            " AND s.born <= ? AND (s.died IS NULL OR s.died > ?)",
+            (*part, model, seq, seq),
+        ):
+            yield _version(row)
+
+
+def unsure_versions(conn: sqlite3.Connection, seq: int, model: str) -> Iterator[VersionRow]:
+    """Versions snapshot ``seq`` holds whose names could meet a counter or shortened name."""
+    for row in conn.execute(
+        f"SELECT {_VCOLS} FROM docidx.versions v {_JOIN_V}"
+        f" WHERE v.name_unsure = 1 AND s.model = :model AND {_ALIVE_S}",
+        {"seq": seq, "model": model},
+    ):
+        yield _version(row)
+
+
+def stale_name_versions(
+    conn: sqlite3.Connection, seq: int, model: str, correspondent_model: str
+) -> Iterator[VersionRow]:
+    """Versions snapshot ``seq`` holds whose names were made with another name of their
+    correspondent than ``seq`` gives it (renamed since): one indexed range per name."""
+    for part in ("v.name_corr < cn.name", "v.name_corr > cn.name", "v.name_corr IS NULL"):
+        for row in conn.execute(
+            "WITH cn(pk, name) AS MATERIALIZED (SELECT n.pk, n.name FROM docidx.names n"
+            " JOIN record_spans ns ON ns.id = n.span AND ns.hash = n.hash"
+            " WHERE n.model = :corr AND ns.born <= :seq AND (ns.died IS NULL OR ns.died > :seq))"
+            f" SELECT {_VCOLS} FROM cn JOIN docidx.versions v ON v.correspondent = cn.pk"
+            f" AND {part} {_JOIN_V} WHERE s.model = :model AND {_ALIVE_S}",
+            {"seq": seq, "model": model, "corr": correspondent_model},
+        ):
+            yield _version(row)
+
+
+def time_zone_from(conn: sqlite3.Connection, seq: int) -> str | None:
+    """The time zone recorded by the first snapshot at or after ``seq`` (else the newest)."""
+    row = (
+        conn.execute(
+            "SELECT json_extract(info, '$.time_zone') FROM snapshots WHERE seq >= ?"
+            " ORDER BY seq LIMIT 1",
+            (seq,),
+        ).fetchone()
+        or conn.execute(
+            "SELECT json_extract(info, '$.time_zone') FROM snapshots ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+    )
+    return None if row is None or row[0] is None else str(row[0])

@@ -10,16 +10,20 @@ Where the cache folder cannot be written, a temporary index is built for this ru
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from snapexport.catalog import documents as cat
 from snapexport.catalog.records import decode_text
+from snapexport.documents.naming import alone, facts
 from snapexport.documents.profile import DocumentProfile
+from snapexport.materialize.naming import DocumentNames
 from snapexport.materialize.naming import file_type as mime_extension
 from snapexport.store.location import cache_dir
 
@@ -65,12 +69,12 @@ def refresh(conn: sqlite3.Connection, index: sqlite3.Connection, profile: Docume
             cat.reset_index(index)
             continue
         top = cat.highest_span(conn)
-        batch = _Batch(profile)
+        batch = _Batch(profile, conn)
         ok = True
-        for span, model, pk, h, data, extra in cat.spans_after(
+        for span, model, pk, h, data, extra, born in cat.spans_after(
             conn, mark[0], top, profile.indexed_models
         ):
-            batch.add(span, model, pk, bytes(h), decode_text(data), extra)
+            batch.add(span, model, pk, bytes(h), decode_text(data), extra, born)
             if batch.size >= _BATCH:
                 new_mark = (span, bytes(h).hex())
                 ok = batch.commit(index, mark, new_mark)
@@ -78,7 +82,7 @@ def refresh(conn: sqlite3.Connection, index: sqlite3.Connection, profile: Docume
                     break
                 added += batch.size
                 mark = new_mark
-                batch = _Batch(profile)
+                batch = _Batch(profile, conn)
         if ok and (batch.size or mark[0] < top):
             ok = batch.commit(index, mark, (top, cat.span_hash(conn, top)))
             added += batch.size
@@ -89,8 +93,13 @@ def refresh(conn: sqlite3.Connection, index: sqlite3.Connection, profile: Docume
 class _Batch:
     """Index rows decoded from one batch of spans."""
 
-    def __init__(self, profile: DocumentProfile) -> None:
+    def __init__(self, profile: DocumentProfile, conn: sqlite3.Connection) -> None:
         self.p = profile
+        self.conn = conn
+        self.version_names: list[tuple[str, int]] = []
+        self._zones: dict[int, tuple[str, Any]] = {}
+        self._corr: dict[tuple[str, int], str | None] = {}
+        self._alone: dict[Any, tuple[DocumentNames, bool]] = {}
         self.names = profile.named_models
         self.versions: list[tuple[Any, ...]] = []
         self.tags: list[tuple[str, int]] = []
@@ -99,12 +108,14 @@ class _Batch:
         self.texts: list[tuple[int, str]] = []
         self.size = 0
 
-    def add(self, span: int, model: str, pk: str, h: bytes, text: str, extra: str | None) -> None:
+    def add(
+        self, span: int, model: str, pk: str, h: bytes, text: str, extra: str | None, born: int
+    ) -> None:
         self.size += 1
         fields: dict[str, Any] = json.loads(text).get("fields", {})
         p = self.p
         if model == p.document:
-            self._document(span, pk, h, fields, json.loads(extra) if extra else {})
+            self._document(span, pk, h, fields, json.loads(extra) if extra else {}, born)
         if model in self.names:
             name = fields.get(self.names[model])
             if name is not None:
@@ -113,7 +124,7 @@ class _Batch:
             self.parts.append((span, h, model, json.dumps(fields[p.parts[model]])))
 
     def _document(
-        self, span: int, pk: str, h: bytes, f: dict[str, Any], extra: dict[str, Any]
+        self, span: int, pk: str, h: bytes, f: dict[str, Any], extra: dict[str, Any], born: int
     ) -> None:
         p = self.p
         asn = f.get(p.asn)
@@ -121,18 +132,61 @@ class _Batch:
         title = f.get(p.title)
         original = f.get(p.original_filename)
         folded = "\n".join(str(v) for v in (title, original, asn) if v is not None).casefold()
+        corr_pk = _key(f.get(p.correspondent.field))
+        ext = extra.get("file_type") or mime_extension(mime)
+        has_archive = f.get(p.archive_filename) is not None
+        corr = self._correspondent(corr_pk, born)
+        _zone_name, zone = self._zone(born)
+        doc = facts(json.loads(pk), f.get(p.created), corr, title, mime, has_archive, ext, zone)
+        key = dataclasses.replace(doc, pk=None)  # names do not depend on the pk
+        if key not in self._alone:
+            self._alone[key] = alone(doc)
+        names, unsure = self._alone[key]
+        created = _text(f.get(p.created))
+        unsure = unsure or len(created or "") > 10  # a date-time: named in each snapshot's zone
         self.versions.append((
-            span, h, pk, title, _key(f.get(p.correspondent.field)),
-            _key(f.get(p.document_type.field)), None if asn is None else str(asn), original,
-            f.get(p.checksum), f.get(p.archive_checksum), _text(f.get(p.created)),
-            _text(f.get(p.deleted_at)), mime, extra.get("file_type") or mime_extension(mime),
-            int(f.get(p.archive_filename) is not None), folded,
+            span, h, pk, title, corr_pk, _key(f.get(p.document_type.field)),
+            None if asn is None else str(asn), original, f.get(p.checksum),
+            f.get(p.archive_checksum), created, _text(f.get(p.deleted_at)),
+            mime, ext, int(has_archive), folded, names.original, names.thumbnail,
+            names.archive, corr, int(unsure),
         ))  # fmt: skip
+        for name in (names.original, names.thumbnail, names.archive):
+            if name:
+                self.version_names.append((name, span))
         for tag in f.get(p.tags.field) or ():
             self.tags.append((json.dumps(tag), span))
         content = f.get(p.content)
         if content:
             self.texts.append((span, str(content)))
+
+    def _correspondent(self, pk: str | None, seq: int) -> str | None:
+        """The correspondent's name as the snapshot the version was born in held it."""
+        if pk is None:
+            return None
+        key = (pk, seq)
+        if key not in self._corr:
+            row = cat.record_at(self.conn, self.p.correspondent.model, pk, seq)
+            name = None
+            if row is not None:
+                name = (
+                    json.loads(decode_text(row[0]))
+                    .get("fields", {})
+                    .get(self.p.correspondent.name_field)
+                )
+            self._corr[key] = None if name is None else str(name)
+        return self._corr[key]
+
+    def _zone(self, seq: int) -> tuple[str, Any]:
+        """The site's time zone as recorded by the first snapshot from ``seq`` on."""
+        if seq not in self._zones:
+            name = cat.time_zone_from(self.conn, seq) or "UTC"
+            try:
+                zone: Any = ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                zone = ZoneInfo("UTC")
+            self._zones[seq] = (name, zone)
+        return self._zones[seq]
 
     def commit(
         self, index: sqlite3.Connection, start: tuple[int, str], new_watermark: tuple[int, str]
@@ -142,6 +196,7 @@ class _Batch:
             expect=start,
             versions=self.versions,
             tags=self.tags,
+            version_names=self.version_names,
             names=self.named,
             parts=self.parts,
             texts=self.texts,

@@ -28,12 +28,11 @@ from snapexport.catalog import snapshots as snaps
 from snapexport.catalog.records import decode_text
 from snapexport.documents.history import parse_document_id
 from snapexport.documents.index import prepare
+from snapexport.documents.naming import SnapshotNames
 from snapexport.documents.profile import DocumentProfile, Reference, store_profile
 from snapexport.documents.search import Timeline, find_documents
 from snapexport.errors import CorruptionError, UsageError
 from snapexport.fsutil import atomic_writer
-from snapexport.materialize.exporter import created_text, snapshot_time_zone
-from snapexport.materialize.naming import DocumentFacts, Namer
 from snapexport.values import SnapshotMeta, StoredFile
 
 RUN_FILE = "snapexport-restore.json"
@@ -146,28 +145,24 @@ def _locate(store: Any, profile: DocumentProfile, timeline: Timeline, pk: str,
 
 def _write(store: Any, profile: DocumentProfile, docs: list[_Doc], target: Path,
            original_only: bool) -> RestoreResult:  # fmt: skip
-    namer = Namer(use_filename_format=False, use_folder_prefix=False,
-                  no_thumbnail=original_only, no_archive=original_only,
-                  split_manifest=False)  # fmt: skip
-    namer.reserve(RUN_FILE)
     conn = store.catalog.conn
+    by_snapshot: dict[int, SnapshotNames] = {}
     plans: list[tuple[_Doc, dict[str, str]]] = []
+    taken: set[str] = {RUN_FILE}
     for d in docs:
-        corr = d.version.correspondent
-        corr_name = cat.names_at(conn, profile.correspondent.model, [corr], d.meta.seq).get(
-            corr or ""
-        ) if corr else None  # fmt: skip
-        facts = DocumentFacts(
-            pk=json.loads(d.pk), created=created_text(d.version.created,
-                                                      snapshot_time_zone(d.meta)),
-            correspondent=corr_name, title=d.version.title, mime_type=d.version.mime_type,
-            has_archive=d.version.has_archive, format_name=None,
-            file_type=d.version.file_type or "",
-        )  # fmt: skip
-        names = namer.assign(facts)
+        if d.meta.seq not in by_snapshot:
+            by_snapshot[d.meta.seq] = SnapshotNames(conn, d.meta, profile)
+        names = by_snapshot[d.meta.seq].names(d.version)
+        roles = ("original",) if original_only else ("original", "archive", "thumbnail")
         wanted = {"original": names.original, "archive": names.archive,
                   "thumbnail": names.thumbnail}  # fmt: skip
-        plans.append((d, {r: n for r, n in wanted.items() if n and r in d.files}))
+        named = {r: n for r, n in wanted.items() if n and r in roles and r in d.files}
+        for name in named.values():
+            if name in taken:  # two snapshots' documents under one name
+                raise UsageError(f"two documents to restore are both named {name!r}: restore"
+                                 " them one at a time, into separate folders")  # fmt: skip
+            taken.add(name)
+        plans.append((d, named))
     for _d, named in plans:
         for name in named.values():
             if (target / name).exists():

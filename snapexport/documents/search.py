@@ -20,10 +20,10 @@ from snapexport.catalog import documents as cat
 from snapexport.catalog import snapshots as snaps
 from snapexport.catalog.content import batched
 from snapexport.documents.index import prepare
+from snapexport.documents.naming import SnapshotNames
 from snapexport.documents.profile import DocumentProfile, document_profile, store_profile
 from snapexport.errors import UsageError
-from snapexport.materialize.exporter import created_text, snapshot_time_zone
-from snapexport.materialize.naming import DocumentFacts, Namer
+from snapexport.materialize.exporter import created_text
 from snapexport.values import SnapshotMeta
 
 _BATCH = 500
@@ -101,75 +101,47 @@ def list_documents(
     meta = snaps.resolve(conn, spec, tag=snapshot_tag)
     profile = document_profile(meta)
     prepare(store, profile)
-    wanted = {
-        "tag": _filter_pks(conn, profile.tags.model, tag, "tag"),
-        "correspondent": _filter_pks(conn, profile.correspondent.model, correspondent,
-                                     "correspondent"),
-        "type": _filter_pks(conn, profile.document_type.model, document_type, "document type"),
-    }  # fmt: skip
-    glob = re.compile(fnmatch.translate(title), re.IGNORECASE) if title else None
+    rows = cat.versions_alive(
+        conn, meta.seq, profile.document,
+        tag=_filter_pks(conn, profile.tags.model, tag, "tag"),
+        correspondent=_filter_pks(conn, profile.correspondent.model, correspondent,
+                                  "correspondent"),
+        document_type=_filter_pks(conn, profile.document_type.model, document_type,
+                                  "document type"),
+        title=re.compile(fnmatch.translate(title), re.IGNORECASE) if title else None,
+    )  # fmt: skip
     filters = {k: v for k, v in (("tag", tag), ("correspondent", correspondent),
                                  ("type", document_type), ("title", title)) if v}  # fmt: skip
-    return Listing(meta, filters, _listed(conn, meta, profile, wanted, glob))
+    return Listing(meta, filters, _listed(conn, meta, profile, rows))
 
 
-def _filter_pks(conn: Any, model: str, name: str | None, what: str) -> set[str] | None:
+def _filter_pks(conn: Any, model: str, name: str | None, what: str) -> list[str] | None:
     if name is None:
         return None
     pks = cat.name_pks(conn, model, name)
     if not pks:
         raise UsageError(f"no {what} is called {name!r} in any snapshot: check the spelling"
                          " (snapexport ls lists documents with their names)")  # fmt: skip
-    return set(pks)
+    return pks
 
 
 def _listed(
-    conn: Any,
-    meta: SnapshotMeta,
-    profile: DocumentProfile,
-    wanted: dict[str, set[str] | None],
-    glob: re.Pattern[str] | None,
+    conn: Any, meta: SnapshotMeta, profile: DocumentProfile, rows: Iterator[cat.VersionRow]
 ) -> Iterator[ListedDocument]:
-    tz = snapshot_time_zone(meta)
-    namer = Namer(use_filename_format=False, use_folder_prefix=False, no_thumbnail=False,
-                  no_archive=False, split_manifest=False)  # fmt: skip
-    rows = cat.versions_alive(conn, meta.seq, profile.document)
+    names = SnapshotNames(conn, meta, profile)
     for batch in batched(rows, _BATCH):
         tags = cat.tags_of(conn, [v.span for v in batch])
-        names = _related_names(conn, profile, meta.seq, batch, tags)
+        related = _related_names(conn, profile, meta.seq, batch, tags)
         for v in batch:
-            corr = names["correspondent"].get(v.correspondent or "")
-            facts = DocumentFacts(
-                pk=_pk(v.pk), created=created_text(v.created, tz), correspondent=corr,
-                title=v.title, mime_type=v.mime_type, has_archive=v.has_archive,
-                format_name=None, file_type=v.file_type or "",
-            )  # fmt: skip
-            named = namer.assign(facts)  # every document: counters depend on earlier ones
-            vtags = tags.get(v.span, [])
-            if not _passes(v, vtags, wanted, glob):
-                continue
+            named = names.names(v)
             yield ListedDocument(
-                pk=facts.pk, created=facts.created, title=v.title, correspondent=corr,
-                document_type=names["document_type"].get(v.document_type or ""),
-                tags=tuple(sorted(names["tags"].get(t, f"#{t}") for t in vtags)),
+                pk=_pk(v.pk), created=created_text(v.created, names.tz), title=v.title,
+                correspondent=related["correspondent"].get(v.correspondent or ""),
+                document_type=related["document_type"].get(v.document_type or ""),
+                tags=tuple(sorted(related["tags"].get(t, f"#{t}") for t in tags.get(v.span, []))),
                 asn=v.asn, checksum=v.checksum, trashed=v.deleted_at is not None,
                 original=named.original, archive=named.archive, thumbnail=named.thumbnail,
             )  # fmt: skip
-
-
-def _passes(
-    v: cat.VersionRow,
-    tags: list[str],
-    wanted: dict[str, set[str] | None],
-    glob: re.Pattern[str] | None,
-) -> bool:
-    if wanted["tag"] is not None and not wanted["tag"].intersection(tags):
-        return False
-    if wanted["correspondent"] is not None and v.correspondent not in wanted["correspondent"]:
-        return False
-    if wanted["type"] is not None and v.document_type not in wanted["type"]:
-        return False
-    return glob is None or bool(glob.match(v.title or ""))
 
 
 def _related_names(

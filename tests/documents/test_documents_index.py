@@ -48,6 +48,24 @@ def test_index_follows_nights_and_prune(tmp_path: Path) -> None:
     newest = max(now)
     found = json.loads(_run(cache, "find", "--store", store, now[newest], "--json"))
     assert newest in {d["id"] for d in found["documents"]}
+    # A renamed correspondent renames its documents' files without a new document version:
+    # ls names them as materialize does.
+    conn = sqlite3.connect(site / "db.sqlite3")
+    with conn:
+        conn.execute("UPDATE documents_correspondent SET name = 'Renamed Corp'"
+                     " WHERE id = (SELECT correspondent_id FROM documents_document"
+                     " WHERE correspondent_id IS NOT NULL ORDER BY id LIMIT 1)")  # fmt: skip
+    conn.close()
+    _run(cache, *snap, site=site)
+    export = tmp_path / "export"
+    export.mkdir()
+    _run(cache, "materialize", "--store", store, export)
+    manifest = json.loads((export / "manifest.json").read_text())
+    exported = {r["pk"]: r["__exported_file_name__"] for r in manifest
+                if r["model"] == "documents.document"}  # fmt: skip
+    listing = json.loads(_run(cache, "ls", "--store", store, "--json"))
+    assert {d["id"]: d["original"] for d in listing["documents"]} == exported
+    assert any("Renamed Corp" in name for name in exported.values())
 
 
 def _add_document(conn: sqlite3.Connection, pk: int, title: str, born: int) -> int:
