@@ -12,6 +12,24 @@ from collections.abc import Iterator
 _ALIVE = "f.born <= :seq AND (f.died IS NULL OR f.died > :seq)"
 
 
+class Coverage:
+    """What snapshots need, on one open catalog (read only)."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def packs_needed(self, seq: int) -> Iterator[str]:
+        return packs_needed(self._conn, seq)
+
+    def files_without_blob(self, seq: int) -> Iterator[tuple[str, bytes]]:
+        return files_without_blob(self._conn, seq)
+
+    def records_without_text(self, seq: int) -> Iterator[tuple[str, str]]:
+        return records_without_text(self._conn, seq)
+
+
 def packs_needed(conn: sqlite3.Connection, seq: int) -> Iterator[str]:
     """Ids of the packs holding a chunk of a file snapshot ``seq`` holds."""
     for (pack,) in conn.execute(

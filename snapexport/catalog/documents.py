@@ -23,68 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-INDEX_VERSION = 3
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS versions (
-    span        INTEGER PRIMARY KEY,    -- record_spans.id of one document version
-    hash        BLOB NOT NULL,          -- record_spans.hash (a renumbered span never joins)
-    pk          TEXT NOT NULL,          -- JSON pk, as record_spans.pk
-    title       TEXT,
-    correspondent TEXT,                 -- JSON pk of the related record, or NULL
-    document_type TEXT,
-    asn         TEXT,
-    original_filename TEXT,
-    checksum    TEXT,
-    archive_checksum TEXT,
-    created     TEXT,
-    deleted_at  TEXT,
-    mime_type   TEXT,
-    file_type   TEXT,
-    has_archive INTEGER NOT NULL DEFAULT 0,
-    folded      TEXT NOT NULL DEFAULT '', -- casefolded title, original file name and ASN
-    -- The names materialize's Namer gives this version alone (no other document taken),
-    -- the facts they were made from, and whether they could meet a counter-advanced or
-    -- shortened name of another document (see documents/naming.py).
-    name_original  TEXT,
-    name_thumbnail TEXT,
-    name_archive   TEXT,
-    name_corr      TEXT,                -- the correspondent's name they were made with
-    name_unsure    INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS version_names (
-    name TEXT NOT NULL,                 -- one of the version's names (any role)
-    span INTEGER NOT NULL,
-    PRIMARY KEY (name, span)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS versions_pk ON versions(pk);
-CREATE INDEX IF NOT EXISTS versions_checksum ON versions(checksum);
-CREATE INDEX IF NOT EXISTS versions_correspondent ON versions(correspondent, name_corr);
-CREATE TABLE IF NOT EXISTS version_tags (
-    tag  TEXT NOT NULL,                 -- JSON pk of the tag
-    span INTEGER NOT NULL,
-    PRIMARY KEY (tag, span)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS version_tags_span ON version_tags(span);
-CREATE TABLE IF NOT EXISTS names (
-    span   INTEGER PRIMARY KEY,         -- a version of a named record (tag, correspondent, ...)
-    hash   BLOB NOT NULL,
-    model  TEXT NOT NULL,
-    pk     TEXT NOT NULL,
-    name   TEXT NOT NULL,
-    folded TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS names_model ON names(model, pk);
-CREATE TABLE IF NOT EXISTS parts (
-    span     INTEGER PRIMARY KEY,       -- a version of a record that belongs to a document
-    hash     BLOB NOT NULL,
-    model    TEXT NOT NULL,
-    document TEXT NOT NULL              -- JSON pk of the document
-);
-CREATE INDEX IF NOT EXISTS parts_document ON parts(document, model);
-CREATE VIRTUAL TABLE IF NOT EXISTS content USING fts5(text, content='');
-"""
-
 _ALIVE_S = "s.born <= :seq AND (s.died IS NULL OR s.died > :seq)"
 _JOIN_V = "JOIN record_spans s ON s.id = v.span AND s.hash = v.hash"
 
@@ -129,181 +67,6 @@ def _version(row: Sequence[Any]) -> VersionRow:
     return VersionRow(*row[:15], bool(row[15]), *row[16:21], bool(row[21]))
 
 
-# -- writing the index (its own connection) ----------------------------------------------
-
-
-def open_index(path: Path) -> sqlite3.Connection:
-    """Open (creating) the index file; a file of another index version is emptied."""
-    conn = sqlite3.connect(path, isolation_level=None, timeout=30)
-    conn.execute("PRAGMA busy_timeout = 30000")
-    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-        conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")  # a derived cache: a lost tail is re-indexed
-    has_meta = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-    ).fetchone()
-    version = None
-    if has_meta:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
-        version = int(row[0]) if row else None
-    if version != INDEX_VERSION:
-        _drop_all(conn)
-    conn.executescript(SCHEMA)
-    conn.execute(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES ('version', ?)", (str(INDEX_VERSION),)
-    )
-    return conn
-
-
-def _drop_all(conn: sqlite3.Connection) -> None:
-    for (name,) in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-        " AND name NOT LIKE 'content_%'"
-    ).fetchall():
-        conn.execute(f'DROP TABLE IF EXISTS "{name}"')
-
-
-def watermark(index: sqlite3.Connection) -> tuple[int, str]:
-    """The highest span id indexed so far, and that span's record hash (hex) then."""
-    rows = dict(index.execute(
-        "SELECT key, value FROM meta WHERE key IN ('watermark', 'watermark_hash')"
-    ).fetchall())  # fmt: skip
-    return int(rows.get("watermark", 0)), rows.get("watermark_hash", "")
-
-
-def span_hash(conn: sqlite3.Connection, span: int) -> str:
-    """The record hash (hex) of span ``span``, or "" when there is no such span."""
-    row = conn.execute("SELECT hash FROM record_spans WHERE id = ?", (span,)).fetchone()
-    return bytes(row[0]).hex() if row else ""
-
-
-def reset_index(index: sqlite3.Connection) -> None:
-    """Empty every table (the catalog was replaced: span ids no longer line up)."""
-    for table in ("versions", "version_tags", "version_names", "names", "parts"):
-        index.execute(f"DELETE FROM {table}")
-    index.execute("INSERT INTO content(content) VALUES ('delete-all')")
-    index.execute("DELETE FROM meta WHERE key IN ('watermark', 'watermark_hash')")
-
-
-def highest_span(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT coalesce(max(id), 0) FROM record_spans").fetchone()[0])
-
-
-def spans_after(
-    conn: sqlite3.Connection, after: int, upto: int, models: Sequence[str]
-) -> Iterator[tuple[int, str, str, bytes, bytes, str | None, int]]:
-    """(span id, model, pk, hash, compressed text, extra, born) of spans in ``(after, upto]``."""
-    marks = ",".join("?" * len(models))
-    yield from conn.execute(
-        "SELECT s.id, s.model, s.pk, s.hash, d.data, s.extra, s.born FROM record_spans s"
-        " JOIN record_data d ON d.hash = s.hash"
-        f" WHERE s.id > ? AND s.id <= ? AND s.model IN ({marks}) ORDER BY s.id",
-        (after, upto, *models),
-    )
-
-
-def add_rows(
-    index: sqlite3.Connection,
-    *,
-    expect: tuple[int, str],
-    versions: Iterable[tuple[Any, ...]],
-    tags: Iterable[tuple[str, int]],
-    version_names: Iterable[tuple[str, int]],
-    names: Iterable[tuple[Any, ...]],
-    parts: Iterable[tuple[Any, ...]],
-    texts: Iterable[tuple[int, str]],
-    new_watermark: tuple[int, str],
-) -> bool:
-    """Add one batch of index rows and advance the watermark, in one transaction.
-
-    Only if the watermark is still ``expect`` (another process may have indexed the same
-    spans meanwhile): returns False, and adds nothing, when it moved.
-    """
-    index.execute("BEGIN IMMEDIATE")
-    try:
-        if watermark(index) != expect:
-            index.execute("ROLLBACK")
-            return False
-        index.executemany(
-            "INSERT OR REPLACE INTO versions (span, hash, pk, title, correspondent,"
-            " document_type, asn, original_filename, checksum, archive_checksum, created,"
-            " deleted_at, mime_type, file_type, has_archive, folded, name_original,"
-            " name_thumbnail, name_archive, name_corr, name_unsure)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            versions,
-        )
-        index.executemany(
-            "INSERT OR IGNORE INTO version_names (name, span) VALUES (?, ?)", version_names
-        )
-        index.executemany("INSERT OR IGNORE INTO version_tags (tag, span) VALUES (?, ?)", tags)
-        index.executemany(
-            "INSERT OR REPLACE INTO names (span, hash, model, pk, name, folded)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            names,
-        )
-        index.executemany(
-            "INSERT OR REPLACE INTO parts (span, hash, model, document) VALUES (?, ?, ?, ?)",
-            parts,
-        )
-        index.executemany("INSERT INTO content (rowid, text) VALUES (?, ?)", texts)
-        index.executemany(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-            [("watermark", str(new_watermark[0])), ("watermark_hash", new_watermark[1])],
-        )
-        index.execute("COMMIT")
-    except BaseException:
-        if index.in_transaction:
-            index.execute("ROLLBACK")
-        raise
-    return True
-
-
-def attach(conn: sqlite3.Connection, path: Path) -> None:
-    """Attach the index file to the catalog connection as ``docidx`` (reads only)."""
-    attached = {row[1] for row in conn.execute("PRAGMA database_list")}
-    if "docidx" not in attached:
-        conn.execute("ATTACH DATABASE ? AS docidx", (str(path),))
-
-
-# -- reading (catalog connection with docidx attached) -----------------------------------
-
-
-def versions_alive(
-    conn: sqlite3.Connection,
-    seq: int,
-    model: str,
-    *,
-    tag: Sequence[str] | None = None,
-    correspondent: Sequence[str] | None = None,
-    document_type: Sequence[str] | None = None,
-    title: re.Pattern[str] | None = None,
-) -> Iterator[VersionRow]:
-    """The document versions snapshot ``seq`` holds, in the exporter's order (sort key).
-
-    ``tag``, ``correspondent`` and ``document_type`` take JSON pks (the caller resolves
-    names), ``title`` a compiled pattern matched against the whole title; None means any.
-    """
-    where = [f"s.model = :model AND {_ALIVE_S}"]
-    params: dict[str, Any] = {"model": model, "seq": seq}
-    if tag is not None:
-        where.append(f"EXISTS (SELECT 1 FROM docidx.version_tags t WHERE t.span = v.span"
-                     f" AND t.tag IN ({_marks('tag', tag, params)}))")  # fmt: skip
-    if correspondent is not None:
-        where.append(f"v.correspondent IN ({_marks('corr', correspondent, params)})")
-    if document_type is not None:
-        where.append(f"v.document_type IN ({_marks('dtype', document_type, params)})")
-    if title is not None:
-        conn.create_function("snapexport_match", 2, _matches, deterministic=True)
-        where.append("snapexport_match(:title, v.title)")
-        params["title"] = title.pattern
-    sql = (
-        f"SELECT {_VCOLS} FROM record_spans s JOIN docidx.versions v"
-        f" ON v.span = s.id AND v.hash = s.hash WHERE {' AND '.join(where)} ORDER BY s.sort_key"
-    )
-    for row in conn.execute(sql, params):
-        yield _version(row)
-
-
 def _marks(prefix: str, values: Sequence[str], params: dict[str, Any]) -> str:
     """Named parameters for an IN list (a handful of pks that carry one name)."""
     names = []
@@ -323,257 +86,313 @@ def _matches(pattern: str, text: str | None) -> bool:
     return bool(compiled.fullmatch(text or ""))
 
 
-def has_explicit_order(conn: sqlite3.Connection, seq: int, model: str) -> bool:
-    row = conn.execute(
-        "SELECT 1 FROM snapshot_orders WHERE seq = ? AND model = ?", (seq, model)
-    ).fetchone()
-    return row is not None
+class Documents:
+    """Document questions on one open catalog, answered through the document index
+    (``attach`` it first, see ``catalog/docindex.py``)."""
 
+    __slots__ = ("_conn",)
 
-def tags_of(conn: sqlite3.Connection, spans: Sequence[int]) -> dict[int, list[str]]:
-    """Tag pks (JSON) of these document versions."""
-    out: dict[int, list[str]] = {}
-    if not spans:
-        return out
-    marks = ",".join("?" * len(spans))
-    for span, tag in conn.execute(
-        f"SELECT span, tag FROM docidx.version_tags WHERE span IN ({marks}) ORDER BY span, tag",
-        tuple(spans),
-    ):
-        out.setdefault(span, []).append(tag)
-    return out
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
 
+    def span_hash(self, span: int) -> str:
+        """The record hash (hex) of span ``span``, or "" when there is no such span."""
+        row = self._conn.execute("SELECT hash FROM record_spans WHERE id = ?", (span,)).fetchone()
+        return bytes(row[0]).hex() if row else ""
 
-def names_at(conn: sqlite3.Connection, model: str, pks: Iterable[str], seq: int) -> dict[str, str]:
-    """Names of related records as snapshot ``seq`` held them (else their newest name)."""
-    out: dict[str, str] = {}
-    alive: set[str] = set()
-    wanted = sorted(set(pks))
-    for start in range(0, len(wanted), 500):
-        part = wanted[start : start + 500]
-        marks = ",".join("?" * len(part))
-        for pk, name, born, died in conn.execute(
-            "SELECT n.pk, n.name, s.born, s.died FROM docidx.names n"
-            " JOIN record_spans s ON s.id = n.span AND s.hash = n.hash"
-            f" WHERE n.model = ? AND n.pk IN ({marks}) ORDER BY s.born",
-            (model, *part),
-        ):
-            if born <= seq and (died is None or died > seq):
-                out[pk] = name
-                alive.add(pk)
-            elif pk not in alive:
-                out[pk] = name
-    return out
-
-
-def name_pks(conn: sqlite3.Connection, model: str, name: str) -> list[str]:
-    """JSON pks of records of ``model`` that were ever called ``name`` (case-insensitive)."""
-    return [
-        pk
-        for (pk,) in conn.execute(
-            "SELECT DISTINCT n.pk FROM docidx.names n"
-            " JOIN record_spans s ON s.id = n.span AND s.hash = n.hash"
-            " WHERE n.model = ? AND n.folded = ?",
-            (model, name.casefold()),
+    def highest_span(self) -> int:
+        return int(
+            self._conn.execute("SELECT coalesce(max(id), 0) FROM record_spans").fetchone()[0]
         )
-    ]
 
-
-def find_versions(
-    conn: sqlite3.Connection,
-    model: str,
-    query: str,
-    *,
-    name_models: Sequence[str],
-    fts_query: str | None,
-    checksum_prefix: str | None,
-) -> Iterator[VersionRow]:
-    """Every version of every document one of whose versions matches ``query``.
-
-    Matches: casefolded substring of title, original file name or ASN; a related record
-    (correspondent, tag: ``name_models``) whose name contains it; a checksum prefix; the
-    content's words (FTS5). Ordered by document pk (numeric first), then by birth.
-    """
-    like = "%" + query.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    like += "%"
-    marks = ",".join("?" * len(name_models))
-    named = (
-        f"SELECT n.pk FROM docidx.names n WHERE n.model IN ({marks})"
-        " AND n.folded LIKE ? ESCAPE '\\'"
-    )
-    matched = [
-        "SELECT span FROM docidx.versions WHERE folded LIKE ? ESCAPE '\\'",
-        f"SELECT span FROM docidx.versions WHERE correspondent IN ({named})",
-        f"SELECT span FROM docidx.version_tags WHERE tag IN ({named})",
-    ]
-    params: list[Any] = [like, *name_models, like, *name_models, like]
-    if checksum_prefix:
-        matched.append(
-            "SELECT span FROM docidx.versions WHERE checksum >= ? AND checksum < ?"
-            " UNION ALL SELECT span FROM docidx.versions"
-            " WHERE archive_checksum >= ? AND archive_checksum < ?"
-        )
-        params += [checksum_prefix, checksum_prefix + "g"] * 2
-    if fts_query:
-        matched.append("SELECT rowid FROM docidx.content WHERE content MATCH ?")
-        params.append(fts_query)
-    sql = (
-        f"WITH hit(span) AS ({' UNION '.join(matched)}),"
-        " docs(pk) AS (SELECT DISTINCT v.pk FROM hit JOIN docidx.versions v ON v.span = hit.span"
-        " JOIN record_spans s ON s.id = v.span AND s.hash = v.hash WHERE s.model = ?)"
-        f" SELECT {_VCOLS} FROM docs JOIN docidx.versions v ON v.pk = docs.pk {_JOIN_V}"
-        " ORDER BY typeof(json(v.pk)) <> 'integer', CAST(v.pk AS INTEGER), v.pk, s.born"
-    )
-    for row in conn.execute(sql, (*params, model)):
-        yield _version(row)
-
-
-def versions_of(conn: sqlite3.Connection, model: str, pk: str) -> list[VersionRow]:
-    """Every stored version of one document, oldest first (a handful of rows)."""
-    return [
-        _version(row)
-        for row in conn.execute(
-            f"SELECT {_VCOLS} FROM docidx.versions v {_JOIN_V}"
-            " WHERE v.pk = ? AND s.model = ? ORDER BY s.born",
-            (pk, model),
-        )
-    ]
-
-
-def record_at(
-    conn: sqlite3.Connection, model: str, pk: str, seq: int
-) -> tuple[bytes, str | None] | None:
-    """(compressed text, extra) of one record as snapshot ``seq`` holds it, or None.
-
-    For the small models a document refers to (tags, users, ...); documents themselves are
-    found through the index (``versions_of``).
-    """
-    row = conn.execute(
-        "SELECT d.data, s.extra FROM record_spans s JOIN record_data d ON d.hash = s.hash"
-        f" WHERE s.model = :model AND s.pk = :pk AND {_ALIVE_S}",
-        {"model": model, "pk": pk, "seq": seq},
-    ).fetchone()
-    return None if row is None else (bytes(row[0]), row[1])
-
-
-def span_record(conn: sqlite3.Connection, span: int) -> tuple[bytes, str | None] | None:
-    """(compressed text, extra) of one span."""
-    row = conn.execute(
-        "SELECT d.data, s.extra FROM record_spans s JOIN record_data d ON d.hash = s.hash"
-        " WHERE s.id = ?",
-        (span,),
-    ).fetchone()
-    return None if row is None else (bytes(row[0]), row[1])
-
-
-def parts_at(conn: sqlite3.Connection, document: str, seq: int) -> Iterator[tuple[str, str, bytes]]:
-    """(model, pk, compressed text) of the records belonging to a document in ``seq``."""
-    yield from (
-        (model, pk, bytes(data))
-        for model, pk, data in conn.execute(
-            "SELECT s.model, s.pk, d.data FROM docidx.parts p"
-            " JOIN record_spans s ON s.id = p.span AND s.hash = p.hash"
+    def spans_after(
+        self, after: int, upto: int, models: Sequence[str]
+    ) -> Iterator[tuple[int, str, str, bytes, bytes, str | None, int]]:
+        """(span id, model, pk, hash, compressed text, extra, born) of the spans in
+        ``(after, upto]``."""
+        marks = ",".join("?" * len(models))
+        yield from self._conn.execute(
+            "SELECT s.id, s.model, s.pk, s.hash, d.data, s.extra, s.born FROM record_spans s"
             " JOIN record_data d ON d.hash = s.hash"
-            f" WHERE p.document = :doc AND {_ALIVE_S}"
-            " ORDER BY s.model, CAST(s.pk AS INTEGER), s.pk",
-            {"doc": document, "seq": seq},
+            f" WHERE s.id > ? AND s.id <= ? AND s.model IN ({marks}) ORDER BY s.id",
+            (after, upto, *models),
         )
-    )
 
+    def attach(self, path: Path) -> None:
+        """Attach the index file to the catalog connection as ``docidx`` (reads only)."""
+        attached = {row[1] for row in self._conn.execute("PRAGMA database_list")}
+        if "docidx" not in attached:
+            self._conn.execute("ATTACH DATABASE ? AS docidx", (str(path),))
 
-def file_versions(
-    conn: sqlite3.Connection, owner_model: str, owner_pk: str
-) -> list[tuple[str, str, bytes, int, str | None, int, int | None]]:
-    """(role, path, blob, size, checksum, born, died) of every stored file of one record."""
-    return [
-        (role, path, bytes(blob), size, checksum, born, died)
-        for role, path, blob, size, checksum, born, died in conn.execute(
-            "SELECT role, path, blob, size, checksum, born, died FROM file_spans"
-            " WHERE owner_model = ? AND owner_pk = ? ORDER BY born, role",
-            (owner_model, owner_pk),
+    def versions_alive(
+        self,
+        seq: int,
+        model: str,
+        *,
+        tag: Sequence[str] | None = None,
+        correspondent: Sequence[str] | None = None,
+        document_type: Sequence[str] | None = None,
+        title: re.Pattern[str] | None = None,
+    ) -> Iterator[VersionRow]:
+        """The document versions snapshot ``seq`` holds, in the exporter's order (sort key).
+
+        ``tag``, ``correspondent`` and ``document_type`` take JSON pks (the caller resolves
+        names), ``title`` a compiled pattern matched against the whole title; None means any.
+        """
+        where = [f"s.model = :model AND {_ALIVE_S}"]
+        params: dict[str, Any] = {"model": model, "seq": seq}
+        if tag is not None:
+            where.append(f"EXISTS (SELECT 1 FROM docidx.version_tags t WHERE t.span = v.span"
+                         f" AND t.tag IN ({_marks('tag', tag, params)}))")  # fmt: skip
+        if correspondent is not None:
+            where.append(f"v.correspondent IN ({_marks('corr', correspondent, params)})")
+        if document_type is not None:
+            where.append(f"v.document_type IN ({_marks('dtype', document_type, params)})")
+        if title is not None:
+            self._conn.create_function("snapexport_match", 2, _matches, deterministic=True)
+            where.append("snapexport_match(:title, v.title)")
+            params["title"] = title.pattern
+        sql = (
+            f"SELECT {_VCOLS} FROM record_spans s JOIN docidx.versions v"
+            f" ON v.span = s.id AND v.hash = s.hash WHERE {' AND '.join(where)} ORDER BY s.sort_key"
         )
-    ]
+        for row in self._conn.execute(sql, params):
+            yield _version(row)
 
+    def has_explicit_order(self, seq: int, model: str) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM snapshot_orders WHERE seq = ? AND model = ?", (seq, model)
+        ).fetchone()
+        return row is not None
 
-def part_spans(conn: sqlite3.Connection, document: str) -> list[tuple[str, str, int, int | None]]:
-    """(model, pk, born, died) of every stored version of the records belonging to a document."""
-    return [
-        (model, pk, born, died)
-        for model, pk, born, died in conn.execute(
-            "SELECT s.model, s.pk, s.born, s.died FROM docidx.parts p"
-            " JOIN record_spans s ON s.id = p.span AND s.hash = p.hash"
-            " WHERE p.document = ? ORDER BY s.born, s.model, s.pk",
-            (document,),
+    def tags_of(self, spans: Sequence[int]) -> dict[int, list[str]]:
+        """Tag pks (JSON) of these document versions."""
+        out: dict[int, list[str]] = {}
+        if not spans:
+            return out
+        marks = ",".join("?" * len(spans))
+        for span, tag in self._conn.execute(
+            f"SELECT span, tag FROM docidx.version_tags WHERE span IN ({marks}) ORDER BY span, tag",
+            tuple(spans),
+        ):
+            out.setdefault(span, []).append(tag)
+        return out
+
+    def names_at(self, model: str, pks: Iterable[str], seq: int) -> dict[str, str]:
+        """Names of related records as snapshot ``seq`` held them (else their newest name)."""
+        out: dict[str, str] = {}
+        alive: set[str] = set()
+        wanted = sorted(set(pks))
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for pk, name, born, died in self._conn.execute(
+                "SELECT n.pk, n.name, s.born, s.died FROM docidx.names n"
+                " JOIN record_spans s ON s.id = n.span AND s.hash = n.hash"
+                f" WHERE n.model = ? AND n.pk IN ({marks}) ORDER BY s.born",
+                (model, *part),
+            ):
+                if born <= seq and (died is None or died > seq):
+                    out[pk] = name
+                    alive.add(pk)
+                elif pk not in alive:
+                    out[pk] = name
+        return out
+
+    def name_pks(self, model: str, name: str) -> list[str]:
+        """JSON pks of records of ``model`` that were ever called ``name`` (case-insensitive)."""
+        return [
+            pk
+            for (pk,) in self._conn.execute(
+                "SELECT DISTINCT n.pk FROM docidx.names n"
+                " JOIN record_spans s ON s.id = n.span AND s.hash = n.hash"
+                " WHERE n.model = ? AND n.folded = ?",
+                (model, name.casefold()),
+            )
+        ]
+
+    def find_versions(
+        self,
+        model: str,
+        query: str,
+        *,
+        name_models: Sequence[str],
+        fts_query: str | None,
+        checksum_prefix: str | None,
+    ) -> Iterator[VersionRow]:
+        """Every version of every document one of whose versions matches ``query``.
+
+        Matches: casefolded substring of title, original file name or ASN; a related record
+        (correspondent, tag: ``name_models``) whose name contains it; a checksum prefix; the
+        content's words (FTS5). Ordered by document pk (numeric first), then by birth.
+        """
+        like = "%" + query.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like += "%"
+        marks = ",".join("?" * len(name_models))
+        named = (
+            f"SELECT n.pk FROM docidx.names n WHERE n.model IN ({marks})"
+            " AND n.folded LIKE ? ESCAPE '\\'"
         )
-    ]
+        matched = [
+            "SELECT span FROM docidx.versions WHERE folded LIKE ? ESCAPE '\\'",
+            f"SELECT span FROM docidx.versions WHERE correspondent IN ({named})",
+            f"SELECT span FROM docidx.version_tags WHERE tag IN ({named})",
+        ]
+        params: list[Any] = [like, *name_models, like, *name_models, like]
+        if checksum_prefix:
+            matched.append(
+                "SELECT span FROM docidx.versions WHERE checksum >= ? AND checksum < ?"
+                " UNION ALL SELECT span FROM docidx.versions"
+                " WHERE archive_checksum >= ? AND archive_checksum < ?"
+            )
+            params += [checksum_prefix, checksum_prefix + "g"] * 2
+        if fts_query:
+            matched.append("SELECT rowid FROM docidx.content WHERE content MATCH ?")
+            params.append(fts_query)
+        sql = (
+            f"WITH hit(span) AS ({' UNION '.join(matched)}),"
+            " docs(pk) AS (SELECT DISTINCT v.pk FROM hit"
+            " JOIN docidx.versions v ON v.span = hit.span"
+            " JOIN record_spans s ON s.id = v.span AND s.hash = v.hash WHERE s.model = ?)"
+            f" SELECT {_VCOLS} FROM docs JOIN docidx.versions v ON v.pk = docs.pk {_JOIN_V}"
+            " ORDER BY typeof(json(v.pk)) <> 'integer', CAST(v.pk AS INTEGER), v.pk, s.born"
+        )
+        for row in self._conn.execute(sql, (*params, model)):
+            yield _version(row)
 
+    def versions_of(self, model: str, pk: str) -> list[VersionRow]:
+        """Every stored version of one document, oldest first (a handful of rows)."""
+        return [
+            _version(row)
+            for row in self._conn.execute(
+                f"SELECT {_VCOLS} FROM docidx.versions v {_JOIN_V}"
+                " WHERE v.pk = ? AND s.model = ? ORDER BY s.born",
+                (pk, model),
+            )
+        ]
 
-def shared_names(conn: sqlite3.Connection, seq: int, model: str) -> Iterator[str]:
-    """Names that two or more document versions snapshot ``seq`` holds were given alone."""
-    for (name,) in conn.execute(
-        "SELECT vn.name FROM docidx.version_names vn"
-        " JOIN docidx.versions v ON v.span = vn.span"
-        f" {_JOIN_V} WHERE s.model = :model AND {_ALIVE_S}"
-        " GROUP BY vn.name HAVING count(*) > 1",
-        {"seq": seq, "model": model},
-    ):
-        yield name
+    def record_at(self, model: str, pk: str, seq: int) -> tuple[bytes, str | None] | None:
+        """(compressed text, extra) of one record as snapshot ``seq`` holds it, or None.
 
+        For the small models a document refers to (tags, users, ...); documents themselves are
+        found through the index (``versions_of``).
+        """
+        row = self._conn.execute(
+            "SELECT d.data, s.extra FROM record_spans s JOIN record_data d ON d.hash = s.hash"
+            f" WHERE s.model = :model AND s.pk = :pk AND {_ALIVE_S}",
+            {"model": model, "pk": pk, "seq": seq},
+        ).fetchone()
+        return None if row is None else (bytes(row[0]), row[1])
 
-def versions_named(
-    conn: sqlite3.Connection, seq: int, model: str, names: Sequence[str]
-) -> Iterator[VersionRow]:
-    """Versions snapshot ``seq`` holds that were given one of ``names`` alone."""
-    for start in range(0, len(names), 500):
-        part = list(names[start : start + 500])
-        marks = ",".join("?" * len(part))
-        for row in conn.execute(
-            f"SELECT DISTINCT {_VCOLS} FROM docidx.version_names vn"
-            f" JOIN docidx.versions v ON v.span = vn.span {_JOIN_V}"
-            f" WHERE vn.name IN ({marks}) AND s.model = ?"
-            " AND s.born <= ? AND (s.died IS NULL OR s.died > ?)",
-            (*part, model, seq, seq),
+    def span_record(self, span: int) -> tuple[bytes, str | None] | None:
+        """(compressed text, extra) of one span."""
+        row = self._conn.execute(
+            "SELECT d.data, s.extra FROM record_spans s JOIN record_data d ON d.hash = s.hash"
+            " WHERE s.id = ?",
+            (span,),
+        ).fetchone()
+        return None if row is None else (bytes(row[0]), row[1])
+
+    def parts_at(self, document: str, seq: int) -> Iterator[tuple[str, str, bytes]]:
+        """(model, pk, compressed text) of the records belonging to a document in ``seq``."""
+        yield from (
+            (model, pk, bytes(data))
+            for model, pk, data in self._conn.execute(
+                "SELECT s.model, s.pk, d.data FROM docidx.parts p"
+                " JOIN record_spans s ON s.id = p.span AND s.hash = p.hash"
+                " JOIN record_data d ON d.hash = s.hash"
+                f" WHERE p.document = :doc AND {_ALIVE_S}"
+                " ORDER BY s.model, CAST(s.pk AS INTEGER), s.pk",
+                {"doc": document, "seq": seq},
+            )
+        )
+
+    def file_versions(
+        self, owner_model: str, owner_pk: str
+    ) -> list[tuple[str, str, bytes, int, str | None, int, int | None]]:
+        """(role, path, blob, size, checksum, born, died) of every stored file of one record."""
+        return [
+            (role, path, bytes(blob), size, checksum, born, died)
+            for role, path, blob, size, checksum, born, died in self._conn.execute(
+                "SELECT role, path, blob, size, checksum, born, died FROM file_spans"
+                " WHERE owner_model = ? AND owner_pk = ? ORDER BY born, role",
+                (owner_model, owner_pk),
+            )
+        ]
+
+    def part_spans(self, document: str) -> list[tuple[str, str, int, int | None]]:
+        """(model, pk, born, died) of every stored version of a document's part records."""
+        return [
+            (model, pk, born, died)
+            for model, pk, born, died in self._conn.execute(
+                "SELECT s.model, s.pk, s.born, s.died FROM docidx.parts p"
+                " JOIN record_spans s ON s.id = p.span AND s.hash = p.hash"
+                " WHERE p.document = ? ORDER BY s.born, s.model, s.pk",
+                (document,),
+            )
+        ]
+
+    def shared_names(self, seq: int, model: str) -> Iterator[str]:
+        """Names that two or more document versions snapshot ``seq`` holds were given alone."""
+        for (name,) in self._conn.execute(
+            "SELECT vn.name FROM docidx.version_names vn"
+            " JOIN docidx.versions v ON v.span = vn.span"
+            f" {_JOIN_V} WHERE s.model = :model AND {_ALIVE_S}"
+            " GROUP BY vn.name HAVING count(*) > 1",
+            {"seq": seq, "model": model},
+        ):
+            yield name
+
+    def versions_named(self, seq: int, model: str, names: Sequence[str]) -> Iterator[VersionRow]:
+        """Versions snapshot ``seq`` holds that were given one of ``names`` alone."""
+        for start in range(0, len(names), 500):
+            part = list(names[start : start + 500])
+            marks = ",".join("?" * len(part))
+            for row in self._conn.execute(
+                f"SELECT DISTINCT {_VCOLS} FROM docidx.version_names vn"
+                f" JOIN docidx.versions v ON v.span = vn.span {_JOIN_V}"
+                f" WHERE vn.name IN ({marks}) AND s.model = ?"
+                " AND s.born <= ? AND (s.died IS NULL OR s.died > ?)",
+                (*part, model, seq, seq),
+            ):
+                yield _version(row)
+
+    def unsure_versions(self, seq: int, model: str) -> Iterator[VersionRow]:
+        """Versions snapshot ``seq`` holds whose names could meet a counter or shortened name."""
+        for row in self._conn.execute(
+            f"SELECT {_VCOLS} FROM docidx.versions v {_JOIN_V}"
+            f" WHERE v.name_unsure = 1 AND s.model = :model AND {_ALIVE_S}",
+            {"seq": seq, "model": model},
         ):
             yield _version(row)
 
+    def stale_name_versions(
+        self, seq: int, model: str, correspondent_model: str
+    ) -> Iterator[VersionRow]:
+        """Versions snapshot ``seq`` holds whose names were made with another name of their
+        correspondent than ``seq`` gives it (renamed since): one indexed range per name."""
+        for part in ("v.name_corr < cn.name", "v.name_corr > cn.name", "v.name_corr IS NULL"):
+            for row in self._conn.execute(
+                "WITH cn(pk, name) AS MATERIALIZED (SELECT n.pk, n.name FROM docidx.names n"
+                " JOIN record_spans ns ON ns.id = n.span AND ns.hash = n.hash"
+                " WHERE n.model = :corr AND ns.born <= :seq"
+                " AND (ns.died IS NULL OR ns.died > :seq))"
+                f" SELECT {_VCOLS} FROM cn JOIN docidx.versions v ON v.correspondent = cn.pk"
+                f" AND {part} {_JOIN_V} WHERE s.model = :model AND {_ALIVE_S}",
+                {"seq": seq, "model": model, "corr": correspondent_model},
+            ):
+                yield _version(row)
 
-def unsure_versions(conn: sqlite3.Connection, seq: int, model: str) -> Iterator[VersionRow]:
-    """Versions snapshot ``seq`` holds whose names could meet a counter or shortened name."""
-    for row in conn.execute(
-        f"SELECT {_VCOLS} FROM docidx.versions v {_JOIN_V}"
-        f" WHERE v.name_unsure = 1 AND s.model = :model AND {_ALIVE_S}",
-        {"seq": seq, "model": model},
-    ):
-        yield _version(row)
-
-
-def stale_name_versions(
-    conn: sqlite3.Connection, seq: int, model: str, correspondent_model: str
-) -> Iterator[VersionRow]:
-    """Versions snapshot ``seq`` holds whose names were made with another name of their
-    correspondent than ``seq`` gives it (renamed since): one indexed range per name."""
-    for part in ("v.name_corr < cn.name", "v.name_corr > cn.name", "v.name_corr IS NULL"):
-        for row in conn.execute(
-            "WITH cn(pk, name) AS MATERIALIZED (SELECT n.pk, n.name FROM docidx.names n"
-            " JOIN record_spans ns ON ns.id = n.span AND ns.hash = n.hash"
-            " WHERE n.model = :corr AND ns.born <= :seq AND (ns.died IS NULL OR ns.died > :seq))"
-            f" SELECT {_VCOLS} FROM cn JOIN docidx.versions v ON v.correspondent = cn.pk"
-            f" AND {part} {_JOIN_V} WHERE s.model = :model AND {_ALIVE_S}",
-            {"seq": seq, "model": model, "corr": correspondent_model},
-        ):
-            yield _version(row)
-
-
-def time_zone_from(conn: sqlite3.Connection, seq: int) -> str | None:
-    """The time zone recorded by the first snapshot at or after ``seq`` (else the newest)."""
-    row = (
-        conn.execute(
-            "SELECT json_extract(info, '$.time_zone') FROM snapshots WHERE seq >= ?"
-            " ORDER BY seq LIMIT 1",
-            (seq,),
-        ).fetchone()
-        or conn.execute(
-            "SELECT json_extract(info, '$.time_zone') FROM snapshots ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-    )
-    return None if row is None or row[0] is None else str(row[0])
+    def time_zone_from(self, seq: int) -> str | None:
+        """The time zone recorded by the first snapshot at or after ``seq`` (else the newest)."""
+        row = (
+            self._conn.execute(
+                "SELECT json_extract(info, '$.time_zone') FROM snapshots WHERE seq >= ?"
+                " ORDER BY seq LIMIT 1",
+                (seq,),
+            ).fetchone()
+            or self._conn.execute(
+                "SELECT json_extract(info, '$.time_zone') FROM snapshots ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+        )
+        return None if row is None or row[0] is None else str(row[0])

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from snapexport.catalog import documents as cat
+from snapexport.catalog.documents import Documents
 from snapexport.catalog.records import decode_text
 from snapexport.diff import FieldChange, document_change, record_field_changes
 from snapexport.documents.index import prepare
@@ -77,29 +77,31 @@ def parse_document_id(text: str) -> str:
 
 def document_history(store: Any, document: str) -> History:
     """The timeline of one document (its id as typed) across every snapshot."""
-    conn = store.catalog.conn
-    timeline = Timeline(conn)
+    docs = store.catalog.documents
+    timeline = Timeline(store.catalog.snapshots.all())
     profile = store_profile({m.profile for m in timeline.metas})
     prepare(store, profile)
     pk = parse_document_id(document)
-    versions = [v for v in cat.versions_of(conn, profile.document, pk)
+    versions = [v for v in docs.versions_of(profile.document, pk)
                 if timeline.held(v.born, v.died) is not None]  # fmt: skip
     if not versions:
         raise UsageError(f"no snapshot holds document {document}: search for it with"
                          " snapexport find QUERY")  # fmt: skip
     events: list[tuple[int, int, Event]] = []
-    files = _file_events(conn, profile.document, pk, timeline)
+    files = _file_events(docs, profile.document, pk, timeline)
     before: dict[str, Any] = {}
     prev_seq = 0
     for i, v in enumerate(versions):
         first = timeline.first_from(v.born)
         assert first is not None  # held() said so
-        after = _fields(conn, v.span)
+        after = _fields(docs, v.span)
         if i == 0:
             events.append((v.born, 0, Event(first, "added", [f"title {json.dumps(v.title)}"])))
         else:
             kind, what = document_change(before, after, files.get(v.born, {}), set())
-            changes = record_field_changes(conn, max(prev_seq, v.born - 1), v.born, before, after)
+            changes = record_field_changes(
+                store.catalog.changes, max(prev_seq, v.born - 1), v.born, before, after
+            )
             events.append((v.born, 0, Event(first, kind, what, changes)))
         before, prev_seq = after, v.born
     last = versions[-1]
@@ -109,7 +111,7 @@ def document_history(store: Any, document: str) -> History:
         if held is not None and seq not in quiet:
             what = [f"{role} {kind}" for role, kind in sorted(roles.items())]
             events.append((seq, 1, Event(held, "files", what)))
-    events.extend(e for e in _part_events(conn, pk, timeline) if e[0] not in quiet)
+    events.extend(e for e in _part_events(docs, pk, timeline) if e[0] not in quiet)
     if last.died is not None:
         gone = timeline.first_from(last.died)
         if gone is not None:
@@ -118,19 +120,21 @@ def document_history(store: Any, document: str) -> History:
     return History(json.loads(pk), last.title, [e for _, _, e in events])
 
 
-def _fields(conn: Any, span: int) -> dict[str, Any]:
-    row = cat.span_record(conn, span)
+def _fields(docs: Documents, span: int) -> dict[str, Any]:
+    row = docs.span_record(span)
     if row is None:
         return {}
     fields: dict[str, Any] = json.loads(decode_text(row[0])).get("fields", {})
     return fields
 
 
-def _file_events(conn: Any, model: str, pk: str, timeline: Timeline) -> dict[int, dict[str, str]]:
+def _file_events(
+    docs: Documents, model: str, pk: str, timeline: Timeline
+) -> dict[int, dict[str, str]]:
     """seq -> {role: 'added' | 'changed' | 'moved' | 'removed'} for the document's files."""
     out: dict[int, dict[str, str]] = {}
     last: dict[str, tuple[str, bytes, int | None]] = {}
-    for role, path, blob, _size, _checksum, born, died in cat.file_versions(conn, model, pk):
+    for role, path, blob, _size, _checksum, born, died in docs.file_versions(model, pk):
         prev = last.get(role)
         if prev is None or (prev[2] is not None and prev[2] < born):
             kind = "added"
@@ -147,10 +151,10 @@ def _file_events(conn: Any, model: str, pk: str, timeline: Timeline) -> dict[int
     return out
 
 
-def _part_events(conn: Any, pk: str, timeline: Timeline) -> Iterator[tuple[int, int, Event]]:
+def _part_events(docs: Documents, pk: str, timeline: Timeline) -> Iterator[tuple[int, int, Event]]:
     """Notes and custom field instances added, changed or removed (from their own spans)."""
     by_seq: dict[int, dict[tuple[str, str], set[str]]] = {}
-    for model, part_pk, born, died in cat.part_spans(conn, pk):
+    for model, part_pk, born, died in docs.part_spans(pk):
         key = (model.split(".")[-1], part_pk)
         by_seq.setdefault(born, {}).setdefault(key, set()).add("born")
         if died is not None:

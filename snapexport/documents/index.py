@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from snapexport.catalog import documents as cat
+from snapexport.catalog import docindex
+from snapexport.catalog.documents import Documents
 from snapexport.catalog.records import decode_text
 from snapexport.documents.naming import alone, facts
 from snapexport.documents.profile import DocumentProfile
@@ -46,16 +47,16 @@ def index_path(store: Any) -> Path:
 def prepare(store: Any, profile: DocumentProfile) -> int:
     """Index what is new and attach the index; returns how many spans were indexed."""
     path = index_path(store)
-    index = cat.open_index(path)
+    index = docindex.open_index(path)
     try:
-        added = refresh(store.catalog.conn, index, profile)
+        added = refresh(store.catalog.documents, index, profile)
     finally:
         index.close()
-    cat.attach(store.catalog.conn, path)
+    store.catalog.documents.attach(path)
     return added
 
 
-def refresh(conn: sqlite3.Connection, index: sqlite3.Connection, profile: DocumentProfile) -> int:
+def refresh(docs: Documents, index: sqlite3.Connection, profile: DocumentProfile) -> int:
     """Index every span newer than the watermark, a batch per transaction.
 
     The watermark is the highest span id indexed and that span's hash. Span ids are only
@@ -64,15 +65,15 @@ def refresh(conn: sqlite3.Connection, index: sqlite3.Connection, profile: Docume
     """
     added = 0
     while True:
-        mark = cat.watermark(index)
-        if mark[0] and cat.span_hash(conn, mark[0]) != mark[1]:
-            cat.reset_index(index)
+        mark = docindex.watermark(index)
+        if mark[0] and docs.span_hash(mark[0]) != mark[1]:
+            docindex.reset_index(index)
             continue
-        top = cat.highest_span(conn)
-        batch = _Batch(profile, conn)
+        top = docs.highest_span()
+        batch = _Batch(profile, docs)
         ok = True
-        for span, model, pk, h, data, extra, born in cat.spans_after(
-            conn, mark[0], top, profile.indexed_models
+        for span, model, pk, h, data, extra, born in docs.spans_after(
+            mark[0], top, profile.indexed_models
         ):
             batch.add(span, model, pk, bytes(h), decode_text(data), extra, born)
             if batch.size >= _BATCH:
@@ -82,9 +83,9 @@ def refresh(conn: sqlite3.Connection, index: sqlite3.Connection, profile: Docume
                     break
                 added += batch.size
                 mark = new_mark
-                batch = _Batch(profile, conn)
+                batch = _Batch(profile, docs)
         if ok and (batch.size or mark[0] < top):
-            ok = batch.commit(index, mark, (top, cat.span_hash(conn, top)))
+            ok = batch.commit(index, mark, (top, docs.span_hash(top)))
             added += batch.size
         if ok:
             return added
@@ -93,9 +94,9 @@ def refresh(conn: sqlite3.Connection, index: sqlite3.Connection, profile: Docume
 class _Batch:
     """Index rows decoded from one batch of spans."""
 
-    def __init__(self, profile: DocumentProfile, conn: sqlite3.Connection) -> None:
+    def __init__(self, profile: DocumentProfile, docs: Documents) -> None:
         self.p = profile
-        self.conn = conn
+        self.docs = docs
         self.version_names: list[tuple[str, int]] = []
         self._zones: dict[int, tuple[str, Any]] = {}
         self._corr: dict[tuple[str, int], str | None] = {}
@@ -166,7 +167,7 @@ class _Batch:
             return None
         key = (pk, seq)
         if key not in self._corr:
-            row = cat.record_at(self.conn, self.p.correspondent.model, pk, seq)
+            row = self.docs.record_at(self.p.correspondent.model, pk, seq)
             name = None
             if row is not None:
                 name = (
@@ -180,7 +181,7 @@ class _Batch:
     def _zone(self, seq: int) -> tuple[str, Any]:
         """The site's time zone as recorded by the first snapshot from ``seq`` on."""
         if seq not in self._zones:
-            name = cat.time_zone_from(self.conn, seq) or "UTC"
+            name = self.docs.time_zone_from(seq) or "UTC"
             try:
                 zone: Any = ZoneInfo(name)
             except (ZoneInfoNotFoundError, ValueError):
@@ -191,7 +192,7 @@ class _Batch:
     def commit(
         self, index: sqlite3.Connection, start: tuple[int, str], new_watermark: tuple[int, str]
     ) -> bool:
-        return cat.add_rows(
+        return docindex.add_rows(
             index,
             expect=start,
             versions=self.versions,

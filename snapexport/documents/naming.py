@@ -27,6 +27,7 @@ import re
 from typing import Any
 
 from snapexport.catalog import documents as cat
+from snapexport.catalog.documents import Documents
 from snapexport.documents.profile import DocumentProfile
 from snapexport.materialize.exporter import created_text, snapshot_time_zone
 from snapexport.materialize.naming import DocumentFacts, DocumentNames, Namer
@@ -71,8 +72,8 @@ def alone(doc: DocumentFacts) -> tuple[DocumentNames, bool]:
 class SnapshotNames:
     """Every document's export names in one snapshot (see the module docstring)."""
 
-    def __init__(self, conn: Any, meta: SnapshotMeta, profile: DocumentProfile) -> None:
-        self.conn = conn
+    def __init__(self, docs: Documents, meta: SnapshotMeta, profile: DocumentProfile) -> None:
+        self.docs = docs
         self.meta = meta
         self.profile = profile
         self.tz = snapshot_time_zone(meta)
@@ -84,23 +85,23 @@ class SnapshotNames:
                      v.file_type, self.tz)  # fmt: skip
 
     def _name_interacting(self) -> None:
-        conn, seq, doc_model = self.conn, self.meta.seq, self.profile.document
+        docs, seq, doc_model = self.docs, self.meta.seq, self.profile.document
         corr_model = self.profile.correspondent.model
-        stale = list(cat.stale_name_versions(conn, seq, doc_model, corr_model))
+        stale = list(docs.stale_name_versions(seq, doc_model, corr_model))
         fresh: list[str] = []
-        corr = cat.names_at(conn, corr_model, (v.correspondent for v in stale
+        corr = docs.names_at(corr_model, (v.correspondent for v in stale
                                                 if v.correspondent), seq)  # fmt: skip
         for v in stale:
             names, _ = alone(self._facts(v, corr.get(v.correspondent or "")))
             fresh += [n for n in (names.original, names.thumbnail, names.archive) if n]
-        wanted = sorted(set(cat.shared_names(conn, seq, doc_model)) | set(fresh))
-        interacting = {v.pk: v for v in cat.versions_named(conn, seq, doc_model, wanted)}
-        interacting.update((v.pk, v) for v in cat.unsure_versions(conn, seq, doc_model))
+        wanted = sorted(set(docs.shared_names(seq, doc_model)) | set(fresh))
+        interacting = {v.pk: v for v in docs.versions_named(seq, doc_model, wanted)}
+        interacting.update((v.pk, v) for v in docs.unsure_versions(seq, doc_model))
         interacting.update((v.pk, v) for v in stale)
         if not interacting:
             return
         ordered = sorted(interacting.values(), key=lambda v: v.sort_key)
-        corr = cat.names_at(conn, corr_model, (v.correspondent for v in ordered
+        corr = docs.names_at(corr_model, (v.correspondent for v in ordered
                                                 if v.correspondent), seq)  # fmt: skip
         namer = new_namer()
         for v in ordered:

@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from snapexport.catalog import documents as cat
-from snapexport.catalog import records as spans
-from snapexport.catalog import snapshots as snaps
+from snapexport.catalog.documents import Documents
 from snapexport.catalog.records import decode_text
 from snapexport.documents.history import parse_document_id
 from snapexport.documents.index import prepare
@@ -101,11 +100,10 @@ def restore_documents(
     check_restore_target(target)
     if not documents and not query:
         raise UsageError("name the documents to restore: --document ID (or --query QUERY)")
-    conn = store.catalog.conn
-    timeline = Timeline(conn)
+    timeline = Timeline(store.catalog.snapshots.all())
     profile = store_profile({m.profile for m in timeline.metas})
     prepare(store, profile)
-    meta = snaps.resolve(conn, snapshot) if snapshot else None
+    meta = store.catalog.snapshots.resolve(snapshot) if snapshot else None
     pks = [parse_document_id(d) for d in documents]
     if query:
         found = [json.dumps(d.pk) for d in find_documents(store, query).documents]
@@ -113,14 +111,14 @@ def restore_documents(
             raise UsageError(f"no document in any snapshot matches {query!r}: try a shorter"
                              " query, or snapexport ls")  # fmt: skip
         pks += [p for p in found if p not in pks]
-    docs = [_locate(store, profile, timeline, pk, meta) for pk in dict.fromkeys(pks)]
-    return _write(store, profile, docs, target, original_only)
+    chosen = [_locate(store, profile, timeline, pk, meta) for pk in dict.fromkeys(pks)]
+    return _write(store, profile, chosen, target, original_only)
 
 
 def _locate(store: Any, profile: DocumentProfile, timeline: Timeline, pk: str,
             meta: SnapshotMeta | None) -> _Doc:  # fmt: skip
-    conn = store.catalog.conn
-    versions = cat.versions_of(conn, profile.document, pk)
+    docs = store.catalog.documents
+    versions = docs.versions_of(profile.document, pk)
     chosen: tuple[cat.VersionRow, SnapshotMeta] | None = None
     for v in versions:
         if meta is not None:
@@ -129,29 +127,29 @@ def _locate(store: Any, profile: DocumentProfile, timeline: Timeline, pk: str,
         else:
             held = timeline.held(v.born, v.died)
             if held is not None:
-                chosen = (v, snaps.resolve(conn, held[1].id))
+                chosen = (v, store.catalog.snapshots.resolve(held[1].id))
     if chosen is None:
         where = f"snapshot {meta.short_id}" if meta else "any snapshot"
         raise UsageError(f"document {json.loads(pk)} is not in {where}: run snapexport find"
                          " to see which snapshots hold it")  # fmt: skip
     v, m = chosen
-    row = cat.span_record(conn, v.span)
+    row = docs.span_record(v.span)
     if row is None:  # pragma: no cover - the index joined this span a moment ago
         raise CorruptionError(f"document {json.loads(pk)}: its record is missing")
     record = json.loads(decode_text(row[0]))
-    files = spans.files_of(conn, m.seq, profile.document, pk)
+    files = store.catalog.spans.files_of(m.seq, profile.document, pk)
     return _Doc(pk, m, v, record, files)
 
 
-def _write(store: Any, profile: DocumentProfile, docs: list[_Doc], target: Path,
+def _write(store: Any, profile: DocumentProfile, chosen: list[_Doc], target: Path,
            original_only: bool) -> RestoreResult:  # fmt: skip
-    conn = store.catalog.conn
+    docs = store.catalog.documents
     by_snapshot: dict[int, SnapshotNames] = {}
     plans: list[tuple[_Doc, dict[str, str]]] = []
     taken: set[str] = {RUN_FILE}
-    for d in docs:
+    for d in chosen:
         if d.meta.seq not in by_snapshot:
-            by_snapshot[d.meta.seq] = SnapshotNames(conn, d.meta, profile)
+            by_snapshot[d.meta.seq] = SnapshotNames(docs, d.meta, profile)
         names = by_snapshot[d.meta.seq].names(d.version)
         roles = ("original",) if original_only else ("original", "archive", "thumbnail")
         wanted = {"original": names.original, "archive": names.archive,
@@ -236,14 +234,14 @@ def _write_records(f: BinaryIO, store: Any, profile: DocumentProfile,
 
 def _records_of(store: Any, profile: DocumentProfile, d: _Doc,
                 named: dict[str, str]) -> dict[str, Any]:  # fmt: skip
-    conn = store.catalog.conn
+    docs = store.catalog.documents
     seq = d.meta.seq
-    refs = _References(conn, seq)
+    refs = _References(docs, seq)
     fields = d.record.get("fields", {})
     summary = {"id": d.record.get("pk"), **_summary(fields, profile.references, refs)}
     parts: dict[str, list[dict[str, Any]]] = {}
     part_records = []
-    for model, _pk, data in cat.parts_at(conn, d.pk, seq):
+    for model, _pk, data in docs.parts_at(d.pk, seq):
         record = json.loads(decode_text(data))
         part_records.append(record)
         part_fields = record.get("fields", {})
@@ -263,8 +261,8 @@ def _records_of(store: Any, profile: DocumentProfile, d: _Doc,
 class _References:
     """Records a document refers to, read as one snapshot holds them (by model, pk)."""
 
-    def __init__(self, conn: Any, seq: int) -> None:
-        self.conn = conn
+    def __init__(self, docs: Documents, seq: int) -> None:
+        self.docs = docs
         self.seq = seq
         self.records: dict[str, list[dict[str, Any]]] = {}
         self._seen: dict[tuple[str, str], dict[str, Any] | None] = {}
@@ -272,7 +270,7 @@ class _References:
     def name(self, ref: Reference, value: Any) -> Any:
         key = (ref.model, json.dumps(value))
         if key not in self._seen:
-            row = cat.record_at(self.conn, ref.model, key[1], self.seq)
+            row = self.docs.record_at(ref.model, key[1], self.seq)
             record = json.loads(decode_text(row[0])) if row else None
             self._seen[key] = record
             if record is not None:
@@ -313,9 +311,8 @@ class Dump:
 
 def dump_file(store: Any, spec: str, document: str, role: str) -> Dump:
     """The original (or archive) of one document as snapshot ``spec`` holds it."""
-    conn = store.catalog.conn
-    meta = snaps.resolve(conn, spec)
-    timeline = Timeline(conn)
+    meta = store.catalog.snapshots.resolve(spec)
+    timeline = Timeline(store.catalog.snapshots.all())
     profile = store_profile({meta.profile})
     prepare(store, profile)
     d = _locate(store, profile, timeline, parse_document_id(document), meta)

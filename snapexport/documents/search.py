@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from snapexport.catalog import documents as cat
-from snapexport.catalog import snapshots as snaps
 from snapexport.catalog.content import batched
+from snapexport.catalog.documents import Documents
 from snapexport.documents.index import prepare
 from snapexport.documents.naming import SnapshotNames
 from snapexport.documents.profile import DocumentProfile, document_profile, store_profile
@@ -97,28 +97,27 @@ def list_documents(
 ) -> Listing:
     """The documents snapshot ``spec`` holds, filtered (names are matched case-insensitively,
     ``title`` is a shell glob, also case-insensitive)."""
-    conn = store.catalog.conn
-    meta = snaps.resolve(conn, spec, tag=snapshot_tag)
+    docs = store.catalog.documents
+    meta = store.catalog.snapshots.resolve(spec, tag=snapshot_tag)
     profile = document_profile(meta)
     prepare(store, profile)
-    rows = cat.versions_alive(
-        conn, meta.seq, profile.document,
-        tag=_filter_pks(conn, profile.tags.model, tag, "tag"),
-        correspondent=_filter_pks(conn, profile.correspondent.model, correspondent,
+    rows = docs.versions_alive(meta.seq, profile.document,
+        tag=_filter_pks(docs, profile.tags.model, tag, "tag"),
+        correspondent=_filter_pks(docs, profile.correspondent.model, correspondent,
                                   "correspondent"),
-        document_type=_filter_pks(conn, profile.document_type.model, document_type,
+        document_type=_filter_pks(docs, profile.document_type.model, document_type,
                                   "document type"),
         title=re.compile(fnmatch.translate(title), re.IGNORECASE) if title else None,
     )  # fmt: skip
     filters = {k: v for k, v in (("tag", tag), ("correspondent", correspondent),
                                  ("type", document_type), ("title", title)) if v}  # fmt: skip
-    return Listing(meta, filters, _listed(conn, meta, profile, rows))
+    return Listing(meta, filters, _listed(docs, meta, profile, rows))
 
 
-def _filter_pks(conn: Any, model: str, name: str | None, what: str) -> list[str] | None:
+def _filter_pks(docs: Documents, model: str, name: str | None, what: str) -> list[str] | None:
     if name is None:
         return None
-    pks = cat.name_pks(conn, model, name)
+    pks = docs.name_pks(model, name)
     if not pks:
         raise UsageError(f"no {what} is called {name!r} in any snapshot: check the spelling"
                          " (snapexport ls lists documents with their names)")  # fmt: skip
@@ -126,12 +125,12 @@ def _filter_pks(conn: Any, model: str, name: str | None, what: str) -> list[str]
 
 
 def _listed(
-    conn: Any, meta: SnapshotMeta, profile: DocumentProfile, rows: Iterator[cat.VersionRow]
+    docs: Documents, meta: SnapshotMeta, profile: DocumentProfile, rows: Iterator[cat.VersionRow]
 ) -> Iterator[ListedDocument]:
-    names = SnapshotNames(conn, meta, profile)
+    names = SnapshotNames(docs, meta, profile)
     for batch in batched(rows, _BATCH):
-        tags = cat.tags_of(conn, [v.span for v in batch])
-        related = _related_names(conn, profile, meta.seq, batch, tags)
+        tags = docs.tags_of([v.span for v in batch])
+        related = _related_names(docs, profile, meta.seq, batch, tags)
         for v in batch:
             named = names.names(v)
             yield ListedDocument(
@@ -145,15 +144,15 @@ def _listed(
 
 
 def _related_names(
-    conn: Any, profile: DocumentProfile, seq: int, batch: list[cat.VersionRow],
+    docs: Documents, profile: DocumentProfile, seq: int, batch: list[cat.VersionRow],
     tags: dict[int, list[str]],
 ) -> dict[str, dict[str, str]]:  # fmt: skip
     return {
-        "correspondent": cat.names_at(conn, profile.correspondent.model,
+        "correspondent": docs.names_at(profile.correspondent.model,
                                       (v.correspondent for v in batch if v.correspondent), seq),
-        "document_type": cat.names_at(conn, profile.document_type.model,
+        "document_type": docs.names_at(profile.document_type.model,
                                       (v.document_type for v in batch if v.document_type), seq),
-        "tags": cat.names_at(conn, profile.tags.model,
+        "tags": docs.names_at(profile.tags.model,
                              (t for ts in tags.values() for t in ts), seq),
     }  # fmt: skip
 
@@ -175,8 +174,8 @@ class Held:
 class Timeline:
     """The store's live snapshots by sequence number: which of them a span lies in."""
 
-    def __init__(self, conn: Any) -> None:
-        self.metas = snaps.list_snapshots(conn)
+    def __init__(self, metas: list[SnapshotMeta]) -> None:
+        self.metas = sorted(metas, key=lambda m: m.seq)
         self.seqs = [m.seq for m in self.metas]
 
     def held(self, born: int, died: int | None) -> tuple[Held, Held, int] | None:
@@ -267,14 +266,13 @@ def find_documents(store: Any, query: str) -> FindResult:
     query = query.strip()
     if not query:
         raise UsageError("find needs a non-empty QUERY (a word of a title, a tag, a checksum...)")
-    conn = store.catalog.conn
-    timeline = Timeline(conn)
+    docs = store.catalog.documents
+    timeline = Timeline(store.catalog.snapshots.all())
     profile = store_profile({m.profile for m in timeline.metas})
     prepare(store, profile)
     words = re.findall(r"\w+", query)
     fts = " ".join('"' + w.replace('"', '""') + '"' for w in words) or None
-    rows = cat.find_versions(
-        conn, profile.document, query,
+    rows = docs.find_versions(profile.document, query,
         name_models=(profile.correspondent.model, profile.tags.model), fts_query=fts,
         checksum_prefix=query.lower() if _HEX.match(query) else None,
     )  # fmt: skip

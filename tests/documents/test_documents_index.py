@@ -85,25 +85,24 @@ def _add_document(conn: sqlite3.Connection, pk: int, title: str, born: int) -> i
 
 def test_reused_span_ids_are_indexed_again(tmp_path: Path) -> None:
     """SQLite hands out max(id) + 1: after the highest spans are deleted, their ids return."""
-    from snapexport.catalog import documents as cat
+    from snapexport.catalog import docindex
     from snapexport.catalog.db import Catalog
     from snapexport.documents.index import refresh
     from snapexport.documents.profile import PAPERLESS
 
     catalog = Catalog.memory()
     conn = catalog.conn
-    index = cat.open_index(tmp_path / "index.sqlite")
+    index = docindex.open_index(tmp_path / "index.sqlite")
+    docs = catalog.documents
     for pk in (1, 2, 3):
         _add_document(conn, pk, f"first {pk}", 1)
-    assert refresh(conn, index, PAPERLESS) == 3
-    assert refresh(conn, index, PAPERLESS) == 0
+    assert refresh(docs, index, PAPERLESS) == 3
+    assert refresh(docs, index, PAPERLESS) == 0
     top = int(conn.execute("SELECT max(id) FROM record_spans").fetchone()[0])
     conn.execute("DELETE FROM record_spans WHERE id = ?", (top,))  # as prune does
     reused = _add_document(conn, 4, "second 4", 2)
     assert reused == top  # the id came back, with another record
-    refresh(conn, index, PAPERLESS)
-    cat.attach(conn, tmp_path / "index.sqlite")
-    titles = {
-        v.title for pk in ("1", "2", "4") for v in cat.versions_of(conn, PAPERLESS.document, pk)
-    }
+    refresh(docs, index, PAPERLESS)
+    docs.attach(tmp_path / "index.sqlite")
+    titles = {v.title for pk in ("1", "2", "4") for v in docs.versions_of(PAPERLESS.document, pk)}
     assert titles == {"first 1", "first 2", "second 4"}
