@@ -67,12 +67,12 @@ class RestoreResult:
 
 @dataclass(slots=True)
 class _Doc:
-    """One document to restore: the version a snapshot holds, its record and files."""
+    """One document to restore: the version a snapshot holds and its files (its record is
+    read again when its JSON is written, so a long list does not hold every text)."""
 
     pk: str
     meta: SnapshotMeta
     version: cat.VersionRow
-    record: dict[str, Any]
     files: dict[str, StoredFile]
 
 
@@ -133,12 +133,8 @@ def _locate(store: Any, profile: DocumentProfile, timeline: Timeline, pk: str,
         raise UsageError(f"document {json.loads(pk)} is not in {where}: run snapexport find"
                          " to see which snapshots hold it")  # fmt: skip
     v, m = chosen
-    row = docs.span_record(v.span)
-    if row is None:  # pragma: no cover - the index joined this span a moment ago
-        raise CorruptionError(f"document {json.loads(pk)}: its record is missing")
-    record = json.loads(decode_text(row[0]))
     files = store.catalog.spans.files_of(m.seq, profile.document, pk)
-    return _Doc(pk, m, v, record, files)
+    return _Doc(pk, m, v, files)
 
 
 def _write(store: Any, profile: DocumentProfile, chosen: list[_Doc], target: Path,
@@ -237,23 +233,26 @@ def _records_of(store: Any, profile: DocumentProfile, d: _Doc,
     docs = store.catalog.documents
     seq = d.meta.seq
     refs = _References(docs, seq)
-    fields = d.record.get("fields", {})
-    summary = {"id": d.record.get("pk"), **_summary(fields, profile.references, refs)}
+    row = docs.span_record(d.version.span)
+    if row is None:  # the span was pruned while the files were written
+        raise CorruptionError(f"document {json.loads(d.pk)}: its record is no longer stored")
+    record: dict[str, Any] = json.loads(decode_text(row[0]))
+    fields = record.get("fields", {})
+    summary = {"id": record.get("pk"), **_summary(fields, profile.references, refs)}
     parts: dict[str, list[dict[str, Any]]] = {}
     part_records = []
     for model, _pk, data in docs.parts_at(d.pk, seq):
-        record = json.loads(decode_text(data))
-        part_records.append(record)
-        part_fields = record.get("fields", {})
-        readable = _summary(part_fields, profile.part_references.get(model, ()), refs)
+        part = json.loads(decode_text(data))
+        part_records.append(part)
+        readable = _summary(part.get("fields", {}), profile.part_references.get(model, ()), refs)
         readable.pop(profile.parts[model], None)
-        parts.setdefault(model, []).append({"id": record.get("pk"), **readable})
+        parts.setdefault(model, []).append({"id": part.get("pk"), **readable})
     return {
-        "id": d.record.get("pk"),
+        "id": record.get("pk"),
         "snapshot": {"id": d.meta.id, "time": d.meta.time.isoformat()},
         "files": named,
         "summary": {**summary, **{m.split(".")[-1]: v for m, v in parts.items()}},
-        "records": [d.record, *part_records],
+        "records": [record, *part_records],
         "references": refs.records,
     }
 

@@ -18,7 +18,12 @@ import pytest
 
 from tests.sitetools import SETTINGS, cli, generate
 
-DOC_COLUMNS = "id, title, correspondent_id, document_type_id, checksum, archive_checksum"
+DOC_COLUMNS = (
+    "d.id, d.title, d.correspondent_id, d.document_type_id, d.checksum, d.archive_checksum,"
+    " d.created, d.archive_serial_number, c.name AS correspondent_name,"
+    " (SELECT json_group_array(t.name) FROM documents_document_tags dt"
+    "  JOIN documents_tag t ON t.id = dt.tag_id WHERE dt.document_id = d.id) AS tag_names"
+)
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,10 @@ def _documents(site: Path) -> dict[int, dict[str, Any]]:
     conn = sqlite3.connect(site / "db.sqlite3")
     conn.row_factory = sqlite3.Row
     try:
-        rows = conn.execute(f"SELECT {DOC_COLUMNS} FROM documents_document").fetchall()
+        rows = conn.execute(
+            f"SELECT {DOC_COLUMNS} FROM documents_document d"
+            " LEFT JOIN documents_correspondent c ON c.id = d.correspondent_id"
+        ).fetchall()
         return {r["id"]: dict(r) for r in rows}
     finally:
         conn.close()
