@@ -7,6 +7,7 @@ id *and* record hash, and a watermark (the highest span indexed, with its hash).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -77,6 +78,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS content USING fts5(text, content='');
 
 def open_index(path: Path) -> sqlite3.Connection:
     """Open (creating) the index file; a file of another index version is emptied."""
+    if not path.exists():  # private: it holds titles and content (SQLite copies the mode
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # to -wal and -shm)
     conn = sqlite3.connect(path, isolation_level=None, timeout=30)
     conn.execute("PRAGMA busy_timeout = 30000")
     if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":

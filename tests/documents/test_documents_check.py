@@ -131,3 +131,6 @@ def test_index_refresh_reads_only_new_spans(night_store: Any, monkeypatch: Any) 
 
         prepare(store, PAPERLESS)  # whatever earlier commands left unindexed
         assert prepare(store, PAPERLESS) == 0  # nothing new: no record is decoded again
+    (index,) = night_store.cache.glob("*/documents.sqlite")
+    assert index.stat().st_mode & 0o777 == 0o600
+    assert index.parent.stat().st_mode & 0o077 == 0
