@@ -45,7 +45,11 @@ ALLOWED: dict[str, set[str]] = {
     "snapshots": {"catalog", "store"},
     "diff": {"catalog"},
     "prune": {"catalog", "policy", "store"},
-    "check": {"catalog", "store"},
+    "check": {"catalog", "checkscope", "store"},
+    "checkscope": set(),
+    # single documents (ls, find, history, restore): read through the catalog's document
+    # index, name files with materialize's Namer, compare fields with diff's comparison
+    "documents": {"catalog", "diff", "materialize", "store"},
     "verify": {"materialize", "snapshots", "store"},
     "demo": set(),
     # the skins: anything below them
