@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS versions (
@@ -42,6 +42,15 @@ CREATE TABLE IF NOT EXISTS versions (
     name_corr      TEXT,                -- the correspondent's name they were made with
     name_unsure    INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS versions_document_type ON versions(document_type);
+CREATE INDEX IF NOT EXISTS versions_unsure ON versions(span) WHERE name_unsure = 1;
+-- Which documents were ever given a name, and the names more than one document was given.
+CREATE TABLE IF NOT EXISTS name_owners (
+    name TEXT NOT NULL,
+    pk   TEXT NOT NULL,
+    PRIMARY KEY (name, pk)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS shared (name TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS version_names (
     name TEXT NOT NULL,                 -- one of the version's names (any role)
     span INTEGER NOT NULL,
@@ -119,7 +128,8 @@ def watermark(index: sqlite3.Connection) -> tuple[int, str]:
 
 def reset_index(index: sqlite3.Connection) -> None:
     """Empty every table (the catalog was replaced: span ids no longer line up)."""
-    for table in ("versions", "version_tags", "version_names", "names", "parts"):
+    for table in ("versions", "version_tags", "version_names", "name_owners", "shared",
+                  "names", "parts"):  # fmt: skip
         index.execute(f"DELETE FROM {table}")
     index.execute("INSERT INTO content(content) VALUES ('delete-all')")
     index.execute("DELETE FROM meta WHERE key IN ('watermark', 'watermark_hash')")
@@ -132,6 +142,7 @@ def add_rows(
     versions: Iterable[tuple[Any, ...]],
     tags: Iterable[tuple[str, int]],
     version_names: Iterable[tuple[str, int]],
+    name_owners: Iterable[tuple[str, str]],
     names: Iterable[tuple[Any, ...]],
     parts: Iterable[tuple[Any, ...]],
     texts: Iterable[tuple[int, str]],
@@ -157,6 +168,13 @@ def add_rows(
         )
         index.executemany(
             "INSERT OR IGNORE INTO version_names (name, span) VALUES (?, ?)", version_names
+        )
+        owners = list(name_owners)
+        index.executemany("INSERT OR IGNORE INTO name_owners (name, pk) VALUES (?, ?)", owners)
+        index.executemany(
+            "INSERT OR IGNORE INTO shared (name) SELECT ?1"
+            " WHERE (SELECT count(*) FROM name_owners WHERE name = ?1) > 1",
+            [(name,) for name, _pk in owners],
         )
         index.executemany("INSERT OR IGNORE INTO version_tags (tag, span) VALUES (?, ?)", tags)
         index.executemany(

@@ -141,9 +141,17 @@ class Documents:
         """
         where = [f"s.model = :model AND {_ALIVE_S}"]
         params: dict[str, Any] = {"model": model, "seq": seq}
+        # The most selective filter drives the join (CROSS JOIN keeps SQLite's order: the
+        # attached index has no statistics); the rest are conditions.
+        source = "record_spans s JOIN docidx.versions v ON v.span = s.id AND v.hash = s.hash"
+        select = "SELECT"
+        drive = " CROSS JOIN record_spans s ON s.id = v.span AND s.hash = v.hash"
         if tag is not None:
-            where.append(f"EXISTS (SELECT 1 FROM docidx.version_tags t WHERE t.span = v.span"
-                         f" AND t.tag IN ({_marks('tag', tag, params)}))")  # fmt: skip
+            source = "docidx.version_tags t CROSS JOIN docidx.versions v ON v.span = t.span" + drive
+            select = "SELECT DISTINCT"
+            where.append(f"t.tag IN ({_marks('tag', tag, params)})")
+        elif correspondent is not None or document_type is not None:
+            source = "docidx.versions v" + drive
         if correspondent is not None:
             where.append(f"v.correspondent IN ({_marks('corr', correspondent, params)})")
         if document_type is not None:
@@ -152,10 +160,7 @@ class Documents:
             self._conn.create_function("snapexport_match", 2, _matches, deterministic=True)
             where.append("snapexport_match(:title, v.title)")
             params["title"] = title.pattern
-        sql = (
-            f"SELECT {_VCOLS} FROM record_spans s JOIN docidx.versions v"
-            f" ON v.span = s.id AND v.hash = s.hash WHERE {' AND '.join(where)} ORDER BY s.sort_key"
-        )
+        sql = f"{select} {_VCOLS} FROM {source} WHERE {' AND '.join(where)} ORDER BY s.sort_key"
         for row in self._conn.execute(sql, params):
             yield _version(row)
 
@@ -332,16 +337,10 @@ class Documents:
             )
         ]
 
-    def shared_names(self, seq: int, model: str) -> Iterator[str]:
-        """Names that two or more document versions snapshot ``seq`` holds were given alone."""
-        for (name,) in self._conn.execute(
-            "SELECT vn.name FROM docidx.version_names vn"
-            " JOIN docidx.versions v ON v.span = vn.span"
-            f" {_JOIN_V} WHERE s.model = :model AND {_ALIVE_S}"
-            " GROUP BY vn.name HAVING count(*) > 1",
-            {"seq": seq, "model": model},
-        ):
-            yield name
+    def shared_names(self) -> list[str]:
+        """Names the index gave (alone) to more than one document, ever: the only names two
+        documents of one snapshot can share. Kept small by the index (``shared``)."""
+        return [name for (name,) in self._conn.execute("SELECT name FROM docidx.shared")]
 
     def versions_named(self, seq: int, model: str, names: Sequence[str]) -> Iterator[VersionRow]:
         """Versions snapshot ``seq`` holds that were given one of ``names`` alone."""
@@ -360,7 +359,8 @@ class Documents:
     def unsure_versions(self, seq: int, model: str) -> Iterator[VersionRow]:
         """Versions snapshot ``seq`` holds whose names could meet a counter or shortened name."""
         for row in self._conn.execute(
-            f"SELECT {_VCOLS} FROM docidx.versions v {_JOIN_V}"
+            f"SELECT {_VCOLS} FROM docidx.versions v INDEXED BY versions_unsure"
+            " CROSS JOIN record_spans s ON s.id = v.span AND s.hash = v.hash"
             f" WHERE v.name_unsure = 1 AND s.model = :model AND {_ALIVE_S}",
             {"seq": seq, "model": model},
         ):

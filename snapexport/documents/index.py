@@ -98,6 +98,7 @@ class _Batch:
         self.p = profile
         self.docs = docs
         self.version_names: list[tuple[str, int]] = []
+        self.name_owners: list[tuple[str, str]] = []
         self._zones: dict[int, tuple[str, Any]] = {}
         self._corr: dict[tuple[str, int], str | None] = {}
         self._alone: dict[Any, tuple[DocumentNames, bool]] = {}
@@ -155,6 +156,7 @@ class _Batch:
         for name in (names.original, names.thumbnail, names.archive):
             if name:
                 self.version_names.append((name, span))
+                self.name_owners.append((name, pk))
         for tag in f.get(p.tags.field) or ():
             self.tags.append((json.dumps(tag), span))
         content = f.get(p.content)
@@ -198,6 +200,7 @@ class _Batch:
             versions=self.versions,
             tags=self.tags,
             version_names=self.version_names,
+            name_owners=self.name_owners,
             names=self.named,
             parts=self.parts,
             texts=self.texts,

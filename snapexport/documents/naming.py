@@ -94,8 +94,19 @@ class SnapshotNames:
         for v in stale:
             names, _ = alone(self._facts(v, corr.get(v.correspondent or "")))
             fresh += [n for n in (names.original, names.thumbnail, names.archive) if n]
-        wanted = sorted(set(docs.shared_names(seq, doc_model)) | set(fresh))
-        interacting = {v.pk: v for v in docs.versions_named(seq, doc_model, wanted)}
+        # Names shared in this snapshot: among the few ever given to two documents.
+        candidates = list(self.docs.versions_named(seq, doc_model, self.docs.shared_names()))
+        counts: dict[str, int] = {}
+        for v in candidates:
+            for name in {v.name_original, v.name_thumbnail, v.name_archive} - {None}:
+                counts[str(name)] = counts.get(str(name), 0) + 1
+        interacting = {
+            v.pk: v
+            for v in candidates
+            if any(counts.get(str(n), 0) > 1 for n in (v.name_original, v.name_thumbnail,
+                                                        v.name_archive) if n)
+        }  # fmt: skip
+        interacting.update((v.pk, v) for v in self.docs.versions_named(seq, doc_model, fresh))
         interacting.update((v.pk, v) for v in docs.unsure_versions(seq, doc_model))
         interacting.update((v.pk, v) for v in stale)
         if not interacting:
