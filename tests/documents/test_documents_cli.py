@@ -206,3 +206,16 @@ def test_restore_target_must_be_a_writable_folder(night_store: Any, tmp_path: Pa
         done = ns.run("restore", "--store", ns.store, "-d", "1", locked)
         assert done.returncode == 2 and "is not writable" in done.stderr
     assert not any(p.name != "file" for p in tmp_path.iterdir() if p.name != "locked")
+
+
+def test_restore_by_query(night_store: Any, tmp_path: Path) -> None:
+    ns = night_store
+    pk = ns.deleted[0]
+    title = ns.docs_before[pk]["title"]
+    result = ns.json("restore", "--store", ns.store, "--query", title, tmp_path)
+    restored = {d["id"]: d for d in result["documents"]}
+    assert pk in restored and restored[pk]["snapshot"] == ns.before
+    names = [n for d in result["documents"] for n in d["files"].values()]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*names, result["records"]])
+    nothing = ns.run("restore", "--store", ns.store, "--query", "zqxj no such words", tmp_path)
+    assert nothing.returncode == 2 and "no document in any snapshot matches" in nothing.stderr
