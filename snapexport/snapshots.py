@@ -7,16 +7,15 @@ Materialize and verify read snapshots only through this view; the SQL behind it 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 from snapexport.errors import UsageError
+from snapexport.store import Store
 from snapexport.values import MissingFile, SnapshotMeta, StoredFile, StoredRecord
-
-if TYPE_CHECKING:
-    from snapexport.store import Store
 
 
 class CatalogView:
@@ -52,13 +51,48 @@ def list_snapshots(store: Store, *, tag: str | None = None) -> list[SnapshotMeta
     return store.catalog.snapshots.all(tag=tag)
 
 
-def resolve_all(store: Store, specs: Sequence[str]) -> list[SnapshotMeta]:
-    """The snapshots named (ids, prefixes, ``latest``, ``latest~N``), each once."""
-    found: dict[str, SnapshotMeta] = {}
-    for spec in specs:
-        meta = store.catalog.snapshots.resolve(spec)
-        found.setdefault(meta.id, meta)
-    return list(found.values())
+@dataclass(frozen=True, slots=True)
+class SnapshotList:
+    """What ``snapexport snapshots`` lists: the snapshots, oldest commit first."""
+
+    snapshots: tuple[SnapshotMeta, ...]
+    freshness: Freshness | None = None  # with --max-age
+
+    def as_json(self) -> list[dict[str, Any]] | dict[str, Any]:
+        """A list; with ``--max-age`` an object: the freshness and ``snapshots``."""
+        if self.freshness is not None:
+            return {**self.freshness.as_json(), "snapshots": self._listed()}
+        return self._listed()
+
+    def _listed(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": m.id,
+                "short_id": m.short_id,
+                "time": m.time.isoformat(),
+                "host": m.host,
+                "profile": m.profile,
+                "tags": list(m.tags),
+                "complete": m.complete,
+                "documents": m.stats.get("documents"),
+                "records": m.stats.get("records"),
+                "files": m.stats.get("files"),
+                "logical_bytes": m.stats.get("logical_bytes"),
+                "bytes_added": m.stats.get("bytes_added"),
+            }
+            for m in self.snapshots
+        ]
+
+
+def snapshots_in(
+    store_location: str | Path, *, tag: str | None = None, max_age: str | None = None
+) -> SnapshotList:
+    """``snapexport snapshots``: the store's snapshots (only those with ``tag``, if given);
+    with ``max_age`` (``26h``) also whether the newest complete one is younger."""
+    limit = parse_max_age(max_age) if max_age is not None else None
+    with Store.open(store_location) as store:
+        fresh = freshness(store, limit, tag=tag) if limit is not None else None
+        return SnapshotList(tuple(list_snapshots(store, tag=tag)), fresh)
 
 
 _AGE = re.compile(r"(\d+)\s*(w|d|h|min|s)")
