@@ -57,7 +57,7 @@ from snapexport.materialize.options import (
 from snapexport.materialize.sinks import Sink
 from snapexport.materialize.view import SnapshotView
 from snapexport.materialize.zip_sink import ZipSink
-from snapexport.values import MissingFile, StoredFile
+from snapexport.values import MissingFile, SnapshotMeta, StoredFile
 
 # How far planning runs ahead of writing: file bytes whose reading has started, and
 # documents. The bytes bound what the store may hold in memory for files not yet written.
@@ -158,7 +158,12 @@ def make_sink(view: SnapshotView, target: Path, options: ExportOptions, tz: tzin
 
 
 def _time_zone(view: SnapshotView) -> tzinfo:
-    name = view.meta.info.get("time_zone") or "UTC"
+    return snapshot_time_zone(view.meta)
+
+
+def snapshot_time_zone(meta: SnapshotMeta) -> tzinfo:
+    """The site's time zone the snapshot recorded (export names use its local dates)."""
+    name = meta.info.get("time_zone") or "UTC"
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as err:
