@@ -15,17 +15,27 @@ from snapexport.errors import UsageError
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--documents", type=click.IntRange(1), default=200, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--database",
+    metavar="URL",
+    envvar="SNAPEXPORT_DEMO_DATABASE",
+    help="An empty PostgreSQL or MySQL/MariaDB database for the site's records"
+    " (postgresql://USER:PASS@HOST:PORT/NAME, mysql://…; also SNAPEXPORT_DEMO_DATABASE)."
+    "  Default: SQLite in FOLDER/site.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object for scripts.")
 @handle_errors
-def demo(folder: Path, documents: int, seed: int, as_json: bool) -> None:
+def demo(folder: Path, documents: int, seed: int, database: str | None, as_json: bool) -> None:
     """Create a demo site in FOLDER, snapshot it, simulate a night, snapshot again.
 
-    FOLDER/site is a paperless-like Django site (SQLite database and media folder) and
-    FOLDER/store its snapshot store. Run it again to simulate one more night. Then try
+    FOLDER/site is a paperless-like Django site (media folder, and its records in SQLite
+    or in the --database given the first time) and FOLDER/store its snapshot store. Run
+    it again to simulate one more night. Then try
     ``snapexport materialize --store FOLDER/store OUT`` or ``snapexport diff --store
     FOLDER/store latest~1 latest``.
     """
     import os
+    import shutil
 
     from snapexport.demo.generate import create_site, simulate_night
     from snapexport.progress import reporter_for
@@ -40,8 +50,14 @@ def demo(folder: Path, documents: int, seed: int, as_json: bool) -> None:
         raise UsageError(f"{folder} is not empty and holds no demo site")
     os.environ["SNAPEXPORT_DEMO_DIR"] = str(site.resolve())
     results: list[tuple[str, SnapshotResult]] = []
+    if not fresh and database and not (site / "database.url").is_file():
+        raise UsageError(f"{site} keeps its records in SQLite; --database applies to new sites")
     if fresh:
-        create_site(site, documents=documents, seed=seed)
+        try:
+            create_site(site, documents=documents, seed=seed, database=database)
+        except BaseException:
+            shutil.rmtree(site, ignore_errors=True)  # no half-made site to trip the next run
+            raise
         Store.init(store_path).close()
     source = connect_site("snapexport.demo.settings")
     with Store.open(store_path, write=True) as store:

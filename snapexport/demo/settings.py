@@ -1,14 +1,17 @@
 """Settings of the bundled demo site; its folder comes from ``SNAPEXPORT_DEMO_DIR``.
 
-The folder holds ``db.sqlite3`` and ``media/`` (paperless's layout below it:
-``documents/originals``, ``documents/archive``, ``documents/thumbnails``,
-``documents/share_link_bundles``).
+The folder holds ``media/`` (paperless's layout below it: ``documents/originals``,
+``documents/archive``, ``documents/thumbnails``, ``documents/share_link_bundles``) and the
+database: ``db.sqlite3``, or the server database named by the URL in ``database.url``
+(written by ``snapexport demo --database URL``; ``SNAPEXPORT_DEMO_DATABASE`` overrides it).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from snapexport.source.dburl import database_settings, use_pymysql_if_needed
 
 DEMO_DIR = Path(os.environ.get("SNAPEXPORT_DEMO_DIR", "demo-site")).resolve()
 
@@ -23,12 +26,16 @@ INSTALLED_APPS = [
     "snapexport",
 ]
 
+DATABASE_URL_FILE = DEMO_DIR / "database.url"
+DATABASE_URL = os.environ.get("SNAPEXPORT_DEMO_DATABASE") or (
+    DATABASE_URL_FILE.read_text().strip() if DATABASE_URL_FILE.is_file() else ""
+)
 DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": str(DEMO_DIR / "db.sqlite3"),
-    }
+    "default": database_settings(DATABASE_URL)
+    if DATABASE_URL
+    else {"ENGINE": "django.db.backends.sqlite3", "NAME": str(DEMO_DIR / "db.sqlite3")}
 }
+use_pymysql_if_needed(DATABASES)
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 TIME_ZONE = "UTC"
