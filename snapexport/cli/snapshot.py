@@ -69,6 +69,14 @@ def _summary_line(r: SnapshotResult) -> str:
 @click.option("--passphrase", help="With --from-export: the export's passphrase.")
 @click.option("--tag", "tags", multiple=True, help="Tag the snapshot (repeatable).")
 @click.option("--batch-size", type=click.IntRange(1), default=500, show_default=True)
+@click.option(
+    "--db-timeout",
+    default="10min",
+    show_default=True,
+    metavar="DURATION",
+    help="Give up (exit 1, nothing committed) when a table stays locked this long"
+    " (e.g. 30s, 10min, 1h).",
+)
 @click.option("--verify-files", is_flag=True, help="Read and hash every file; trust no cache.")
 @click.option(
     "--verify-records",
@@ -92,6 +100,7 @@ def snapshot(
     passphrase: str | None,
     tags: tuple[str, ...],
     batch_size: int,
+    db_timeout: str,
     verify_files: bool,
     verify_records: bool,
     strict: bool,
@@ -115,7 +124,12 @@ def snapshot(
         from snapexport.source import connect_site
 
         chosen = None if profile == "auto" else profile
-        options_for: dict[str, Any] = {"batch_size": batch_size}
+        from snapexport.source.django_waits import parse_timeout
+
+        options_for: dict[str, Any] = {
+            "batch_size": batch_size,
+            "db_timeout": parse_timeout(db_timeout),
+        }
         if chosen == "django" or include or exclude or extra_folder or natural_keys:
             options_for.update(include=include, exclude=exclude, extra_folders=extra_folder)
             if natural_keys:

@@ -26,9 +26,10 @@ def connect_site(
 
     ``profile`` None detects it (``paperless`` when the registry has
     ``documents.Document``). ``options`` go to ``PaperlessSource`` (``batch_size``,
-    ``lock_timeout``) or ``DjangoSource`` (``include``, ``exclude``, ``natural_foreign``,
+    ``lock_timeout``, ``db_timeout``) or ``DjangoSource`` (``include``, ``exclude``,
+    ``natural_foreign``,
     ``natural_primary``, ``include_contenttypes``, ``extra_folders``, ``folder_excludes``,
-    ``batch_size``, ...).
+    ``batch_size``, ``db_timeout``, ...).
     """
     from snapexport.errors import UsageError
     from snapexport.source.bootstrap import boot, detect_profile
