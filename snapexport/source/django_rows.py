@@ -19,6 +19,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections
 from django.db.models import Model, QuerySet
 
+from snapexport.errors import SourceError
 from snapexport.source.base import RowRef, SerializedRecord
 from snapexport.source.fingerprint import Fingerprinter
 from snapexport.source.ordering import OrderTerm, ordering_terms
@@ -44,6 +45,19 @@ def _local_column(meta: Any, path: str) -> str | None:
     if getattr(f, "concrete", False) and not f.many_to_many:
         return str(f.attname)
     return None
+
+
+def _model_query_rows(queryset: QuerySet[Any], chunk_size: int) -> Iterator[tuple[Any, ...]]:
+    """The rows of ``queryset``'s own model query (the SQL ``iterator()`` of model
+    instances sends, server-side cursor included) as tuples of converted column values,
+    without building instances. ``values_list`` would send other SQL (column aliases,
+    ``ORDER BY 3``), which a planner may answer with another plan."""
+    using = queryset.db
+    chunked = not connections[using].settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
+    compiler = queryset.query.chain().get_compiler(using)
+    yield from compiler.results_iter(
+        tuple_expected=True, chunked_fetch=chunked, chunk_size=chunk_size
+    )
 
 
 def within(queryset: QuerySet[Any], column: str, keys: set[Any]) -> QuerySet[Any]:
@@ -146,13 +160,13 @@ class SectionReader:
     def rows(self) -> Iterator[RowRef]:
         """Every row, in the order the exporter's own query returns them.
 
-        The query is the section's queryset with its own ordering (none added, no
-        tie-break), selecting the columns the model query selects, in the same order: the
-        same SQL the exporter sends, through the same kind of cursor (``iterator()``), in
-        the snapshot's transaction. So the database picks the same plan, and ties, rows of
-        unordered sections and collation order arrive as they would in the export. The
-        sort key still orders by the terms and the primary key; where arrival and key
-        disagree the snapshot keeps the arrival order (``snapshot_orders``).
+        The query is the section's model query with its own ordering (none added, no
+        tie-break, no extra column): the SQL the exporter sends, through the same kind of
+        cursor (``iterator()``), in the snapshot's transaction. So the database picks the
+        same plan, and ties, rows of unordered sections and collation order arrive as
+        they would in the export. The sort key still orders by the terms and the primary
+        key; where arrival and key disagree the snapshot keeps the arrival order
+        (``snapshot_orders``).
         """
         # Natural keys are cached within one walk only: a later walk sees renames.
         self._nk_cache.clear()
@@ -187,9 +201,13 @@ class SectionReader:
             # equal values then come newest first).
             key_terms.append((pk_index, bool(terms) and terms[-1].descending, None))
         sort_key = key_encoder(key_terms, nulls_largest=nulls_largest)
-        rows = queryset.values_list(*columns)
         chunk: list[tuple[Any, ...]] = []
-        for row in rows.iterator(chunk_size=self.batch_size):
+        for row in _model_query_rows(queryset, self.batch_size):
+            if len(row) != len(columns):
+                raise SourceError(
+                    f"{self.label}: the model query selects {len(row)} columns,"
+                    f" not the {len(columns)} concrete fields"
+                )
             chunk.append(row)
             if len(chunk) >= self.batch_size:
                 yield from self._chunk(
@@ -200,13 +218,6 @@ class SectionReader:
             yield from self._chunk(
                 chunk, pk_index, sort_key, relations, fk_natural, fingerprinter, related,
             )  # fmt: skip
-
-    def exporter_sql(self) -> tuple[str, str]:
-        """(the exporter's model query, the rows query) as SQL: equal by construction."""
-        meta = self.model._meta
-        queryset = self.queryset()
-        rows = queryset.values_list(*[f.attname for f in meta.concrete_fields])
-        return str(queryset.query), str(rows.query)
 
     def _related_values(self, related: list[str], pks: list[Any]) -> dict[Any, tuple[Any, ...]]:
         """Ordering values that live in related tables, for one chunk, in one query."""
