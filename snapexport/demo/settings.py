@@ -23,7 +23,13 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "snapexport.demo.site",
-    "snapexport",
+]
+# As paperless-ngx does: PAPERLESS_APPS (comma-separated) adds apps, e.g. PAPERLESS_APPS=
+# snapexport makes `manage.py snapexport ...` (here `python -m django snapexport ...`) work.
+INSTALLED_APPS += [
+    app.strip()
+    for app in os.environ.get("PAPERLESS_APPS", "").split(",")
+    if app.strip() and app.strip() not in INSTALLED_APPS
 ]
 
 DATABASE_URL_FILE = DEMO_DIR / "database.url"
