@@ -37,7 +37,8 @@ install() {
     local want=()
     pg_bindir >/dev/null || want+=(postgresql)
     command -v mariadbd >/dev/null 2>&1 || want+=(mariadb-server mariadb-client)
-    command -v localedef >/dev/null 2>&1 || want+=(locales)
+    # localedef comes with libc; the locale definitions it compiles come with 'locales'.
+    have_en_us || [ -e /usr/share/i18n/locales/en_US ] || want+=(locales)
     if [ "${#want[@]}" -gt 0 ]; then
         log "apt-get install ${want[*]}"
         # No service starts inside the package scripts: we start our own servers.
