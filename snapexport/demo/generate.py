@@ -177,7 +177,7 @@ def create_site(
     """
     folder = Path(folder)
     if database:
-        from snapexport.source.dburl import database_settings
+        from snapexport.demo.database import database_settings
 
         database_settings(database)  # a bad URL fails here, before anything is written
         folder.mkdir(parents=True, exist_ok=True)

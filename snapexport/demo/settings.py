@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from snapexport.source.dburl import database_settings, use_pymysql_if_needed
+from snapexport.demo.database import database_settings, use_pymysql_if_needed
 
 DEMO_DIR = Path(os.environ.get("SNAPEXPORT_DEMO_DIR", "demo-site")).resolve()
 

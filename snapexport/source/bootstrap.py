@@ -69,9 +69,6 @@ def boot(settings: str | None = None, pythonpath: Sequence[str | Path] = ()) -> 
             f"{module_name!r} is not a Django site: it defines no INSTALLED_APPS or DATABASES"
         )
     os.environ["DJANGO_SETTINGS_MODULE"] = module_name
-    from snapexport.source.dburl import use_pymysql_if_needed
-
-    use_pymysql_if_needed(getattr(module, "DATABASES", {}) or {})
     _setup()
     return module_name
 

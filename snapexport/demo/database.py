@@ -1,9 +1,10 @@
-"""Database URLs (``sqlite:///path``, ``postgresql://…``, ``mysql://…``) as Django settings.
+"""The demo's database URLs (``sqlite:///path``, ``postgresql://…``, ``mysql://…``) as
+Django settings.
 
-Django-free: the demo settings and the tests use it before any Django is set up.
-``mysql://`` runs through Django's own MySQL backend; when mysqlclient (``MySQLdb``) is not
-installed, PyMySQL stands in for it (``use_pymysql_if_needed``), so the SQL is the SQL a
-paperless-ngx site on MariaDB runs.
+Django-free: the demo settings use it before Django is set up. ``mysql://`` runs through
+Django's own MySQL backend; when mysqlclient (``MySQLdb``) is not installed, PyMySQL (the
+``snapexport[mysql]`` extra) stands in for it (``use_pymysql_if_needed``), so the SQL is
+the SQL a paperless-ngx site on MariaDB runs. A real site brings its own driver.
 """
 
 from __future__ import annotations
