@@ -195,11 +195,16 @@ class SectionReader:
         key_terms = [
             (i, t.descending, t.nulls_first) for i, t in zip(term_index, terms, strict=True)
         ]
-        if not any(_local_column(meta, t.path) == meta.pk.attname for t in terms):
-            # Ties last: the primary key, in the direction of the last term, as an index
-            # scan serves them (SQLite and PostgreSQL scan a descending order backwards,
-            # equal values then come newest first).
-            key_terms.append((pk_index, bool(terms) and terms[-1].descending, None))
+        # Ties last: the primary key (always, so keys stay those of earlier versions), in
+        # the direction of the last term, as an index scan serves ties (SQLite and
+        # PostgreSQL scan a descending order backwards: equal values come newest first).
+        last = terms[-1] if terms else None
+        tie_descending = (
+            last is not None
+            and last.descending
+            and _local_column(meta, last.path) != meta.pk.attname
+        )
+        key_terms.append((pk_index, tie_descending, None))
         sort_key = key_encoder(key_terms, nulls_largest=nulls_largest)
         chunk: list[tuple[Any, ...]] = []
         for row in _model_query_rows(queryset, self.batch_size):
