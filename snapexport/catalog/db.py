@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from snapexport import __version__
 from snapexport.catalog.schema import MIGRATIONS, SCHEMA_VERSION
 from snapexport.errors import CatalogVersionError, StoreError
+from snapexport.fsutil import touch_private
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -51,6 +52,8 @@ class Catalog:
         path = Path(path)
         if not create and not path.exists():
             raise StoreError(f"catalog {path} is missing")
+        if create:
+            touch_private(path)  # SQLite gives the -wal and -shm files the same mode
         try:
             conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")

@@ -31,7 +31,7 @@ import zstandard
 from snapexport.catalog import content
 from snapexport.catalog.db import Catalog
 from snapexport.errors import CorruptionError, StoreError
-from snapexport.fsutil import atomic_writer
+from snapexport.fsutil import atomic_writer, create_private, private_dir, touch_private
 from snapexport.store import packs, recovery
 from snapexport.store.chunker import MIB, Chunker, ChunkerParams
 from snapexport.store.crypto import NONCE_SIZE, OVERHEAD, TAG_SIZE, MasterKey
@@ -128,6 +128,7 @@ def _gen_of(name: str) -> int | None:
 
 def _vacuum(conn: sqlite3.Connection, target: Path, meta: dict[str, str] | None = None) -> None:
     target.unlink(missing_ok=True)
+    touch_private(target)  # VACUUM INTO fills an empty file and keeps its mode
     conn.execute("VACUUM INTO ?", (str(target),))
     img = sqlite3.connect(target, isolation_level=None)
     try:
@@ -210,7 +211,8 @@ def _upload_copy(store: Store, gen: int) -> None:
     sealed = store.tmp_dir / f"catalog-copy-{os.getpid()}.sealed"
     try:
         _vacuum(store.catalog.conn, path)
-        with open(path, "rb") as src, open(sealed, "wb") as dst:
+        sealed.unlink(missing_ok=True)
+        with open(path, "rb") as src, open(create_private(sealed), "wb") as dst:
             pieces = _compressed(src)
             for piece in store.cipher.seal_stream(pieces) if store.cipher else pieces:
                 dst.write(piece)
@@ -320,7 +322,7 @@ def sync_local(
     the packs when there is no catalog and no copy. Returns what was done, if anything."""
     from snapexport.store.repository import CATALOG_FILE
 
-    work.mkdir(parents=True, exist_ok=True)
+    private_dir(work)
     path = work / CATALOG_FILE
     local = _local_gen(path)
     copies = sorted(g for n, _ in backend.list(COPIES_PREFIX) if (g := _gen_of(n)))
@@ -353,7 +355,7 @@ def rebuild_from_packs(
     scratch = work / "rebuild.sqlite"
     for p in (scratch, Path(str(scratch) + "-wal"), Path(str(scratch) + "-shm")):
         p.unlink(missing_ok=True)
-    work.mkdir(parents=True, exist_ok=True)
+    private_dir(work)
     catalog = Catalog.open(scratch, create=True)
     # A Store over the scratch catalog, without a lock of its own (the caller holds one).
     store = Store(loc, backend, config, catalog, _NoLock(), write=False, work_dir=work,

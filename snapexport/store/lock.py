@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from snapexport.errors import StoreLockedError
-from snapexport.fsutil import atomic_write_bytes
+from snapexport.fsutil import atomic_write_bytes, create_private, private_dir
 
 LOCK_FILE = "lock"
 WRITER_FILE = "writer.json"
@@ -62,8 +62,11 @@ class StoreLock:
         #: the holder file of a writer that died without releasing, found and replaced
         self.stale: Holder | None = None
         self._info_path: Path | None = None
-        (locks_dir / READERS_DIR).mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(locks_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        private_dir(locks_dir / READERS_DIR)
+        try:
+            self._fd = create_private(locks_dir / LOCK_FILE, os.O_RDWR | os.O_EXCL)
+        except FileExistsError:
+            self._fd = os.open(locks_dir / LOCK_FILE, os.O_RDWR | os.O_CLOEXEC)
         try:
             fcntl.flock(self._fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -27,6 +27,7 @@ from pathlib import Path
 import blake3
 
 from snapexport.errors import CorruptionError
+from snapexport.fsutil import create_private
 from snapexport.store.crypto import OVERHEAD, Cipher
 from snapexport.store.ids import ID_SIZE, BytesLike
 
@@ -92,7 +93,8 @@ class PackWriter:
         self._cipher = cipher
         fd_name = f"pack-{os.getpid()}-{os.urandom(6).hex()}.tmp"
         self.path = tmp_dir / fd_name
-        self._f = open(self.path, "xb", buffering=0)  # noqa: SIM115 - closed by finish/abort
+        fd = create_private(self.path)  # the pack is renamed into the store as it is
+        self._f = open(fd, "wb", buffering=0)  # noqa: SIM115 - closed by finish/abort
         self._hash = blake3.blake3()
         self._entries: list[PackEntry] = []
         self.size = 0

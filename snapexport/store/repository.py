@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from snapexport.catalog import content
 from snapexport.catalog.db import Catalog
 from snapexport.errors import CorruptionError, StoreError
+from snapexport.fsutil import PRIVATE_DIR, private_dir
 from snapexport.store import keys
 from snapexport.store.backend import Backend, open_backend
 from snapexport.store.chunker import Chunker, ChunkerParams
@@ -171,7 +172,7 @@ class Store:
         self.chunker = Chunker(config.chunker)
         #: local folder for packs being written and other scratch files
         self.tmp_dir = work_dir / TMP_DIR
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.tmp_dir)
         self._pool: ThreadPoolExecutor | None = None
         self._reader: ThreadPoolExecutor | None = None  # loads chunks of a local store
         self._sink: PackSink | None = None
@@ -226,7 +227,8 @@ class Store:
         backend = open_backend(loc)
         if root is not None:
             for sub in ("", PACKS_DIR, LOCKS_DIR):
-                (root / sub).mkdir(parents=True, exist_ok=True)
+                private_dir(root / sub)
+            os.chmod(root, PRIVATE_DIR)  # an empty folder the user made is the store now
         elif backend.stat(CONFIG_FILE) is not None:
             raise StoreError(f"{loc} is already a snapexport store")
         elif next(iter(backend.list("")), None) is not None:
@@ -282,7 +284,7 @@ class Store:
                 f" snapexport rebuild-catalog --store {loc}"
             )
         if root is not None:
-            (root / LOCKS_DIR).mkdir(exist_ok=True)
+            private_dir(root / LOCKS_DIR)
         lock = _take_lock(loc, backend, exclusive=write)
         try:
             if not in_store:
@@ -693,7 +695,7 @@ def _clear_cache(work: Path) -> None:
     """A new store id never has a cache yet; remove a leftover catalog just in case."""
     for name in (CATALOG_FILE, CATALOG_FILE + "-wal", CATALOG_FILE + "-shm"):
         (work / name).unlink(missing_ok=True)
-    work.mkdir(parents=True, exist_ok=True)
+    private_dir(work)
 
 
 def _take_lock(loc: StoreLocation, backend: Backend, *, exclusive: bool) -> StoreLock | LeaseLock:
