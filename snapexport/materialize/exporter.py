@@ -118,13 +118,22 @@ def _sections_of(view: SnapshotView) -> list[str]:
 
 
 def check_target(target: Path) -> None:
-    """The exporter's three checks on TARGET (it is never created)."""
+    """TARGET must be a writable folder; a missing one is created with its parents (the
+    exporter refuses a missing path; unattended runs into a new dated folder need this)."""
     if not target.exists():
-        raise UsageError("That path doesn't exist")
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UsageError(
+                f"cannot create the target folder {target}: {err.strerror or err}"
+                " (create it yourself, or choose a folder you can write to)"
+            ) from None
     if not target.is_dir():
-        raise UsageError("That path isn't a directory")
+        raise UsageError(f"{target} exists and is not a folder: give a folder for the export")
     if not os.access(target, os.W_OK):
-        raise UsageError("That path doesn't appear to be writable")
+        raise UsageError(
+            f"{target} is not writable: check its owner and permissions, or choose another folder"
+        )
 
 
 def zip_path(view: SnapshotView, target: Path, options: ExportOptions, tz: tzinfo) -> Path:
