@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from snapexport.errors import MaterializeError, SnapexportError, UsageError
+from snapexport.errors import (
+    InterruptedRunError,
+    MaterializeError,
+    SnapexportError,
+    UsageError,
+    os_error_message,
+)
 from snapexport.materialize import generic
 from snapexport.materialize.crypto import CRYPT_FIELDS, PLAINTEXT_NOTICE, FieldCrypto
 from snapexport.materialize.directory_sink import DirectorySink
@@ -262,7 +268,16 @@ class _PaperlessRun:
         except SnapexportError as err:
             raise self._failed(err) from err
         except OSError as err:
-            raise self._failed(MaterializeError(f"cannot write the export: {err}")) from err
+            raise self._failed(
+                MaterializeError(os_error_message(err, "cannot write the export file"))
+            ) from err
+        except KeyboardInterrupt:
+            if isinstance(self.sink, ZipSink):
+                raise  # the zip was never renamed into place: nothing is left behind
+            raise InterruptedRunError(
+                f"interrupted: the export in {self.target} is partial; run the same"
+                " materialize again to finish it"
+            ) from None
         counts = self.sink.counts
         return MaterializeResult(
             path=self.sink.zip_path if isinstance(self.sink, ZipSink) else self.target,
@@ -470,7 +485,8 @@ class _PaperlessRun:
             what = "document" if owner_model == DOCUMENT else "share link bundle"
             raise MaterializeError(
                 f"{what} {owner_pk}: cannot write its {role} {arcname!r} "
-                f"(from {stored.path}): {err}"
+                f"(from {stored.path}): "
+                + (os_error_message(err) if isinstance(err, OSError) else str(err))
             ) from err
         if self.reporter is not None:
             self.reporter.advance(nbytes=stored.size)
