@@ -8,6 +8,8 @@ unless a ``transaction()`` block is open, and every such block is short. Writers
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from snapexport import __version__
 from snapexport.catalog.schema import MIGRATIONS, SCHEMA_VERSION
-from snapexport.errors import CatalogVersionError, StoreError
+from snapexport.errors import CatalogVersionError, StoreError, os_error_message
 from snapexport.fsutil import touch_private
 
 if TYPE_CHECKING:
@@ -52,6 +54,10 @@ class Catalog:
         path = Path(path)
         if not create and not path.exists():
             raise StoreError(f"catalog {path} is missing")
+        if path.exists() and not os.access(path, os.R_OK):
+            raise StoreError(
+                os_error_message(PermissionError(errno.EACCES, "Permission denied", str(path)))
+            )
         if create:
             touch_private(path)  # SQLite gives the -wal and -shm files the same mode
         try:
@@ -64,7 +70,10 @@ class Catalog:
             catalog = cls(conn, path)
             catalog._migrate()
         except sqlite3.DatabaseError as err:
-            raise StoreError(f"catalog {path} is unreadable: {err}") from err
+            raise StoreError(
+                f"catalog {path} is unreadable ({err}): rebuild it from the packs with"
+                " snapexport rebuild-catalog"
+            ) from err
         return catalog
 
     @classmethod

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from snapexport import __version__
-from snapexport.errors import EXIT_ERROR, SnapexportError
+from snapexport.errors import EXIT_ERROR, SnapexportError, os_error_message
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -102,15 +102,28 @@ def handle_errors(f: F | None = None, *, failure_code: int | None = None) -> Any
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import sqlite3
+
         try:
-            return f(*args, **kwargs)
+            result = f(*args, **kwargs)
+            sys.stdout.flush()  # here, so that a reader gone away is handled like the rest
+            return result
         except SnapexportError as err:
             fail(str(err), err.exit_code)
         except KeyboardInterrupt:
             click.echo("snapexport: interrupted; nothing was committed", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            # The reader went away (``snapexport diff ... | head -1``): stop quietly, as
+            # a C tool killed by SIGPIPE would; stdout goes nowhere so that the exit's
+            # flush does not fail again.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(141)  # 128 + SIGPIPE, what a shell reports for such a tool
         except OSError as err:
-            fail(str(err), EXIT_ERROR)
+            fail(os_error_message(err), EXIT_ERROR)
+        except sqlite3.DatabaseError as err:
+            fail(_catalog_message(err, kwargs.get("store_location")), EXIT_ERROR)
         except Exception as err:
             # A bug or an error from the site's own stack (database, storage): still one
             # line for cron, the traceback only on request.
@@ -121,6 +134,23 @@ def handle_errors(f: F | None = None, *, failure_code: int | None = None) -> Any
             )
 
     return wrapper  # type: ignore[return-value]
+
+
+def _catalog_message(err: Exception, store: str | None) -> str:
+    """One line for an SQLite error met while a command ran, with the next step."""
+    text = str(err)
+    where = f" --store {store}" if store else ""
+    if "full" in text:
+        return (
+            f"the disk holding the catalog of store {store} is full ({text}): free space on"
+            " it, then run the command again; nothing was committed"
+        )
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return (
+            f"the store's catalog is damaged ({text}): rebuild it from the packs with"
+            f" snapexport rebuild-catalog{where}"
+        )
+    return f"catalog error: {text} (set SNAPEXPORT_DEBUG=1 for a traceback)"
 
 
 # Command modules register themselves on ``main`` when imported. ``main`` imports one only

@@ -102,9 +102,12 @@ class PackWriter:
 
     def _write(self, data: BytesLike) -> None:
         view = memoryview(data)
-        while view:
-            n = self._f.write(view)
-            view = view[n:]
+        try:
+            while view:
+                n = self._f.write(view)
+                view = view[n:]
+        except OSError as err:  # name the file: a full disk must say which one
+            raise OSError(err.errno, err.strerror, str(self.path)) from err
         self._hash.update(data)
         self.size += len(data)
 
@@ -128,7 +131,10 @@ class PackWriter:
             index = self._cipher.seal(index)
         self._write(index)
         self._write(_FOOTER.pack(len(index), len(self._entries), FOOTER_MAGIC))
-        os.fsync(self._f.fileno())
+        try:
+            os.fsync(self._f.fileno())
+        except OSError as err:
+            raise OSError(err.errno, err.strerror, str(self.path)) from err
         self._f.close()
         return FinishedPack(self.path, self._hash.hexdigest(), self.size, tuple(self._entries))
 
