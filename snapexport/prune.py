@@ -162,7 +162,7 @@ def run_prune(
     runs inside one transaction that is rolled back, so the report is exact and nothing
     changes.
     """
-    from snapexport.store import gc
+    from snapexport.store import catalog_image, gc
 
     conn = store.catalog.conn
     report = PruneReport(snapshots_removed=len(plan.remove) if plan else 0)
@@ -175,9 +175,13 @@ def run_prune(
                 _forget_rows(conn, plan.remove)
             if collect:
                 _collect_spans(conn, report)
+                # A real run saves a new catalog image when it changed the snapshot
+                # tables, and then frees the one before it (see below).
+                replaced = catalog_image.current(conn).get("state") != catalog_image.state(conn)
                 result = gc.collect_garbage(
-                    store, LIVE_BLOBS_SQL, max_unused=max_unused, dry_run=True
-                )
+                    store, LIVE_BLOBS_SQL, max_unused=max_unused, dry_run=True,
+                    keep_image=not replaced,
+                )  # fmt: skip
                 report.store = dict(result.as_dict())
         finally:
             conn.execute("ROLLBACK")
@@ -192,6 +196,15 @@ def run_prune(
             store.backend = _CheckpointedBackend(store.backend)
         result = store.collect_garbage(LIVE_BLOBS_SQL, max_unused=max_unused)
         report.store = dict(result.as_dict())
+        # The store keeps its newest catalog image and saves a new one when the snapshot
+        # tables changed, which this prune did: saved on close, the new image would leave
+        # the one before it for the next prune to free. Save it now and collect again, so
+        # that one prune frees everything its policy and max_unused allow.
+        if store.publish_catalog() is not None:
+            again = store.collect_garbage(LIVE_BLOBS_SQL, max_unused=max_unused)
+            for key, value in again.as_dict().items():
+                if key != "dry_run":
+                    report.store[key] = int(report.store[key]) + int(value)
         checkpoint("prune:after-gc")
     return report
 

@@ -183,6 +183,13 @@ def insert_blob(
     return bool(cur.rowcount)
 
 
+def delete_blobs(conn: sqlite3.Connection, ids: Iterable[bytes]) -> None:
+    """Delete blob rows and their chunk lists (the chunks stay until their pack goes)."""
+    rows = [(b,) for b in ids]
+    conn.executemany("DELETE FROM blob_chunks WHERE blob = ?", rows)
+    conn.executemany("DELETE FROM blobs WHERE id = ?", rows)
+
+
 def packs(conn: sqlite3.Connection) -> Iterator[PackRow]:
     for r in conn.execute("SELECT id, size, chunks, created FROM packs ORDER BY id"):
         yield PackRow(r[0], r[1], r[2], r[3])

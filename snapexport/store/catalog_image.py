@@ -446,7 +446,11 @@ def _reconcile(store: Store, header: ImageHeader, header_chunk: bytes) -> None:
         conn.executemany("DELETE FROM chunks WHERE pack = ?", [(p,) for p in gone])
         content.delete_packs(conn, gone)
     recovery.reindex(store)
+    # Images older than this one may have been collected after it was taken (a prune
+    # saves its image, then frees the one before): their rows are dropped with them.
+    older = [b for b in image_blobs(conn) if b not in (header.blob, header_chunk)]
     with store.catalog.transaction():
+        content.delete_blobs(conn, older)
         content.insert_blob(conn, header.blob, header.size, list(header.chunks))
         size = conn.execute("SELECT size FROM chunks WHERE id = ?", (header_chunk,)).fetchone()
         content.insert_blob(conn, header_chunk, int(size[0]), [header_chunk])

@@ -59,17 +59,28 @@ def _load_live(store: Store, live: Iterable[bytes] | str) -> None:
 
 
 def collect_garbage(
-    store: Store, live: Iterable[bytes] | str, *, max_unused: float, dry_run: bool
+    store: Store,
+    live: Iterable[bytes] | str,
+    *,
+    max_unused: float,
+    dry_run: bool,
+    keep_image: bool = True,
 ) -> GcReport:
-    """See the module docstring; ``store`` must be open for writing and flushed."""
+    """See the module docstring; ``store`` must be open for writing and flushed.
+
+    ``keep_image=False`` (dry runs only) counts the newest catalog image as dead too: what a
+    prune frees once it has saved the image that replaces it.
+    """
     from snapexport.store import catalog_image  # builds on Store; import late
 
+    if not keep_image and not dry_run:
+        raise ValueError("the newest catalog image is only ever collected after a newer one")
     conn = store.catalog.conn
     _load_live(store, live)
     # the newest catalog image stays; older images go like any unused blob
     conn.executemany(
         "INSERT OR IGNORE INTO temp.gc_live (id) VALUES (?)",
-        [(b,) for b in catalog_image.live_image_blobs(conn)],
+        [(b,) for b in catalog_image.live_image_blobs(conn) if keep_image],
     )
     images = set(catalog_image.image_blobs(conn))
     dead_blobs = [
