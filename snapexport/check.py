@@ -23,6 +23,8 @@ class CheckReport:
 
     problems: list[str] = field(default_factory=list)
     repairs: list[str] = field(default_factory=list)
+    #: damage already known and marked (snapshots flagged incomplete by ``repair``)
+    notes: list[str] = field(default_factory=list)
     packs: int = 0
     chunks: int = 0
     blobs: int = 0
@@ -46,7 +48,7 @@ def check_store(store: Store, *, read_data: bool = False) -> CheckReport:
         report.packs += 1
         size = present.get(pack.id)
         if size is None:
-            report.problems.append(f"pack {pack.id} is missing ({pack.chunks} chunks)")
+            report.problems.append(_missing_pack(store, pack.id, pack.chunks))
         elif size != pack.size:
             report.problems.append(
                 f"pack {pack.id} has {size} bytes, the catalog says {pack.size} (truncated?)"
@@ -59,10 +61,41 @@ def check_store(store: Store, *, read_data: bool = False) -> CheckReport:
         report.problems.append(f"chunks refer to pack {pid}, which the catalog does not list")
     report.chunks = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
     _check_blobs(store, report)
+    _check_lost_files(store, report)
     if read_data:
         for pid in good_packs:
             _read_pack(store, pid, report)
     return report
+
+
+_NEXT_STEP = (
+    "the next snapshot stores again what the site still has; then snapexport repair marks"
+    " the snapshots that stay damaged (materialize writes the rest of them)"
+)
+
+
+def _missing_pack(store: Store, pack_id: str, chunks: int) -> str:
+    needing = content.snapshots_needing_pack(store.catalog.conn, pack_id)
+    if not needing:
+        return f"pack {pack_id} is missing ({chunks} chunks, no snapshot needs them): {_NEXT_STEP}"
+    names = ", ".join(f"{sid[:8]} ({n} files)" for sid, n in needing[:5])
+    more = f" and {len(needing) - 5} more" if len(needing) > 5 else ""
+    return (
+        f"pack {pack_id} is missing ({chunks} chunks); it breaks snapshot(s) {names}{more}:"
+        f" {_NEXT_STEP}"
+    )
+
+
+def _check_lost_files(store: Store, report: CheckReport) -> None:
+    for _, sid, complete, n, first in content.lost_files(store.catalog.conn):
+        line = (
+            f"snapshot {sid[:8]} lacks {n} file(s) whose content was lost with a missing pack"
+            f" (first: {first})"
+        )
+        if complete:
+            report.problems.append(f"{line}: {_NEXT_STEP}")
+        else:
+            report.notes.append(f"{line}; marked incomplete")
 
 
 def _recover(store: Store, report: CheckReport) -> None:

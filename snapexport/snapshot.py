@@ -36,6 +36,7 @@ from snapexport.errors import SnapexportError, SnapshotIncompleteError
 from snapexport.faults import checkpoint
 from snapexport.progress import NullReporter, Reporter
 from snapexport.source.base import FileRef, RowRef, SerializedRecord, Source
+from snapexport.store.missing import forget_missing_packs
 from snapexport.values import MissingFile, SnapshotMeta
 
 DOCUMENT_MODEL = "documents.document"
@@ -88,6 +89,9 @@ class SnapshotResult:
     warnings: tuple[str, ...]
     seconds: float
     verified: dict[str, int] = field(default_factory=dict)
+    #: files read again because their stored content was in a pack that went missing
+    restored: int = 0
+    lost_packs: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -109,6 +113,11 @@ class SnapshotResult:
             "missing": [m.path for m in self.missing],
             "warnings": list(self.warnings),
             "seconds": round(self.seconds, 3),
+            "restored": {
+                "files": self.restored,
+                "reason": "their content was in missing packs" if self.lost_packs else None,
+                "missing_packs": list(self.lost_packs),
+            },
         }
 
 
@@ -216,6 +225,9 @@ def take_snapshot(
     reporter = reporter or NullReporter()
     started = time.monotonic()
     conn = store.catalog.conn
+    # Never deduplicate against a pack that is gone: one listing of the packs, and the
+    # catalog forgets what the missing ones held (store/missing.py).
+    lost = forget_missing_packs(store)
     stored_before = _stored(store)
     with source.open():
         # An export ingested as a snapshot depicts the moment it was written.
@@ -243,6 +255,14 @@ def take_snapshot(
                 "settings": info.settings,
             }
             warnings = list(walk.warnings) + _version_warnings(previous, site)
+            if lost:
+                names = ", ".join(p[:12] for p in lost.packs[:3])
+                more = f" and {len(lost.packs) - 3} more" if len(lost.packs) > 3 else ""
+                warnings.append(
+                    f"{len(lost.packs)} pack(s) missing from the store ({names}{more}):"
+                    f" {walk.files_restored} file(s) read and stored again from the site;"
+                    " run snapexport check to see what older snapshots still lack"
+                )
             meta = _commit(
                 store, conn, stage, info.profile, moment, options, site, walk, stored_before
             )
@@ -259,6 +279,8 @@ def take_snapshot(
         warnings=tuple(warnings),
         seconds=time.monotonic() - started,
         verified={"records": walk.records_verified},
+        restored=walk.files_restored,
+        lost_packs=lost.packs,
     )
 
 
@@ -316,6 +338,7 @@ class _Walk:
         self.missing: list[MissingFile] = []
         self.warnings: list[str] = []
         self.files_read = self.files_skipped = self.bytes_read = 0
+        self.files_restored = 0  # read again: their stored content was lost with a pack
         self.records_verified = 0
         self._cctx = zstandard.ZstdCompressor(level=6)
         self._mismatches: list[str] = []
@@ -459,7 +482,11 @@ class _Walk:
         size, mtime_ns, mode = st.st_size, st.st_mtime_ns, st.st_mode
         inode = st.st_ino or None
         verify = self.options.verify_files
-        if (
+        if cur is not None and not cur.stored:
+            # Its content was in a pack that went missing: read it again, whatever the
+            # stat says (the same bytes get the same blob id, which heals older snapshots).
+            self.files_restored += 1
+        elif (
             cur is not None
             and not verify
             and (cur.size, cur.mtime_ns, cur.mode) == (size, mtime_ns, mode)

@@ -160,6 +160,7 @@ COMMAND_MODULES: dict[str, str] = {
     "init": "store",
     "rebuild-catalog": "store",
     "check": "store",
+    "repair": "store",
     "stats": "store",
     "snapshot": "snapshot",
     "snapshots": "snapshot",

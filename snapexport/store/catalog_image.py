@@ -117,6 +117,28 @@ def live_image_blobs(conn: sqlite3.Connection) -> list[bytes]:
     return [bytes.fromhex(str(cur[k])) for k in ("blob", "header") if k in cur]
 
 
+def invalidate(store: Store) -> None:
+    """Make the next close save a new image (the catalog changed outside the snapshot
+    tables' fingerprint, e.g. a repair's marks)."""
+    cur = current(store.catalog.conn)
+    cur["state"] = ""
+    store.catalog.set_meta(IMAGE_META, json.dumps(cur))
+
+
+def forget_lost(store: Store, lost: set[bytes]) -> None:
+    """After blobs were lost with their packs: forget lost image blobs, and when the newest
+    image is among them, clear its state so that the next close saves a new image."""
+    conn = store.catalog.conn
+    store.catalog.set_meta(
+        IMAGE_BLOBS_META, json.dumps(sorted(b.hex() for b in image_blobs(conn) if b not in lost))
+    )
+    cur = current(conn)
+    if any(bytes.fromhex(str(cur[k])) in lost for k in ("blob", "header") if k in cur):
+        kept = {k: v for k, v in cur.items() if k not in ("blob", "header")}
+        kept["state"] = ""
+        store.catalog.set_meta(IMAGE_META, json.dumps(kept))
+
+
 def _copy_name(gen: int) -> str:
     return f"{COPIES_PREFIX}{gen:010d}"
 
