@@ -10,10 +10,11 @@ The library only reports; the CLI renders the report.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 
 from snapexport.catalog import content
-from snapexport.errors import CorruptionError
+from snapexport.errors import CorruptionError, StoreLockedError
 from snapexport.store import Store, recovery
 
 
@@ -35,14 +36,40 @@ class CheckReport:
         return not self.problems
 
 
+def open_for_check(location: str) -> Store:
+    """The store opened for writing (so that the check repairs what a crash left), or,
+    when a writer runs or the store is read-only, for reading: then the check reports on
+    the last committed state and repairs nothing (``store.notes`` says so)."""
+    try:
+        return Store.open(location, write=True)
+    except StoreLockedError as err:
+        note = f"{err}: checked the committed state without repairing crash leftovers"
+    except OSError as err:
+        if err.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        note = "the store is read-only: checked without repairing crash leftovers"
+    store = Store.open(location)
+    store.notes.append(note)
+    return store
+
+
 def check_store(store: Store, *, read_data: bool = False) -> CheckReport:
-    """Check ``store`` (opened for writing: the check repairs what a crash leaves)."""
+    """Check ``store``; opened for writing, the check also repairs what a crash leaves."""
     report = CheckReport()
-    _recover(store, report)
+    if store.write:
+        _recover(store, report)
     present, foreign = recovery.list_pack_objects(store)
     for name in foreign:
         report.problems.append(f"unexpected file {name} in the pack folder")
     conn = store.catalog.conn
+    if not store.write:
+        known = content.pack_ids(conn)
+        new = [pid for pid in present if pid not in known]
+        if new:
+            report.notes.append(
+                f"{len(new)} pack(s) not in the catalog yet (a writer is adding them, or a"
+                " crash left them: a check with the store to itself indexes them)"
+            )
     good_packs: list[str] = []
     for pack in content.packs(conn):
         report.packs += 1

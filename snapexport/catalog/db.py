@@ -49,8 +49,14 @@ class Catalog:
         return self._db
 
     @classmethod
-    def open(cls, path: str | Path, *, create: bool = False) -> Catalog:
-        """Open (or with ``create``, create) the catalog at ``path`` and migrate it forward."""
+    def open(cls, path: str | Path, *, create: bool = False, read_only: bool = False) -> Catalog:
+        """Open (or with ``create``, create) the catalog at ``path`` and migrate it forward.
+
+        ``read_only``: a catalog on a read-only file system, taken as it is (SQLite's
+        ``immutable``: no WAL index, no locks; nobody can be writing it there).
+        """
+        if read_only:
+            return cls._open_immutable(Path(path))
         path = Path(path)
         if not create and not path.exists():
             raise StoreError(f"catalog {path} is missing")
@@ -69,6 +75,29 @@ class Catalog:
             conn.execute("PRAGMA foreign_keys = OFF")
             catalog = cls(conn, path)
             catalog._migrate()
+        except sqlite3.DatabaseError as err:
+            raise StoreError(
+                f"catalog {path} is unreadable ({err}): rebuild it from the packs with"
+                " snapexport rebuild-catalog"
+            ) from err
+        return catalog
+
+    @classmethod
+    def _open_immutable(cls, path: Path) -> Catalog:
+        if not path.exists():
+            raise StoreError(f"catalog {path} is missing")
+        try:
+            conn = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, isolation_level=None
+            )
+            catalog = cls(conn, path)
+            version = catalog.schema_version
+            catalog._check_version(version)
+            if version != SCHEMA_VERSION:
+                raise StoreError(
+                    f"catalog {path} has schema version {version} and the store is read-only:"
+                    " open it once with write access to upgrade it"
+                )
         except sqlite3.DatabaseError as err:
             raise StoreError(
                 f"catalog {path} is unreadable ({err}): rebuild it from the packs with"

@@ -67,9 +67,39 @@ def _password_setup(ctx: click.Context, param: click.Parameter, value: str | Non
         keys.prompt = lambda text: click.prompt(text, hide_input=True, err=True)
 
 
+def _env_setup(name: str, value_of: Callable[[Any], str | None]) -> Any:
+    def setup(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        text = value_of(value)
+        if text:
+            os.environ[name] = text
+
+    return setup
+
+
+def echo_notes(store: Any) -> None:
+    """What the user should know about how the store was opened (read-only, no lock)."""
+    for note in getattr(store, "notes", ()):
+        click.echo(f"snapexport: note: {note}", err=True)
+
+
 def store_option(f: F) -> F:
-    """The ``--store`` option every store command takes (env: SNAPEXPORT_STORE), and
-    ``--password-file`` for encrypted stores (env SNAPEXPORT_PASSWORD holds the password)."""
+    """The ``--store`` option every store command takes (env: SNAPEXPORT_STORE),
+    ``--password-file`` for encrypted stores (env SNAPEXPORT_PASSWORD holds the password),
+    ``--wait-lock`` (env SNAPEXPORT_WAIT_LOCK) and ``--no-lock`` (env SNAPEXPORT_NO_LOCK)."""
+    f = click.option(
+        "--wait-lock",
+        metavar="DURATION",
+        expose_value=False,
+        callback=_env_setup("SNAPEXPORT_WAIT_LOCK", lambda v: v),
+        help="When another process holds the store, retry for this long (90s, 5m, 1h).",
+    )(f)
+    f = click.option(
+        "--no-lock",
+        is_flag=True,
+        expose_value=False,
+        callback=_env_setup("SNAPEXPORT_NO_LOCK", lambda v: "1" if v else None),
+        help="Read without taking the store's lock (commands that only read).",
+    )(f)
     f = click.option(
         "--password-file",
         type=click.Path(dir_okay=False),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from snapexport.cli import handle_errors, main, store_option
+from snapexport.cli import echo_notes, handle_errors, main, store_option
 from snapexport.errors import UsageError
 
 EXIT_SAME = 0
@@ -52,6 +52,7 @@ def diff(
     from snapexport.store import Store
 
     with Store.open(store_location) as store:
+        echo_notes(store)
         if _is_export(b):
             from snapexport.verify import compare_export
 

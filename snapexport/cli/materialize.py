@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from snapexport.cli import handle_errors, main, store_option
+from snapexport.cli import echo_notes, handle_errors, main, store_option
 from snapexport.errors import EXIT_INCOMPLETE, UsageError
 from snapexport.progress import reporter_for
 
@@ -88,6 +88,7 @@ def materialize(
         zip_compression=zip_compression,  # type: ignore[arg-type]
     )
     with Store.open(store_location) as store:
+        echo_notes(store)
         view = open_view(store, spec, tag=tag)
         result = run(view, Path(target), options, reporter=reporter_for(quiet=as_json))
     summary = {

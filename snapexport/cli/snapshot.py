@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from snapexport.cli import handle_errors, main, store_option
+from snapexport.cli import echo_notes, handle_errors, main, store_option
 from snapexport.errors import EXIT_INCOMPLETE
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ def snapshot(
         verify_records=verify_records,
         strict=strict,
     )
-    with Store.open(store_location, write=True) as store:
+    with Store.open(store_location, write=True, append=True) as store:
         result = take_snapshot(store, source, options, reporter_for(quiet=as_json))
     if as_json:
         click.echo(json.dumps(result.summary()))
@@ -154,6 +154,7 @@ def snapshots(store_location: str, tag: str | None, as_json: bool) -> None:
     from snapexport.store import Store
 
     with Store.open(store_location) as store:
+        echo_notes(store)
         metas = list_snapshots(store, tag=tag)
     if as_json:
         click.echo(

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from snapexport.cli import handle_errors, main, store_option
+from snapexport.cli import echo_notes, handle_errors, main, store_option
 from snapexport.errors import EXIT_ERROR
 
 
@@ -47,10 +47,10 @@ def rebuild_catalog(store_location: str) -> None:
 @handle_errors
 def check(store_location: str, read_data: bool) -> None:
     """Check that every catalog reference resolves (and with --read-data, every byte)."""
-    from snapexport.check import check_store
-    from snapexport.store import Store
+    from snapexport.check import check_store, open_for_check
 
-    with Store.open(store_location, write=True) as store:
+    with open_for_check(store_location) as store:
+        echo_notes(store)
         report = check_store(store, read_data=read_data)
     for line in report.repairs:
         click.echo(f"repaired: {line}")
@@ -109,6 +109,7 @@ def stats(store_location: str, as_json: bool) -> None:
     from snapexport.store.stats import content_stats
 
     with Store.open(store_location) as store:
+        echo_notes(store)
         figures = content_stats(store)
     if as_json:
         click.echo(json.dumps(figures.as_dict(), indent=2))

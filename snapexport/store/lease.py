@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from snapexport.errors import StoreLockedError
 from snapexport.store.backend import Backend
-from snapexport.store.lock import Holder
+from snapexport.store.lock import APPEND, EXCLUSIVE, SHARED, Holder, lock_mode
 
 LOCKS_PREFIX = "locks/"
 LEASE_ENV = "SNAPEXPORT_LOCK_LEASE"  # seconds
@@ -64,6 +64,7 @@ class LeaseRecord:
     holder: Holder
     exclusive: bool
     expires: dt.datetime
+    append: bool = False  # a writer that only adds: readers may work beside it
 
     def stale(self, now: dt.datetime) -> bool:
         if self.expires < now:
@@ -83,7 +84,8 @@ def _parse(name: str, raw: bytes) -> LeaseRecord | None:
         doc = json.loads(raw)
         holder = Holder(str(doc["host"]), int(doc["pid"]), str(doc["started"]))
         expires = dt.datetime.fromisoformat(str(doc["expires"]))
-        return LeaseRecord(name, holder, doc["kind"] == "exclusive", expires)
+        kind = doc["kind"]
+        return LeaseRecord(name, holder, kind == EXCLUSIVE, expires, kind == APPEND)
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -96,11 +98,13 @@ class LeaseLock:
         backend: Backend,
         *,
         exclusive: bool,
+        append: bool = False,
         lease: float | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.backend = backend
         self.clock = clock or Clock()
+        self.mode = lock_mode(exclusive=exclusive, append=append)
         self.exclusive = exclusive
         self.holder = Holder.me()
         self.lease = float(lease or os.environ.get(LEASE_ENV, DEFAULT_LEASE))
@@ -123,7 +127,7 @@ class LeaseLock:
         started = self.clock.elapsed()
         expires = self.clock.now() + dt.timedelta(seconds=self.lease)
         doc = {
-            "kind": "exclusive" if self.exclusive else "shared",
+            "kind": self.mode,
             "host": self.holder.host,
             "pid": self.holder.pid,
             "started": self.holder.started,
@@ -163,16 +167,19 @@ class LeaseLock:
         for rec in self._others():
             if rec.stale(now):
                 if self.exclusive:
-                    if rec.exclusive and self.stale is None:
+                    if (rec.exclusive or rec.append) and self.stale is None:
                         self.stale = rec.holder
                     self.backend.remove(rec.name)
                 continue
             live.append(rec)
-        writers = [r for r in live if r.exclusive]
+        # A reader yields to an exclusive writer only; writers yield to every writer; an
+        # exclusive writer also to readers.
+        writers = [r for r in live if r.exclusive or (r.append and self.mode != SHARED)]
         if writers:
             w = writers[0].holder
             raise StoreLockedError(f"store is locked by a writer: {w.describe()}")
-        if self.exclusive and live:
+        live = [r for r in live if not r.append]
+        if self.mode == EXCLUSIVE and live:
             names = "; ".join(r.holder.describe() for r in live[:3])
             more = f" and {len(live) - 3} more" if len(live) > 3 else ""
             raise StoreLockedError(f"store is in use by {len(live)} reader(s): {names}{more}")

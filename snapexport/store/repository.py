@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from snapexport.catalog import content
 from snapexport.catalog.db import Catalog
-from snapexport.errors import CorruptionError, StoreError
+from snapexport.errors import CorruptionError, StoreError, UsageError
 from snapexport.fsutil import PRIVATE_DIR, private_dir
 from snapexport.store import keys
 from snapexport.store.backend import Backend, open_backend
@@ -34,7 +34,7 @@ from snapexport.store.crypto import ALGORITHM, Cipher, MasterKey
 from snapexport.store.ids import BytesLike, Ids
 from snapexport.store.lease import LeaseLock
 from snapexport.store.location import StoreLocation, cache_dir
-from snapexport.store.lock import StoreLock
+from snapexport.store.lock import NoLock, StoreLock, retrying, wait_seconds
 from snapexport.store.packs import KIND_DATA, FinishedPack, codec_of, entry_type, object_name
 from snapexport.store.packsink import PackSink
 
@@ -46,6 +46,7 @@ CATALOG_FILE = "catalog.sqlite"
 LOCKS_DIR = "locks"
 TMP_DIR = "tmp"
 PACKS_DIR = "packs"
+NO_LOCK_ENV = "SNAPEXPORT_NO_LOCK"
 WRITER_META = "open_writer"  # set while a writer has the store open; left set by a crash
 
 WINDOW = 8  # chunks hashed together before one batched existence query
@@ -149,7 +150,7 @@ class Store:
         backend: Backend,
         config: StoreConfig,
         catalog: Catalog,
-        lock: StoreLock | LeaseLock,
+        lock: StoreLock | LeaseLock | NoLock,
         *,
         write: bool,
         work_dir: Path,
@@ -172,7 +173,10 @@ class Store:
         self.chunker = Chunker(config.chunker)
         #: local folder for packs being written and other scratch files
         self.tmp_dir = work_dir / TMP_DIR
-        private_dir(self.tmp_dir)
+        if write:
+            private_dir(self.tmp_dir)
+        #: what the user should know about how the store was opened (read-only, no lock)
+        self.notes: list[str] = []
         self._pool: ThreadPoolExecutor | None = None
         self._reader: ThreadPoolExecutor | None = None  # loads chunks of a local store
         self._sink: PackSink | None = None
@@ -256,14 +260,31 @@ class Store:
 
     @classmethod
     def open(
-        cls, location: str | Path, *, write: bool = False, password: str | None = None
+        cls,
+        location: str | Path,
+        *,
+        write: bool = False,
+        append: bool = False,
+        password: str | None = None,
+        wait_lock: float | None = None,
+        no_lock: bool | None = None,
     ) -> Store:
-        """Open an existing store; ``write`` takes the exclusive lock, else a shared one.
+        """Open an existing store; ``write`` takes the writers' lock, else a reader's.
+
+        A writer with ``append`` (snapshot: it only adds) lets readers work beside it; other
+        writers keep readers out (store/lock.py). A refused lock is retried for
+        ``wait_lock`` seconds (default: SNAPEXPORT_WAIT_LOCK, else none). A reader of a
+        read-only store takes no lock and says so in ``notes``; ``no_lock`` (or
+        SNAPEXPORT_NO_LOCK=1) skips a reader's lock on purpose.
 
         An encrypted store needs ``password`` (or SNAPEXPORT_PASSWORD, a password file, a
         terminal prompt). A store whose catalog lives in the cache gets its local catalog
         brought up to date from the store first (downloaded, or rebuilt from the packs).
         """
+        if no_lock is None:
+            no_lock = os.environ.get(NO_LOCK_ENV, "") not in ("", "0")
+        if no_lock and write:
+            raise UsageError("--no-lock is for commands that only read the store")
         loc = StoreLocation.parse(location)
         root = loc.path
         if root is not None:
@@ -283,20 +304,40 @@ class Store:
                 f"store {loc} has no catalog ({CATALOG_FILE} is missing): rebuild it with"
                 f" snapexport rebuild-catalog --store {loc}"
             )
-        if root is not None:
-            private_dir(root / LOCKS_DIR)
-        lock = _take_lock(loc, backend, exclusive=write)
+        notes: list[str] = []
+        read_only = not write and root is not None and not _writable(root)
+        lock: StoreLock | LeaseLock | NoLock
+        if read_only:
+            notes.append(f"store {root} is read-only: reading it without a lock")
+            wal = work / f"{CATALOG_FILE}-wal"
+            if in_store and wal.exists() and wal.stat().st_size:
+                notes.append(
+                    f"{wal} holds changes a read-only store cannot merge: the newest"
+                    " snapshots may not show until it is opened with write access"
+                )
+            lock = NoLock()
+        elif no_lock:
+            notes.append("reading the store without a lock (--no-lock)")
+            lock = NoLock()
+        else:
+            if root is not None:
+                private_dir(root / LOCKS_DIR)
+            lock = retrying(
+                lambda: _take_lock(loc, backend, exclusive=write, append=append),
+                wait_seconds(wait_lock),
+            )
         try:
             if not in_store:
                 from snapexport.store import catalog_image
 
                 catalog_image.sync_local(loc, backend, config, master, key_id, work)
-            catalog = Catalog.open(work / CATALOG_FILE)
+            catalog = Catalog.open(work / CATALOG_FILE, read_only=read_only and in_store)
         except BaseException:
             lock.release()
             raise
         store = cls(loc, backend, config, catalog, lock, write=write, work_dir=work,
                     master=master, key_id=key_id)  # fmt: skip
+        store.notes = notes
         if write:
             try:
                 store._recover_if_needed()
@@ -698,10 +739,19 @@ def _clear_cache(work: Path) -> None:
     private_dir(work)
 
 
-def _take_lock(loc: StoreLocation, backend: Backend, *, exclusive: bool) -> StoreLock | LeaseLock:
+def _take_lock(
+    loc: StoreLocation, backend: Backend, *, exclusive: bool, append: bool = False
+) -> StoreLock | LeaseLock:
     if loc.path is not None:
-        return StoreLock(loc.path / LOCKS_DIR, exclusive=exclusive)
-    return LeaseLock(backend, exclusive=exclusive)
+        return StoreLock(loc.path / LOCKS_DIR, exclusive=exclusive, append=append)
+    return LeaseLock(backend, exclusive=exclusive, append=append)
+
+
+def _writable(root: Path) -> bool:
+    """Whether this process can take a lock in the store folder (a read-only mount, a
+    snapshot of a file system or a folder of another user's cannot)."""
+    locks = root / LOCKS_DIR
+    return os.access(locks if locks.is_dir() else root, os.W_OK)
 
 
 def _unlock(
