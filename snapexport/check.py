@@ -128,7 +128,8 @@ def _check_lost_files(store: Store, report: CheckReport) -> None:
 def _recover(store: Store, report: CheckReport) -> None:
     done = recovery.recover(store)
     for name in done.temp_removed:
-        report.repairs.append(f"removed stray temp file tmp/{name}")
+        where = name if "/" in name else f"tmp/{name}"
+        report.repairs.append(f"removed stray temp file {where}")
     for pid in done.deletes_finished:
         report.repairs.append(f"deleted pack {pid} (left by an interrupted prune)")
     for pid in done.indexed:

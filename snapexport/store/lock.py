@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from snapexport.errors import StoreLockedError, UsageError
-from snapexport.fsutil import atomic_write_bytes, create_private, private_dir
+from snapexport.fsutil import TMP_SUFFIX, atomic_write_bytes, create_private, private_dir
 
 T = TypeVar("T")
 
@@ -180,10 +180,14 @@ class StoreLock:
             # behind belongs to a dead process.
             path = self.locks_dir / WRITER_FILE
             self.stale = Holder.from_file(path)
+            # A writer killed while it wrote its holder file left the temporary behind.
+            for p in self.locks_dir.glob(f".{WRITER_FILE}.*{TMP_SUFFIX}"):
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
             if self.mode == EXCLUSIVE:
                 # ... and the readers' lock held exclusively, that no reader does.
-                for p in (self.locks_dir / READERS_DIR).glob("*.json"):
-                    with contextlib.suppress(FileNotFoundError):
+                for p in (self.locks_dir / READERS_DIR).iterdir():
+                    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                         p.unlink()
         else:
             name = f"{self.holder.host}.{self.holder.pid}.{os.urandom(4).hex()}.json"
