@@ -78,7 +78,9 @@ def check_store(store: Store, *, read_data: bool = False) -> CheckReport:
             report.problems.append(_missing_pack(store, pack.id, pack.chunks))
         elif size != pack.size:
             report.problems.append(
-                f"pack {pack.id} has {size} bytes, the catalog says {pack.size} (truncated?)"
+                f"pack {pack.id} has {size} bytes, the catalog says {pack.size} (truncated?):"
+                " put back a good copy of it (from a copy of the store), or delete it and"
+                " run snapexport repair"
             )
         else:
             good_packs.append(pack.id)
