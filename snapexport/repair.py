@@ -13,8 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from snapexport.catalog import content
-from snapexport.store import Store, catalog_image
+from snapexport.store import Store
 from snapexport.store.missing import LostPacks, forget_missing_packs
 
 
@@ -46,12 +45,12 @@ class RepairReport:
 def repair_store(store: Store) -> RepairReport:
     """Forget missing packs and mark (or unmark) the snapshots they damaged."""
     lost = forget_missing_packs(store)
-    conn = store.catalog.conn
-    rows = content.lost_files(conn)
+    content = store.catalog.content
+    rows = content.lost_files()
     with store.catalog.transaction():
-        content.mark_complete(conn, [r[0] for r in rows if r[2]], False)
-        healed = content.whole_but_marked_incomplete(conn)
-        content.mark_complete(conn, healed, True)
+        content.mark_complete([r[0] for r in rows if r[2]], False)
+        healed = content.whole_but_marked_incomplete()
+        content.mark_complete(healed, True)
         if healed or any(r[2] for r in rows):
-            catalog_image.invalidate(store)  # a new image carries the marks
+            store.catalog.images.invalidate()  # a new image carries the marks
     return RepairReport(lost, [DamagedSnapshot(r[1], r[3], r[4]) for r in rows], len(healed))

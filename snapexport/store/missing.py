@@ -14,8 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from snapexport.catalog import content
-from snapexport.store import catalog_image, recovery
+from snapexport.store import recovery
 
 if TYPE_CHECKING:
     from snapexport.store.repository import Store
@@ -38,7 +37,7 @@ class LostPacks:
 def missing_packs(store: Store) -> list[str]:
     """Ids of packs with catalog rows but no object in the store (one listing)."""
     present, _ = recovery.list_pack_objects(store)
-    return sorted(pid for pid in content.pack_ids(store.catalog.conn) if pid not in present)
+    return sorted(pid for pid in store.catalog.content.pack_ids() if pid not in present)
 
 
 def forget_missing_packs(store: Store) -> LostPacks:
@@ -47,7 +46,7 @@ def forget_missing_packs(store: Store) -> LostPacks:
     if not missing:
         return LostPacks()
     store.lock.ensure_held()
-    with store.catalog.transaction() as conn:
-        lost = content.drop_packs(conn, missing)
-        catalog_image.forget_lost(store, set(lost))
+    with store.catalog.transaction():
+        lost = store.catalog.content.drop_lost_packs(missing)
+        store.catalog.images.forget_lost(set(lost))
     return LostPacks(tuple(missing), len(lost))
