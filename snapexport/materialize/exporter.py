@@ -52,6 +52,7 @@ from snapexport.materialize.options import (
     Reporter,
 )
 from snapexport.materialize.sinks import Sink
+from snapexport.materialize.target import check_target
 from snapexport.materialize.view import SnapshotView
 from snapexport.materialize.zip_sink import ZipSink
 from snapexport.values import MissingFile, StoredFile
@@ -121,25 +122,6 @@ def _sections_of(view: SnapshotView) -> list[str]:
     if not sections:
         raise MaterializeError(f"snapshot {view.meta.short_id} lists no sections")
     return sections
-
-
-def check_target(target: Path) -> None:
-    """TARGET must be a writable folder; a missing one is created with its parents (the
-    exporter refuses a missing path; unattended runs into a new dated folder need this)."""
-    if not target.exists():
-        try:
-            target.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise UsageError(
-                f"cannot create the target folder {target}: {err.strerror or err}"
-                " (create it yourself, or choose a folder you can write to)"
-            ) from None
-    if not target.is_dir():
-        raise UsageError(f"{target} exists and is not a folder: give a folder for the export")
-    if not os.access(target, os.W_OK):
-        raise UsageError(
-            f"{target} is not writable: check its owner and permissions, or choose another folder"
-        )
 
 
 def zip_path(view: SnapshotView, target: Path, options: ExportOptions, tz: tzinfo) -> Path:

@@ -28,13 +28,9 @@ from typing import TypeVar
 
 from snapexport.errors import StoreLockedError, UsageError
 from snapexport.fsutil import TMP_SUFFIX, atomic_write_bytes, create_private, private_dir
+from snapexport.store.layout import GC_FILE, LOCK_FILE, READERS_DIR, WRITER_FILE
 
 T = TypeVar("T")
-
-LOCK_FILE = "lock"
-GC_FILE = "gc"
-WRITER_FILE = "writer.json"
-READERS_DIR = "readers"
 
 SHARED, APPEND, EXCLUSIVE = "shared", "append", "exclusive"
 #: how long --wait-lock polls between attempts at most (seconds)

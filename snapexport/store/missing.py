@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from snapexport.store import recovery
 
 if TYPE_CHECKING:
-    from snapexport.store.repository import Store
+    from snapexport.store.repository import BlobStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,18 +34,18 @@ class LostPacks:
         return {"packs": list(self.packs), "blobs": self.blobs}
 
 
-def missing_packs(store: Store) -> list[str]:
+def missing_packs(store: BlobStore) -> list[str]:
     """Ids of packs with catalog rows but no object in the store (one listing)."""
     present, _ = recovery.list_pack_objects(store)
     return sorted(pid for pid in store.catalog.content.pack_ids() if pid not in present)
 
 
-def forget_missing_packs(store: Store) -> LostPacks:
+def forget_missing_packs(store: BlobStore) -> LostPacks:
     """Find missing packs with one listing and drop them from the catalog (a writer only)."""
     missing = missing_packs(store)
     if not missing:
         return LostPacks()
-    store.lock.ensure_held()
+    store.ensure_lock()
     with store.catalog.transaction():
         lost = store.catalog.content.drop_lost_packs(missing)
         store.catalog.images.forget_lost(set(lost))

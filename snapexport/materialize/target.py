@@ -1,0 +1,30 @@
+"""TARGET of a materialize run: a writable folder, made with its parents when missing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from snapexport.errors import UsageError
+
+
+def check_target(target: Path) -> None:
+    """TARGET must be a writable folder; a missing one is created with its parents (the
+    exporter refuses a missing path; unattended runs into a new dated folder need this)."""
+    if not target.exists():
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UsageError(
+                f"cannot create the target folder {target}: {err.strerror or err}"
+                " (create it yourself, or choose a folder you can write to)"
+            ) from None
+    if not target.is_dir():
+        raise UsageError(f"{target} exists and is not a folder: give a folder for the export")
+    if not os.access(target, os.W_OK):
+        raise UsageError(
+            f"{target} is not writable: check its owner and permissions, or choose another folder"
+        )
+
+
+__all__ = ["check_target"]
