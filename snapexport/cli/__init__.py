@@ -76,10 +76,15 @@ def _env_setup(name: str, value_of: Callable[[Any], str | None]) -> Any:
     return setup
 
 
-def echo_notes(store: Any) -> None:
-    """What the user should know about how the store was opened (read-only, no lock)."""
-    for note in getattr(store, "notes", ()):
+def echo_notes(store: Any = None) -> None:
+    """What the user should know about how stores were opened (read-only, without a lock,
+    checked without repairs): ``store.opened.OPEN_NOTES``, gathered while the command ran."""
+    opened = sys.modules.get("snapexport.store.opened")
+    if opened is None:
+        return
+    for note in opened.OPEN_NOTES:
         click.echo(f"snapexport: note: {note}", err=True)
+    opened.OPEN_NOTES.clear()
 
 
 def store_option(f: F) -> F:
@@ -132,6 +137,12 @@ def handle_errors(f: F | None = None, *, failure_code: int | None = None) -> Any
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return run(*args, **kwargs)
+        finally:
+            echo_notes()
+
+    def run(*args: Any, **kwargs: Any) -> Any:
         import sqlite3
 
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from snapexport.cli import echo_notes, handle_errors, main, store_option
+from snapexport.cli import handle_errors, main, store_option
 from snapexport.errors import StoreError
 
 
@@ -41,7 +41,6 @@ def key_list(store_location: str) -> None:
     from snapexport.store import Store, keys
 
     with Store.open(store_location) as store:
-        echo_notes(store)
         _require_encrypted(store)
         for k in keys.list_keys(store.backend):
             mark = "*" if k.id == store.key_id else " "

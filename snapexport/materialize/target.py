@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from snapexport.errors import UsageError
+from snapexport.errors import ExportRequestError
 
 
 def check_target(target: Path) -> None:
@@ -15,14 +15,16 @@ def check_target(target: Path) -> None:
         try:
             target.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise UsageError(
+            raise ExportRequestError(
                 f"cannot create the target folder {target}: {err.strerror or err}"
                 " (create it yourself, or choose a folder you can write to)"
             ) from None
     if not target.is_dir():
-        raise UsageError(f"{target} exists and is not a folder: give a folder for the export")
+        raise ExportRequestError(
+            f"{target} exists and is not a folder: give a folder for the export"
+        )
     if not os.access(target, os.W_OK):
-        raise UsageError(
+        raise ExportRequestError(
             f"{target} is not writable: check its owner and permissions, or choose another folder"
         )
 

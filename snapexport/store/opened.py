@@ -16,8 +16,10 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from snapexport.catalog.db import Catalog
 from snapexport.catalog.meta import MetaKey
@@ -46,6 +48,8 @@ from snapexport.store.recovery import RecoveryReport
 from snapexport.store.repository import BlobStore
 
 NO_LOCK_ENV = "SNAPEXPORT_NO_LOCK"
+#: notes on every store opened in this process (read-only, no lock), for the CLI to show
+OPEN_NOTES: list[str] = []
 WRITER_META = MetaKey.OPEN_WRITER  # set while a writer has the store open; left by a crash
 
 
@@ -216,6 +220,7 @@ class Store(BlobStore):
         store = cls(loc, backend, config, catalog, write=write, work_dir=work,
                     master=master, key_id=key_id, lock=lock)  # fmt: skip
         store.notes = notes
+        OPEN_NOTES.extend(notes)
         if write:
             try:
                 store._recover_if_needed()
@@ -305,6 +310,43 @@ class Store(BlobStore):
             self.close()
         else:
             self.abort()
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """What ``snapexport init`` made."""
+
+    store_id: str
+    location: str
+    encrypted: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {"store_id": self.store_id, "location": self.location, "encrypted": self.encrypted}
+
+
+def create_store(
+    store_location: str | Path, *, compression_level: int = 3, encrypt: bool = False
+) -> Created:
+    """``snapexport init``: create an empty store (a folder, or an s3://bucket/prefix)."""
+    with Store.init(store_location, compression_level=compression_level,
+                    encrypt=encrypt) as store:  # fmt: skip
+        return Created(store.config.store_id, str(store.location), encrypt)
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuilt:
+    """What ``snapexport rebuild-catalog`` did."""
+
+    packs: int  # pack files indexed
+    generation: int | None  # the catalog image loaded; None: the packs hold none
+
+    def as_json(self) -> dict[str, Any]:
+        return {"packs": self.packs, "catalog_image": self.generation}
+
+
+def rebuild(store_location: str | Path, *, password: str | None = None) -> Rebuilt:
+    """``snapexport rebuild-catalog``, as a result object."""
+    return Rebuilt(*rebuild_catalog(store_location, password=password))
 
 
 def rebuild_catalog(

@@ -17,7 +17,7 @@ import blake3
 import pytest
 from conftest import SourceView
 
-from snapexport.errors import CorruptionError, MaterializeError, UsageError
+from snapexport.errors import CorruptionError, ExportRequestError, MaterializeError
 from snapexport.materialize import ExportOptions, exporter, materialize
 from snapexport.materialize.view import MissingFile, SnapshotMeta, StoredFile, StoredRecord
 from snapexport.store import Store
@@ -237,11 +237,13 @@ def test_zip_compression_modes(plain_view: SourceView, tmp_path: Path, mode: str
 
 def test_target_checks(plain_view: SourceView, tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
-    with pytest.raises(UsageError, match=f"{tmp_path / 'file'} exists and is not a folder"):
+    with pytest.raises(ExportRequestError, match=f"{tmp_path / 'file'} exists and is not a folder"):
         materialize(plain_view, tmp_path / "file", ExportOptions())
     # A folder that cannot be made (its parent is a file): the path is named. This fails
     # for root too, unlike a folder without write permission.
-    with pytest.raises(UsageError, match=f"cannot create the target folder {tmp_path}/file/x"):
+    with pytest.raises(
+        ExportRequestError, match=f"cannot create the target folder {tmp_path}/file/x"
+    ):
         materialize(plain_view, tmp_path / "file" / "x", ExportOptions(data_only=True))
 
 
@@ -263,7 +265,7 @@ def test_an_unwritable_target_is_named(plain_view: SourceView, tmp_path: Path) -
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith("/") and " is not writable" in done.stdout
         return
-    with pytest.raises(UsageError, match=f"{locked} is not writable"):
+    with pytest.raises(ExportRequestError, match=f"{locked} is not writable"):
         materialize(plain_view, locked, ExportOptions())
 
 
@@ -271,7 +273,7 @@ def test_an_unwritable_target_is_named(plain_view: SourceView, tmp_path: Path) -
 _AS_NOBODY = """
 import os, pwd, shutil, tempfile
 from pathlib import Path
-from snapexport.errors import UsageError
+from snapexport.errors import ExportRequestError
 from snapexport.materialize.exporter import check_target
 nobody = pwd.getpwnam("nobody")
 os.setgid(nobody.pw_gid)
@@ -280,7 +282,7 @@ locked = Path(tempfile.mkdtemp())
 try:
     locked.chmod(0o500)
     check_target(locked)
-except UsageError as err:
+except ExportRequestError as err:
     print(err)
 finally:
     locked.chmod(0o700)
@@ -290,7 +292,7 @@ finally:
 
 @pytest.mark.parametrize("flag", ["compare_checksums", "compare_json"])
 def test_zip_refuses_compare_flags(plain_view: SourceView, tmp_path: Path, flag: str) -> None:
-    with pytest.raises(UsageError, match="no effect when used with --zip"):
+    with pytest.raises(ExportRequestError, match="no effect when used with --zip"):
         materialize(plain_view, tmp_path, ExportOptions(zip=True, **{flag: True}))
 
 
