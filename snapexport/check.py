@@ -290,3 +290,9 @@ def repair_store(store: Store) -> RepairReport:
         if healed or any(r[2] for r in rows):
             store.catalog.images.invalidate()  # a new image carries the marks
     return RepairReport(lost, [DamagedSnapshot(r[1], r[3], r[4]) for r in rows], len(healed))
+
+
+def run_repair(store_location: str | Path) -> RepairReport:
+    """``snapexport repair``: open the store for writing and repair it."""
+    with Store.open(store_location, write=True) as store:
+        return repair_store(store)

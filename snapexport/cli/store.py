@@ -70,11 +70,9 @@ def repair(store_location: str, as_json: bool) -> None:
     The next snapshot then stores again what the site still has (and heals older snapshots
     holding the same files); materialize writes the rest of a damaged snapshot.
     """
-    from snapexport.check import repair_store
-    from snapexport.store import Store
+    from snapexport.check import run_repair
 
-    with Store.open(store_location, write=True) as store:
-        report = repair_store(store)
+    report = run_repair(store_location)
     if as_json:
         click.echo(json.dumps(report.as_json()))
         return
