@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from snapexport.cli import handle_errors, main, render, store_option
-from snapexport.errors import EXIT_INCOMPLETE
+from snapexport.errors import EXIT_ERROR, EXIT_INCOMPLETE
 
 
 @main.command()
@@ -114,15 +114,26 @@ def snapshot(
 @main.command()
 @store_option
 @click.option("--tag", help="Only snapshots with this tag.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON list for scripts.")
+@click.option("--max-age", metavar="DURATION",
+              help="Exit 1 with one line when the newest complete snapshot is older"
+                   " (e.g. 26h, 1d, 90min).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON list for scripts (with --max-age: an object, see docs).")  # fmt: skip
 @handle_errors
-def snapshots(store_location: str, tag: str | None, as_json: bool) -> None:
+def snapshots(store_location: str, tag: str | None, max_age: str | None, as_json: bool) -> None:
     """List the store's snapshots, oldest first."""
     from snapexport.snapshots import snapshots_in
 
-    listing = snapshots_in(store_location, tag=tag)
+    listing = snapshots_in(store_location, tag=tag, max_age=max_age)
+    fresh = listing.freshness
     if as_json:
         click.echo(json.dumps(listing.as_json()))
-        return
-    for line in render.snapshot_table(listing):
-        click.echo(line)
+    elif fresh is not None and fresh.fresh:
+        click.echo(fresh.summary())
+    elif fresh is None:
+        for line in render.snapshot_table(listing):
+            click.echo(line)
+    problem = fresh.problem() if fresh is not None else None
+    if problem is not None:
+        click.echo(f"snapexport: error: {problem}", err=True)
+        sys.exit(EXIT_ERROR)
