@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from snapexport.errors import (
     EXIT_USAGE,
     ExportRequestError,
-    InterruptedRunError,
     MaterializeError,
     SnapexportError,
     os_error_message,
@@ -53,7 +52,7 @@ from snapexport.materialize.options import (
     Reporter,
 )
 from snapexport.materialize.sinks import Sink
-from snapexport.materialize.target import check_target
+from snapexport.materialize.target import check_target, interrupted
 from snapexport.materialize.view import SnapshotView
 from snapexport.materialize.zip_sink import ZipSink
 from snapexport.values import MissingFile, SnapshotMeta, StoredFile
@@ -260,12 +259,7 @@ class _PaperlessRun:
                 MaterializeError(os_error_message(err, "cannot write the export file"))
             ) from err
         except KeyboardInterrupt:
-            if isinstance(self.sink, ZipSink):
-                raise  # the zip was never renamed into place: nothing is left behind
-            raise InterruptedRunError(
-                f"interrupted: the export in {self.target} is partial; run the same"
-                " materialize again to finish it"
-            ) from None
+            raise interrupted(self.target, isinstance(self.sink, ZipSink)) from None
         counts = self.sink.counts
         return MaterializeResult(
             path=self.sink.zip_path if isinstance(self.sink, ZipSink) else self.target,

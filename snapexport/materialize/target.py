@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from snapexport.errors import ExportRequestError
+from snapexport.errors import ExportRequestError, InterruptedRunError
 
 
 def check_target(target: Path) -> None:
@@ -29,4 +29,15 @@ def check_target(target: Path) -> None:
         )
 
 
-__all__ = ["check_target"]
+def interrupted(target: Path, is_zip: bool) -> BaseException:
+    """What Ctrl-C during a materialize becomes: a folder export says it is partial; a zip
+    was never renamed into place, so nothing is left and the interrupt goes on as it is."""
+    if is_zip:
+        return KeyboardInterrupt()
+    return InterruptedRunError(
+        f"interrupted: the export in {target} is partial; run the same materialize again"
+        " to finish it"
+    )
+
+
+__all__ = ["check_target", "interrupted"]
