@@ -42,6 +42,14 @@ from snapexport.errors import EXIT_ERROR, EXIT_INCOMPLETE
 @click.option("--passphrase", help="With --from-export: the export's passphrase.")
 @click.option("--tag", "tags", multiple=True, help="Tag the snapshot (repeatable).")
 @click.option("--batch-size", type=click.IntRange(1), default=500, show_default=True)
+@click.option(
+    "--db-timeout",
+    default="10min",
+    show_default=True,
+    metavar="DURATION",
+    help="Give up (exit 1, nothing committed) when a table stays locked this long"
+    " (e.g. 30s, 10min, 1h).",
+)
 @click.option("--verify-files", is_flag=True, help="Read and hash every file; trust no cache.")
 @click.option(
     "--verify-records",
@@ -65,6 +73,7 @@ def snapshot(
     passphrase: str | None,
     tags: tuple[str, ...],
     batch_size: int,
+    db_timeout: str,
     verify_files: bool,
     verify_records: bool,
     strict: bool,
@@ -78,6 +87,7 @@ def snapshot(
     from snapexport.progress import reporter_for
     from snapexport.snapshot import SnapshotOptions, record_snapshot
     from snapexport.source import SourceRequest
+    from snapexport.source.django_waits import parse_timeout
 
     site = SourceRequest(
         settings=settings,
@@ -88,6 +98,7 @@ def snapshot(
         natural_keys=natural_keys,
         extra_folders=tuple(extra_folder),
         batch_size=batch_size,
+        db_timeout=parse_timeout(db_timeout),
         from_export=from_export,
         passphrase=passphrase,
     )
