@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from snapexport import __version__
-from snapexport.errors import EXIT_ERROR, SnapexportError
+from snapexport.errors import EXIT_ERROR, SnapexportError, os_error_message
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,9 +67,44 @@ def _password_setup(ctx: click.Context, param: click.Parameter, value: str | Non
         keys.prompt = lambda text: click.prompt(text, hide_input=True, err=True)
 
 
+def _env_setup(name: str, value_of: Callable[[Any], str | None]) -> Any:
+    def setup(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        text = value_of(value)
+        if text:
+            os.environ[name] = text
+
+    return setup
+
+
+def echo_notes(store: Any = None) -> None:
+    """What the user should know about how stores were opened (read-only, without a lock,
+    checked without repairs): ``store.opened.OPEN_NOTES``, gathered while the command ran."""
+    opened = sys.modules.get("snapexport.store.opened")
+    if opened is None:
+        return
+    for note in opened.OPEN_NOTES:
+        click.echo(f"snapexport: note: {note}", err=True)
+    opened.OPEN_NOTES.clear()
+
+
 def store_option(f: F) -> F:
-    """The ``--store`` option every store command takes (env: SNAPEXPORT_STORE), and
-    ``--password-file`` for encrypted stores (env SNAPEXPORT_PASSWORD holds the password)."""
+    """The ``--store`` option every store command takes (env: SNAPEXPORT_STORE),
+    ``--password-file`` for encrypted stores (env SNAPEXPORT_PASSWORD holds the password),
+    ``--wait-lock`` (env SNAPEXPORT_WAIT_LOCK) and ``--no-lock`` (env SNAPEXPORT_NO_LOCK)."""
+    f = click.option(
+        "--wait-lock",
+        metavar="DURATION",
+        expose_value=False,
+        callback=_env_setup("SNAPEXPORT_WAIT_LOCK", lambda v: v),
+        help="When another process holds the store, retry for this long (90s, 5m, 1h).",
+    )(f)
+    f = click.option(
+        "--no-lock",
+        is_flag=True,
+        expose_value=False,
+        callback=_env_setup("SNAPEXPORT_NO_LOCK", lambda v: "1" if v else None),
+        help="Read without taking the store's lock (commands that only read).",
+    )(f)
     f = click.option(
         "--password-file",
         type=click.Path(dir_okay=False),
@@ -103,14 +138,33 @@ def handle_errors(f: F | None = None, *, failure_code: int | None = None) -> Any
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return f(*args, **kwargs)
+            return run(*args, **kwargs)
+        finally:
+            echo_notes()
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        import sqlite3
+
+        try:
+            result = f(*args, **kwargs)
+            sys.stdout.flush()  # here, so that a reader gone away is handled like the rest
+            return result
         except SnapexportError as err:
             fail(str(err), err.exit_code)
         except KeyboardInterrupt:
             click.echo("snapexport: interrupted; nothing was committed", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            # The reader went away (``snapexport diff ... | head -1``): stop quietly, as
+            # a C tool killed by SIGPIPE would; stdout goes nowhere so that the exit's
+            # flush does not fail again.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(141)  # 128 + SIGPIPE, what a shell reports for such a tool
         except OSError as err:
-            fail(str(err), EXIT_ERROR)
+            fail(os_error_message(err), EXIT_ERROR)
+        except sqlite3.DatabaseError as err:
+            fail(_catalog_message(err, kwargs.get("store_location")), EXIT_ERROR)
         except Exception as err:
             # A bug or an error from the site's own stack (database, storage): still one
             # line for cron, the traceback only on request.
@@ -123,6 +177,23 @@ def handle_errors(f: F | None = None, *, failure_code: int | None = None) -> Any
     return wrapper  # type: ignore[return-value]
 
 
+def _catalog_message(err: Exception, store: str | None) -> str:
+    """One line for an SQLite error met while a command ran, with the next step."""
+    text = str(err)
+    where = f" --store {store}" if store else ""
+    if "full" in text:
+        return (
+            f"the disk holding the catalog of store {store} is full ({text}): free space on"
+            " it, then run the command again; nothing was committed"
+        )
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return (
+            f"the store's catalog is damaged ({text}): rebuild it from the packs with"
+            f" snapexport rebuild-catalog{where}"
+        )
+    return f"catalog error: {text} (set SNAPEXPORT_DEBUG=1 for a traceback)"
+
+
 # Command modules register themselves on ``main`` when imported. ``main`` imports one only
 # when its command is asked for (``--help`` imports them all), so a command pays for its own
 # imports and no other's. tests/test_cli_lazy.py checks this table against the modules.
@@ -130,6 +201,7 @@ COMMAND_MODULES: dict[str, str] = {
     "init": "store",
     "rebuild-catalog": "store",
     "check": "store",
+    "repair": "store",
     "stats": "store",
     "snapshot": "snapshot",
     "snapshots": "snapshot",

@@ -84,6 +84,7 @@ def snapshot_line(r: SnapshotResult) -> str:
         f" {rec['changed']} changed, {rec['removed']} removed; files read {r.files_read},"
         f" skipped {r.files_skipped}; read {mb(r.bytes_read)}, stored {mb(r.bytes_stored)}"
         f" in {r.seconds:.1f}s"
+        + (f"; {r.restored} file(s) stored again (lost with a missing pack)" if r.restored else "")
     )
 
 
