@@ -63,6 +63,7 @@ class SnapshotOptions:
     strict: bool = False  # a missing file fails the run instead of an incomplete snapshot
     time: datetime | None = None  # the moment the snapshot depicts (default: now)
     host: str | None = None
+    snapshot_id: str | None = None  # keep this id (a copied snapshot); default: a new one
 
 
 @dataclass(slots=True)
@@ -470,6 +471,11 @@ class _Walk:
                 self.files_skipped += 1
                 self.reporter.advance(items=1)
                 return None
+        known = getattr(ref, "blob", None)
+        if known is not None and not verify and self.store.has_blob(known):
+            self._keep(cur, _version(ref, known, st, ref.checksum))
+            self.files_skipped += 1
+            return None
         if ref.checksum and not verify:
             blob = spans.blob_by_checksum(self.conn, ref.checksum, size, mtime_ns)
             if blob is not None:
@@ -665,7 +671,7 @@ def _commit(
                 "missing": len(walk.missing),
             }
             meta = SnapshotMeta(
-                id=secrets.token_hex(32),
+                id=options.snapshot_id or secrets.token_hex(32),
                 seq=seq,
                 time=moment.astimezone(UTC),
                 host=options.host or socket.gethostname(),

@@ -139,6 +139,7 @@ COMMAND_MODULES: dict[str, str] = {
     "prune": "prune",
     "demo": "demo",
     "key": "keys",
+    "copy": "copy",
 }
 
 
