@@ -12,7 +12,12 @@ from snapexport.cli import handle_errors, main, store_option
 @main.command("copy")
 @store_option
 @click.argument("snapshots", nargs=-1)
-@click.option("--to", "target", required=True, help="The target store (folder or s3://...).")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    help="The target store (folder or s3://...), or the name of a [[copy]] target in the config.",
+)
 @click.option("--tag", help="Only snapshots with this tag.")
 @click.option(
     "--to-password-file",
@@ -35,17 +40,21 @@ def copy_command(
     as_json: bool,
 ) -> None:
     """Copy snapshots (default: all) into another store, sending only what it lacks."""
+    from snapexport.cli.configured import config_of
+    from snapexport.configfile import target as configured_target
     from snapexport.copy import copy_snapshots, target_password
     from snapexport.progress import reporter_for
 
+    to = configured_target(config_of(), target)
+    given = target_password(to_password_file)
     result = copy_snapshots(
         store_location,
-        target,
+        to.location,
         snapshots,
         tag=tag,
-        password=target_password(to_password_file),
-        init=init,
-        encrypt=encrypt,
+        password=given if given is not None else to.password,
+        init=init or to.init,
+        encrypt=encrypt or to.encrypt,
         reporter=reporter_for(quiet=as_json),
     )
     click.echo(json.dumps(result.as_json()) if as_json else result.summary_line())
