@@ -132,7 +132,7 @@ def config_option(f: Any) -> Any:
 class _LazyGroup(click.Group):
     """A group that imports a command's module the first time the command is looked up.
 
-    Its commands take their defaults from the config file (``cli/configured.py``).
+    Its commands take their defaults from the config file (``ConfiguredCommand``).
     """
 
     command_class = ConfiguredCommand

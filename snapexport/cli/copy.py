@@ -40,7 +40,7 @@ def copy_command(
     as_json: bool,
 ) -> None:
     """Copy snapshots (default: all) into another store, sending only what it lacks."""
-    from snapexport.cli.configured import config_of
+    from snapexport.cli import config_of
     from snapexport.configfile import target as configured_target
     from snapexport.copy import copy_snapshots, target_password
     from snapexport.progress import reporter_for

@@ -82,19 +82,29 @@ def send(requests: Sequence[Ping], timeout: float = DEFAULT_TIMEOUT) -> list[str
     return warnings
 
 
-def write_status(path: Path, run: Mapping[str, Any], steps: Mapping[str, Any]) -> None:
-    """Update the status file: this run, and each step's last run (steps that did not run
-    this time keep their previous entry)."""
+def last_runs(path: Path | None, steps: Mapping[str, Any]) -> dict[str, Any]:
+    """Each step's last run: this run's steps over those the status file remembers."""
     previous: dict[str, Any] = {}
-    try:
-        previous = json.loads(path.read_text(encoding="utf-8")).get("steps", {})
-    except (OSError, ValueError, AttributeError):
-        previous = {}
-    merged = {**previous, **steps}
-    doc = {"version": 1, "run": dict(run), "steps": merged}
+    if path is not None:
+        try:
+            previous = dict(json.loads(path.read_text(encoding="utf-8")).get("steps", {}))
+        except (OSError, ValueError, AttributeError, TypeError):
+            previous = {}
+    return {**previous, **steps}
+
+
+def write_status(path: Path, run: Mapping[str, Any], merged: Mapping[str, Any]) -> None:
+    """Replace the status file: this run, and each step's last run (``last_runs``)."""
+    doc = {"version": 1, "run": dict(run), "steps": dict(merged)}
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
     atomic_write_bytes(path, text.encode("utf-8"), mode=0o600)
+
+
+def _number(value: float) -> str:
+    """Integers as integers, other numbers at full precision (timestamps keep their digits)."""
+    as_float = float(value)
+    return str(int(as_float)) if as_float.is_integer() else repr(as_float)
 
 
 def _label(value: str) -> str:
@@ -110,7 +120,7 @@ def metrics_text(run: Mapping[str, Any], steps: Mapping[str, Mapping[str, Any]])
             return
         lines.append(f"# HELP {name} {help_text}")
         lines.append(f"# TYPE {name} {kind}")
-        lines.extend(f"{name}{labels} {value:g}" for labels, value in samples)
+        lines.extend(f"{name}{labels} {_number(value)}" for labels, value in samples)
 
     family(
         "snapexport_run_last_timestamp_seconds",

@@ -176,7 +176,8 @@ def _report(config: Config, result: RunResult, began: float) -> None:
         "outcome": "ok" if result.ok else "failed",
         "summary": result.summary_line(),
     }
-    steps = {s.name: s.as_json() for s in result.steps}
+    status = Path(config.resolve(mon["status_file"])) if "status_file" in mon else None
+    steps = monitor.last_runs(status, {s.name: s.as_json() for s in result.steps})
     for key, write in (
         ("status_file", lambda p: monitor.write_status(p, run, steps)),
         ("metrics_file", lambda p: monitor.write_metrics(p, monitor.metrics_text(run, steps))),
