@@ -87,10 +87,11 @@ def apply_config(ctx: click.Context, args: list[str]) -> None:
         path = configfile.find(_peek(args, "--config"), _peek(args, "--store"))
         config = configfile.load(path)
         store = config.section("store")
-        if "password_env" in store and "SNAPEXPORT_PASSWORD" not in os.environ:
-            password = configfile.password_from(store, config)
-            if password is not None:
-                os.environ["SNAPEXPORT_PASSWORD"] = password
+        # The variable the file names carries the password (when it is set: a command that
+        # needs it and lacks it says so when it opens the store).
+        name = store.get("password_env")
+        if name and name in os.environ and "SNAPEXPORT_PASSWORD" not in os.environ:
+            os.environ["SNAPEXPORT_PASSWORD"] = os.environ[name]
     except SnapexportError as err:
         click.echo(f"snapexport: error: {err}", err=True)
         sys.exit(err.exit_code)
