@@ -63,8 +63,9 @@ class _BlobStream(io.RawIOBase):
 
 
 def _inode(blob: bytes) -> int:
-    """A positive 62-bit stand-in inode that changes whenever the content does."""
-    return int.from_bytes(blob[:8], "big") >> 2 or 1
+    """A positive 31-bit stand-in inode that changes with the content (as small as a real
+    inode in the catalog: SQLite stores it in four bytes)."""
+    return int.from_bytes(blob[:4], "big") >> 1 or 1
 
 
 def _stat_of(f: StoredFile) -> os.stat_result:
