@@ -150,3 +150,24 @@ def test_local_to_s3_and_back(site: Path, store: Path, tmp_path: Path, s3: dict)
     assert _copy(remote, home)["copied"] == 2
     same_everywhere(store, home, tmp_path / "m2")
     _ok("check", "--store", remote, "--read-data")
+
+
+def test_the_target_lock_holds(site: Path, store: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    assert snapshot(store, site).returncode == 0
+    target = tmp_path / "t"
+    _ok("init", "--store", target)
+    helper = Path(__file__).resolve().parents[1] / "store" / "helpers" / "hold_lock.py"
+    holder = subprocess.Popen([sys.executable, str(helper), str(target), "write"],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        refused = cli("copy", "--store", store, "--to", target)
+        assert refused.returncode == 1 and f"pid {holder.pid}" in refused.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    assert _ids(target) == []
+    assert _copy(store, target)["copied"] == 1
