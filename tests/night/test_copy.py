@@ -19,9 +19,12 @@ def _ids(store: str | Path, **env: str) -> list[str]:
 
 
 def materialized(store: str | Path, snap: str, out: Path, *args: str, **env: str) -> dict:
+    """The bytes ``materialize`` writes (an incomplete snapshot, exit 3, says so: the
+    missing files' lines are part of what must match)."""
     out.mkdir(parents=True)
-    _ok("materialize", "--store", store, snap, out, *args, **env)
-    return tree(out)
+    done = cli("materialize", "--store", store, snap, out, *args, **env)
+    assert done.returncode in (0, 3), f"{done.stdout}{done.stderr}"
+    return {**tree(out), "(missing)": done.stderr.encode(), "(code)": bytes([done.returncode])}
 
 
 def same_everywhere(a: str | Path, b: str | Path, tmp: Path, env_b: dict | None = None) -> None:
@@ -171,3 +174,19 @@ def test_the_target_lock_holds(site: Path, store: Path, tmp_path: Path) -> None:
         holder.wait()
     assert _ids(target) == []
     assert _copy(store, target)["copied"] == 1
+
+
+def test_an_incomplete_snapshot_copies_as_incomplete(
+    site: Path, store: Path, tmp_path: Path
+) -> None:
+    victim = next(p for p in sorted((site / "media").rglob("*.pdf")) if "originals" in str(p))
+    victim.unlink()
+    assert snapshot(store, site).returncode == 3
+    target = tmp_path / "t"
+    out = _copy(store, target, "--init")
+    assert out["copied"] == 1 and out["snapshots"][0]["complete"] is False
+    listed = json.loads(_ok("snapshots", "--store", target, "--json"))
+    assert listed[0]["complete"] is False
+    same_everywhere(store, target, tmp_path / "m")
+    written = materialized(target, "latest", tmp_path / "again")
+    assert written["(code)"] == b"\x03" and b"(No such file or directory)" in written["(missing)"]
