@@ -82,3 +82,23 @@ def has_snapshot(conn: sqlite3.Connection, snapshot_id: str) -> bool:
     """Whether a snapshot with exactly this id is committed."""
     row = conn.execute("SELECT 1 FROM snapshots WHERE id = ?", (snapshot_id,)).fetchone()
     return row is not None
+
+
+class Replay:
+    """The replay questions of one open catalog (``Replay(store.catalog)``)."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, catalog: Any) -> None:
+        self._conn: sqlite3.Connection = catalog.conn
+
+    def spans_in_order(self, seq: int, model: str) -> Iterator[SpanFacts]:
+        return spans_in_order(self._conn, seq, model)
+
+    def texts(
+        self, seq: int, model: str, pks: Sequence[str]
+    ) -> Iterator[tuple[str, str, dict[str, Any] | None]]:
+        return texts(self._conn, seq, model, pks)
+
+    def has_snapshot(self, snapshot_id: str) -> bool:
+        return has_snapshot(self._conn, snapshot_id)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from snapexport.catalog import content
+from snapexport.catalog.meta import MetaKey
 from snapexport.check import CheckReport, _read_pack, check_store
 
-STATE_KEY = "run.check_slice"
+STATE_KEY = MetaKey.RUN_CHECK_SLICE
 
 
 def in_slice(pack_id: str, n: int, m: int) -> bool:
@@ -36,7 +36,7 @@ def check_slice(store: Any, n: int, m: int) -> CheckReport:
     if not 1 <= n <= m:
         raise ValueError(f"slice {n}/{m} does not exist")
     report = check_store(store, read_data=False)
-    chosen = [p.id for p in content.packs(store.catalog.conn) if in_slice(p.id, n, m)]
+    chosen = [p.id for p in store.catalog.content.packs() if in_slice(p.id, n, m)]
     for pack_id in chosen:
         _read_pack(store, pack_id, report)
     with store.catalog.transaction():

@@ -21,12 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from snapexport.catalog.meta import MetaKey
 from snapexport.configfile import SCHEDULES, Config, password_from, target
 from snapexport.errors import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, SnapexportError
 from snapexport.run import monitor
 
 NOW_ENV = "SNAPEXPORT_NOW"
-PRUNE_STATE = "run.last_prune"
 _SEVERITY = {EXIT_OK: 0, EXIT_INCOMPLETE: 1, EXIT_USAGE: 2, EXIT_ERROR: 3}
 
 
@@ -252,7 +252,7 @@ class _Night:
         from snapexport.prune import plan_policy, run_prune
 
         with self._open(write=True) as store:
-            plan = plan_policy(store.catalog.conn, self.policy, tz=None)  # type: ignore[arg-type]
+            plan = plan_policy(store.catalog, self.policy)  # type: ignore[arg-type]
             run_prune(store, plan, collect=False)
         step.figures = {"snapshots_kept": len(plan.keep), "snapshots_removed": len(plan.remove)}
         step.message = f"{len(plan.keep)} kept, {len(plan.remove)} removed"
@@ -267,7 +267,7 @@ class _Night:
             return True
         try:
             with self._open() as store:
-                last = store.catalog.get_meta(PRUNE_STATE)
+                last = store.catalog.get_meta(MetaKey.RUN_LAST_PRUNE)
         except SnapexportError:
             return True  # the prune step then names the problem
         if last is None:
@@ -283,7 +283,7 @@ class _Night:
         with self._open(write=True) as store:
             report = run_prune(store, None, collect=True, max_unused=max_unused)
             with store.catalog.transaction():
-                store.catalog.set_meta(PRUNE_STATE, self.moment.isoformat())
+                store.catalog.set_meta(MetaKey.RUN_LAST_PRUNE, self.moment.isoformat())
         self._pruned = True
         freed = int(report.store.get("bytes_freed", 0))
         step.figures = {"bytes_freed": freed, "packs_deleted": report.store.get("packs_deleted", 0)}
@@ -317,7 +317,7 @@ class _Night:
             # The target keeps what the primary keeps: the same policy over the same
             # snapshots (and frees space when the primary did tonight).
             with self._open(t.location, t.password, write=True) as store:
-                plan = plan_policy(store.catalog.conn, self.policy)
+                plan = plan_policy(store.catalog, self.policy)  # type: ignore[arg-type]
                 run_prune(store, plan, collect=self._pruned)
                 removed = len(plan.remove)
         step.figures = {

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import os
 import sqlite3
@@ -28,8 +27,10 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import zstandard
 
-from snapexport.catalog import content
+from snapexport.catalog.content import ChunkRow
 from snapexport.catalog.db import Catalog
+from snapexport.catalog.images import generation_of_file
+from snapexport.catalog.meta import MetaKey
 from snapexport.errors import CorruptionError, StoreError
 from snapexport.fsutil import atomic_writer
 from snapexport.store import packs, recovery
@@ -42,12 +43,9 @@ if TYPE_CHECKING:
     from snapexport.store.location import StoreLocation
     from snapexport.store.repository import Store
 
-IMAGE_META = "catalog_image"  # JSON {"gen", "state", "blob", "header"} of the newest image
-IMAGE_BLOBS_META = "catalog_image_blobs"  # JSON list of every image blob id not yet collected
 COPIES_PREFIX = "catalog/"
 HEADER_FORMAT = "snapexport-catalog-image"
 KEEP_COPIES = 3  # copies kept by a prune (snapshots never delete anything)
-_DROP_FROM_IMAGE = ("open_writer",)
 # Images are cut finer than file content and read in small blocks: the put then holds a few
 # MiB whatever the catalog's size (with the store's 8 MiB chunks it held over 100 MB at
 # 20,000 documents). Readers follow the header's chunk list, so the cut is not part of the
@@ -85,38 +83,6 @@ class ImageHeader:
         )  # fmt: skip
 
 
-def state(conn: sqlite3.Connection) -> str:
-    """A fingerprint of the snapshot tables: changes whenever a snapshot or span changes."""
-    h = hashlib.sha256()
-    for sql in (
-        "SELECT count(*), coalesce(max(seq), 0), coalesce(sum(seq), 0) FROM snapshots",
-        "SELECT count(*), coalesce(max(id), 0), count(died), coalesce(sum(died), 0)"
-        " FROM record_spans",
-        "SELECT count(*), coalesce(max(id), 0), count(died), coalesce(sum(died), 0)"
-        " FROM file_spans",
-        "SELECT count(*) FROM record_data",
-    ):
-        h.update(repr(conn.execute(sql).fetchone()).encode())
-    return h.hexdigest()[:32]
-
-
-def current(conn: sqlite3.Connection) -> dict[str, object]:
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (IMAGE_META,)).fetchone()
-    return json.loads(row[0]) if row else {}
-
-
-def image_blobs(conn: sqlite3.Connection) -> list[bytes]:
-    """Every image blob (and header blob) id the catalog still holds rows for."""
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (IMAGE_BLOBS_META,)).fetchone()
-    return [bytes.fromhex(b) for b in json.loads(row[0])] if row else []
-
-
-def live_image_blobs(conn: sqlite3.Connection) -> list[bytes]:
-    """The newest image and its header: garbage collection keeps them."""
-    cur = current(conn)
-    return [bytes.fromhex(str(cur[k])) for k in ("blob", "header") if k in cur]
-
-
 def _copy_name(gen: int) -> str:
     return f"{COPIES_PREFIX}{gen:010d}"
 
@@ -126,33 +92,19 @@ def _gen_of(name: str) -> int | None:
     return int(tail) if len(tail) == 10 and tail.isdigit() else None
 
 
-def _vacuum(conn: sqlite3.Connection, target: Path, meta: dict[str, str] | None = None) -> None:
-    target.unlink(missing_ok=True)
-    conn.execute("VACUUM INTO ?", (str(target),))
-    img = sqlite3.connect(target, isolation_level=None)
-    try:
-        img.executemany("DELETE FROM meta WHERE key = ?", [(k,) for k in _DROP_FROM_IMAGE])
-        img.executemany(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list((meta or {}).items())
-        )
-        img.execute("PRAGMA journal_mode = DELETE")
-    finally:
-        img.close()
-
-
 def publish(store: Store, *, prune_copies: bool = False) -> int | None:
     """Save an image when the snapshot tables changed; see the module docstring."""
-    conn = store.catalog.conn
+    images = store.catalog.images
     store.flush()
-    cur = current(conn)
-    now_state = state(conn)
-    has_snapshots = conn.execute("SELECT 1 FROM snapshots LIMIT 1").fetchone() is not None
+    cur = images.current()
+    now_state = images.state()
+    has_snapshots = store.catalog.snapshots.exist()
     gen: int | None = None
     if cur.get("state") != now_state and (has_snapshots or cur):
         gen = int(str(cur.get("gen", 0))) + 1
         _save_image(store, gen, now_state)
     if not store.catalog_in_store:
-        newest = int(str(current(conn).get("gen", 0)))
+        newest = int(str(images.current().get("gen", 0)))
         if newest and store.backend.stat(_copy_name(newest)) is None:
             store.lock.ensure_held()
             _upload_copy(store, newest)
@@ -162,10 +114,11 @@ def publish(store: Store, *, prune_copies: bool = False) -> int | None:
 
 
 def _save_image(store: Store, gen: int, now_state: str) -> None:
-    conn = store.catalog.conn
+    images = store.catalog.images
     path = store.tmp_dir / f"catalog-image-{os.getpid()}.sqlite"
     try:
-        _vacuum(conn, path, {IMAGE_META: json.dumps({"gen": gen, "state": now_state})})
+        stamp = json.dumps({"gen": gen, "state": now_state})
+        images.vacuum_into(path, {MetaKey.CATALOG_IMAGE: stamp})
         with open(path, "rb") as f:
             ref = store.put_stream(f, Chunker(IMAGE_CHUNKER, block_size=MIB),
                                    compressible=True)  # fmt: skip
@@ -179,17 +132,17 @@ def _save_image(store: Store, gen: int, now_state: str) -> None:
         store.flush()
     finally:
         path.unlink(missing_ok=True)
-    blobs = {b.hex() for b in image_blobs(conn)} | {ref.id.hex(), href.id.hex()}
+    blobs = {b.hex() for b in images.blob_ids()} | {ref.id.hex(), href.id.hex()}
     with store.catalog.transaction():
-        store.catalog.set_meta(IMAGE_META, json.dumps({
+        images.set_current({
             "gen": gen, "state": now_state, "blob": ref.id.hex(), "header": href.id.hex(),
-        }))  # fmt: skip
-        store.catalog.set_meta(IMAGE_BLOBS_META, json.dumps(sorted(blobs)))
+        })  # fmt: skip
+        images.set_blob_ids(blobs)
 
 
 def _chunk_list(store: Store, blob_id: bytes) -> list[bytes]:
-    chunks = content.blob_chunk_ids(store.catalog.conn, blob_id)
-    if content.blob_size(store.catalog.conn, blob_id) is None:
+    chunks = store.catalog.content.blob_chunk_ids(blob_id)
+    if store.catalog.content.blob_size(blob_id) is None:
         raise StoreError("internal error: catalog image blob was not committed")
     return chunks
 
@@ -209,7 +162,7 @@ def _upload_copy(store: Store, gen: int) -> None:
     path = store.tmp_dir / f"catalog-copy-{os.getpid()}.sqlite"
     sealed = store.tmp_dir / f"catalog-copy-{os.getpid()}.sealed"
     try:
-        _vacuum(store.catalog.conn, path)
+        store.catalog.images.vacuum_into(path)
         with open(path, "rb") as src, open(sealed, "wb") as dst:
             pieces = _compressed(src)
             for piece in store.cipher.seal_stream(pieces) if store.cipher else pieces:
@@ -285,27 +238,7 @@ def _prune_copies(store: Store, newest: int) -> None:
             store.backend.remove(_copy_name(g))
 
 
-def after_collect(store: Store) -> None:
-    """Forget image blob ids whose rows a garbage collection removed."""
-    conn = store.catalog.conn
-    keep = content.existing_blobs(conn, image_blobs(conn))
-    store.catalog.set_meta(IMAGE_BLOBS_META, json.dumps(sorted(b.hex() for b in keep)))
-
-
 # -- bringing a local catalog up to date ---------------------------------------------------
-
-
-def _local_gen(path: Path) -> int | None:
-    if not path.exists():
-        return None
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            return int(str(current(conn).get("gen", 0)))
-        finally:
-            conn.close()
-    except (sqlite3.Error, ValueError):
-        return None
 
 
 def sync_local(
@@ -322,7 +255,7 @@ def sync_local(
 
     work.mkdir(parents=True, exist_ok=True)
     path = work / CATALOG_FILE
-    local = _local_gen(path)
+    local = generation_of_file(path)
     copies = sorted(g for n, _ in backend.list(COPIES_PREFIX) if (g := _gen_of(n)))
     if copies and (local is None or copies[-1] > local):
         name = _copy_name(copies[-1])
@@ -409,18 +342,14 @@ def _newest_header(store: Store) -> tuple[ImageHeader | None, bytes]:
     return best, best_chunk
 
 
-def _catalog_chunk_rows(store: Store) -> list[content.ChunkRow]:
-    rows = store.catalog.conn.execute(
-        "SELECT id, pack, offset, length, size, codec FROM chunks WHERE (codec >> 4) = ?",
-        (packs.KIND_CATALOG,),
-    )
-    return [content.ChunkRow(bytes(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
+def _catalog_chunk_rows(store: Store) -> list[ChunkRow]:
+    return store.catalog.content.chunks_of_kind(packs.KIND_CATALOG)
 
 
 def _read_image(store: Store, header: ImageHeader, target: Path) -> None:
     """Write the image as the catalog at ``target``; it replaces ``target`` only once its
     chunks are all read and its id verified."""
-    rows = content.chunk_rows(store.catalog.conn, list(header.chunks))
+    rows = store.catalog.content.chunk_rows(list(header.chunks))
     h = store.ids.hasher()
     with _catalog_writer(target) as f:
         for cid in header.chunks:
@@ -437,23 +366,23 @@ def _read_image(store: Store, header: ImageHeader, target: Path) -> None:
 def _reconcile(store: Store, header: ImageHeader, header_chunk: bytes) -> None:
     """After loading an image: drop rows of packs that are gone, index packs it lacks, and
     record the image's own blobs (the image cannot contain itself)."""
-    conn = store.catalog.conn
+    catalog = store.catalog
     present, _ = recovery.list_pack_objects(store)
-    gone = [pid for pid in content.pack_ids(conn) if pid not in present]
-    with store.catalog.transaction():
-        conn.executemany("DELETE FROM chunks WHERE pack = ?", [(p,) for p in gone])
-        content.delete_packs(conn, gone)
+    gone = [pid for pid in catalog.content.pack_ids() if pid not in present]
+    with catalog.transaction():
+        catalog.content.forget_packs(gone)
     recovery.reindex(store)
-    with store.catalog.transaction():
-        content.insert_blob(conn, header.blob, header.size, list(header.chunks))
-        size = conn.execute("SELECT size FROM chunks WHERE id = ?", (header_chunk,)).fetchone()
-        content.insert_blob(conn, header_chunk, int(size[0]), [header_chunk])
+    with catalog.transaction():
+        catalog.content.insert_blob(header.blob, header.size, list(header.chunks))
+        size = catalog.content.chunk_size(header_chunk)
+        assert size is not None  # the header was just read from that chunk
+        catalog.content.insert_blob(header_chunk, size, [header_chunk])
         blobs = {header.blob.hex(), header_chunk.hex()}
-        meta = current(conn)
+        meta = catalog.images.current()
         meta.update(blob=header.blob.hex(), header=header_chunk.hex())
-        store.catalog.set_meta(IMAGE_META, json.dumps(meta))
-        store.catalog.set_meta(IMAGE_BLOBS_META, json.dumps(sorted(blobs)))
-        store.catalog.set_meta("open_writer", None)
+        catalog.images.set_current(meta)
+        catalog.images.set_blob_ids(blobs)
+        catalog.set_meta(MetaKey.OPEN_WRITER, None)
 
 
 def rebuild(store_location: str | Path, *, password: str | None = None) -> tuple[int, int | None]:

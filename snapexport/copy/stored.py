@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 
 import blake3
 
-from snapexport.catalog import replay
+from snapexport.catalog.replay import Replay
 from snapexport.source.base import FileRef, RowRef, SerializedRecord, SiteInfo
 from snapexport.values import MissingFile, SnapshotMeta, StoredFile
 
@@ -85,7 +85,8 @@ class StoredSnapshotSource:
         self.meta = meta
         self.shared_ids = shared_ids  # the target names content as this store does
         self.export_time = meta.time
-        self._conn = store.catalog.conn
+        self._replay = Replay(store.catalog)
+        self._spans = store.catalog.spans
 
     def open(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
@@ -102,22 +103,20 @@ class StoredSnapshotSource:
         )
 
     def rows(self, model: str) -> Iterator[RowRef]:
-        for span in replay.spans_in_order(self._conn, self.meta.seq, model):
+        for span in self._replay.spans_in_order(self.meta.seq, model):
             h = blake3.blake3(span.hash)
             h.update(b"\0" + (span.extra or "").encode("utf-8"))
             yield RowRef(span.pk, h.digest(), span.sort_key)
 
     def serialize(self, model: str, pks: Sequence[str]) -> Iterator[SerializedRecord]:
-        for pk, text, extra in replay.texts(self._conn, self.meta.seq, model, pks):
+        for pk, text, extra in self._replay.texts(self.meta.seq, model, pks):
             yield SerializedRecord(pk, text, extra)
 
     def files(self) -> Iterator[FileRef]:
-        from snapexport.catalog import records
-
         seq = self.meta.seq
-        for f in records.files(self._conn, seq):
+        for f in self._spans.files(seq):
             yield self._file_ref(f)
-        for m in records.missing(self._conn, seq):
+        for m in self._spans.missing(seq):
             yield self._missing_ref(m)
 
     def _file_ref(self, f: StoredFile) -> FileRef:

@@ -1,7 +1,7 @@
 """Copying snapshots into another store (local or S3, plain or encrypted).
 
 A snapshot of the source store is replayed into the target through the ordinary snapshot
-builder (``snapshot.take_snapshot``) with ``source/stored.py`` as its source: the target
+builder (``snapshot.take_snapshot``) with ``copy/stored.py`` as its source: the target
 compares each record and file with its own current spans, stores only content it lacks,
 and commits the snapshot in one transaction under its own lock, so the target's dedup,
 crash safety and recovery hold unchanged. The copy keeps the snapshot's id, time, host,
@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from snapexport.catalog import replay
-from snapexport.catalog import snapshots as snaps
+from snapexport.catalog.replay import Replay
 from snapexport.errors import StoreError, UsageError
 from snapexport.faults import checkpoint
 from snapexport.progress import NullReporter, Reporter
@@ -125,12 +124,12 @@ def target_password(password_file: str | os.PathLike[str] | None = None) -> str 
 
 def select(store: Any, specs: Sequence[str], *, tag: str | None = None) -> list[SnapshotMeta]:
     """The snapshots to copy, oldest first: those named, else all (with ``tag``, only those)."""
-    conn = store.catalog.conn
+    found = store.catalog.snapshots
     if specs:
-        chosen = {m.id: m for m in (snaps.resolve(conn, s, tag=tag) for s in specs)}
+        chosen = {m.id: m for m in (found.resolve(s, tag=tag) for s in specs)}
         metas = list(chosen.values())
     else:
-        metas = snaps.list_snapshots(conn, tag=tag)
+        metas = found.all(tag=tag)
     return sorted(metas, key=lambda m: (m.time, m.seq))
 
 
@@ -158,8 +157,8 @@ def copy_snapshots(
     ``init`` creates a missing target with the source's chunker, compression and pack
     parameters (``encrypt``: an encrypted one).
     """
+    from snapexport.copy.stored import StoredSnapshotSource
     from snapexport.snapshot import SnapshotOptions, take_snapshot
-    from snapexport.source.stored import StoredSnapshotSource
     from snapexport.store import Store
     from snapexport.store.location import StoreLocation
 
@@ -173,9 +172,10 @@ def copy_snapshots(
         metas = select(src, specs, tag=tag)
         with _open_target(src, target_location, password, init=init, encrypt=encrypt) as dst:
             shared = shares_ids(src, dst)
+            held = Replay(dst.catalog)
             for meta in metas:
                 when = meta.time.isoformat()
-                if replay.has_snapshot(dst.catalog.conn, meta.id):
+                if held.has_snapshot(meta.id):
                     done.append(CopiedSnapshot(meta.id, when, "present", meta.complete))
                     continue
                 options = SnapshotOptions(
