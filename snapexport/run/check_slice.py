@@ -12,6 +12,7 @@ from typing import Any
 
 from snapexport.catalog.meta import MetaKey
 from snapexport.check import CheckReport, _read_pack, check_store
+from snapexport.errors import UsageError
 
 STATE_KEY = MetaKey.RUN_CHECK_SLICE
 
@@ -34,7 +35,7 @@ def next_slice(store: Any, m: int) -> int:
 def check_slice(store: Any, n: int, m: int) -> CheckReport:
     """Check ``store``'s structure and read the packs of slice ``n`` of ``m``; remember it."""
     if not 1 <= n <= m:
-        raise ValueError(f"slice {n}/{m} does not exist")
+        raise UsageError(f"check slice {n}/{m} does not exist (1 <= n <= m)")
     report = check_store(store, read_data=False)
     chosen = [p.id for p in store.catalog.content.packs() if in_slice(p.id, n, m)]
     for pack_id in chosen:

@@ -23,7 +23,14 @@ from typing import Any
 
 from snapexport.catalog.meta import MetaKey
 from snapexport.configfile import SCHEDULES, Config, password_from, target
-from snapexport.errors import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, SnapexportError
+from snapexport.errors import (
+    EXIT_ERROR,
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    EXIT_USAGE,
+    SnapexportError,
+    UsageError,
+)
 from snapexport.run import monitor
 
 NOW_ENV = "SNAPEXPORT_NOW"
@@ -38,7 +45,7 @@ def now() -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise SnapexportError(f"{NOW_ENV}={text!r} is not an ISO date and time") from None
+        raise UsageError(f"{NOW_ENV}={text!r} is not an ISO date and time") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
