@@ -34,7 +34,7 @@ def init(store_location: str, compression_level: int, encrypt: bool) -> None:
 @handle_errors
 def rebuild_catalog(store_location: str) -> None:
     """Rebuild a lost or damaged catalog from the pack files alone."""
-    from snapexport.store.catalog_image import rebuild
+    from snapexport.store.opened import rebuild_catalog as rebuild
 
     packs, gen = rebuild(store_location)
     found = f"catalog image {gen}" if gen is not None else "no catalog image (content only)"

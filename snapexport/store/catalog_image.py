@@ -19,7 +19,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,14 +35,14 @@ from snapexport.fsutil import atomic_writer
 from snapexport.store import packs, recovery
 from snapexport.store.chunker import MIB, Chunker, ChunkerParams
 from snapexport.store.crypto import NONCE_SIZE, OVERHEAD, TAG_SIZE, MasterKey
+from snapexport.store.layout import CATALOG_FILE, COPIES_PREFIX
+from snapexport.store.repository import BlobStore
 
 if TYPE_CHECKING:
     from snapexport.store.backend import Backend
     from snapexport.store.config import StoreConfig
     from snapexport.store.location import StoreLocation
-    from snapexport.store.repository import Store
 
-COPIES_PREFIX = "catalog/"
 HEADER_FORMAT = "snapexport-catalog-image"
 KEEP_COPIES = 3  # copies kept by a prune (snapshots never delete anything)
 # Images are cut finer than file content and read in small blocks: the put then holds a few
@@ -92,7 +91,7 @@ def _gen_of(name: str) -> int | None:
     return int(tail) if len(tail) == 10 and tail.isdigit() else None
 
 
-def publish(store: Store, *, prune_copies: bool = False) -> int | None:
+def publish(store: BlobStore, *, prune_copies: bool = False) -> int | None:
     """Save an image when the snapshot tables changed; see the module docstring."""
     images = store.catalog.images
     store.flush()
@@ -106,14 +105,14 @@ def publish(store: Store, *, prune_copies: bool = False) -> int | None:
     if not store.catalog_in_store:
         newest = int(str(images.current().get("gen", 0)))
         if newest and store.backend.stat(_copy_name(newest)) is None:
-            store.lock.ensure_held()
+            store.ensure_lock()
             _upload_copy(store, newest)
         if prune_copies:
             _prune_copies(store, newest)
     return gen
 
 
-def _save_image(store: Store, gen: int, now_state: str) -> None:
+def _save_image(store: BlobStore, gen: int, now_state: str) -> None:
     images = store.catalog.images
     path = store.tmp_dir / f"catalog-image-{os.getpid()}.sqlite"
     try:
@@ -140,7 +139,7 @@ def _save_image(store: Store, gen: int, now_state: str) -> None:
         images.set_blob_ids(blobs)
 
 
-def _chunk_list(store: Store, blob_id: bytes) -> list[bytes]:
+def _chunk_list(store: BlobStore, blob_id: bytes) -> list[bytes]:
     chunks = store.catalog.content.blob_chunk_ids(blob_id)
     if store.catalog.content.blob_size(blob_id) is None:
         raise StoreError("internal error: catalog image blob was not committed")
@@ -156,7 +155,7 @@ def _compressed(src: BinaryIO) -> Iterator[bytes]:
     yield cobj.flush()
 
 
-def _upload_copy(store: Store, gen: int) -> None:
+def _upload_copy(store: BlobStore, gen: int) -> None:
     """Upload the catalog as copy ``gen``: zstd, sealed when encrypted, streamed through a
     temporary file so memory stays small whatever the catalog's size."""
     path = store.tmp_dir / f"catalog-copy-{os.getpid()}.sqlite"
@@ -230,11 +229,11 @@ def _catalog_writer(path: Path) -> Iterator[BinaryIO]:
             Path(str(path) + suffix).unlink(missing_ok=True)
 
 
-def _prune_copies(store: Store, newest: int) -> None:
+def _prune_copies(store: BlobStore, newest: int) -> None:
     gens = sorted(g for n, _ in store.backend.list(COPIES_PREFIX) if (g := _gen_of(n)))
     for g in gens[:-KEEP_COPIES]:
         if g < newest:
-            store.lock.ensure_held()
+            store.ensure_lock()
             store.backend.remove(_copy_name(g))
 
 
@@ -251,8 +250,6 @@ def sync_local(
 ) -> str | None:
     """Make the cache catalog at ``work`` current: download a newer copy, or rebuild from
     the packs when there is no catalog and no copy. Returns what was done, if anything."""
-    from snapexport.store.repository import CATALOG_FILE
-
     work.mkdir(parents=True, exist_ok=True)
     path = work / CATALOG_FILE
     local = generation_of_file(path)
@@ -280,17 +277,15 @@ def rebuild_from_packs(
 
     Returns (packs indexed, image generation or None when the packs hold no image).
     """
-    from snapexport.store.repository import CATALOG_FILE, Store
-
     path = work / CATALOG_FILE
     scratch = work / "rebuild.sqlite"
     for p in (scratch, Path(str(scratch) + "-wal"), Path(str(scratch) + "-shm")):
         p.unlink(missing_ok=True)
     work.mkdir(parents=True, exist_ok=True)
     catalog = Catalog.open(scratch, create=True)
-    # A Store over the scratch catalog, without a lock of its own (the caller holds one).
-    store = Store(loc, backend, config, catalog, _NoLock(), write=False, work_dir=work,
-                  master=master, key_id=key_id)  # fmt: skip
+    # Blobs over the scratch catalog; the caller holds the store's lock.
+    store = BlobStore(loc, backend, config, catalog, write=False, work_dir=work,
+                      master=master, key_id=key_id)  # fmt: skip
     try:
         report = recovery.reindex(store)
         if report.damaged:
@@ -300,7 +295,7 @@ def rebuild_from_packs(
         if header is not None:
             _read_image(store, header, path)  # replaces the catalog once verified
     finally:
-        store._release()
+        store.release()
     if header is None:
         os.replace(scratch, path)
         for suffix in ("-wal", "-shm"):
@@ -309,27 +304,16 @@ def rebuild_from_packs(
     for p in (scratch, Path(str(scratch) + "-wal"), Path(str(scratch) + "-shm")):
         p.unlink(missing_ok=True)
     catalog = Catalog.open(path)
-    store = Store(loc, backend, config, catalog, _NoLock(), write=False, work_dir=work,
-                  master=master, key_id=key_id)  # fmt: skip
+    store = BlobStore(loc, backend, config, catalog, write=False, work_dir=work,
+                      master=master, key_id=key_id)  # fmt: skip
     try:
         _reconcile(store, header, header_chunk)
     finally:
-        store._release()
+        store.release()
     return report.packs_read, header.gen
 
 
-class _NoLock:
-    holder = None
-    stale = None
-
-    def ensure_held(self) -> None:
-        pass
-
-    def release(self) -> None:
-        pass
-
-
-def _newest_header(store: Store) -> tuple[ImageHeader | None, bytes]:
+def _newest_header(store: BlobStore) -> tuple[ImageHeader | None, bytes]:
     best: ImageHeader | None = None
     best_chunk = b""
     for row in _catalog_chunk_rows(store):
@@ -342,11 +326,11 @@ def _newest_header(store: Store) -> tuple[ImageHeader | None, bytes]:
     return best, best_chunk
 
 
-def _catalog_chunk_rows(store: Store) -> list[ChunkRow]:
+def _catalog_chunk_rows(store: BlobStore) -> list[ChunkRow]:
     return store.catalog.content.chunks_of_kind(packs.KIND_CATALOG)
 
 
-def _read_image(store: Store, header: ImageHeader, target: Path) -> None:
+def _read_image(store: BlobStore, header: ImageHeader, target: Path) -> None:
     """Write the image as the catalog at ``target``; it replaces ``target`` only once its
     chunks are all read and its id verified."""
     rows = store.catalog.content.chunk_rows(list(header.chunks))
@@ -363,7 +347,7 @@ def _read_image(store: Store, header: ImageHeader, target: Path) -> None:
             raise CorruptionError(f"catalog image {header.gen} does not match its id")
 
 
-def _reconcile(store: Store, header: ImageHeader, header_chunk: bytes) -> None:
+def _reconcile(store: BlobStore, header: ImageHeader, header_chunk: bytes) -> None:
     """After loading an image: drop rows of packs that are gone, index packs it lacks, and
     record the image's own blobs (the image cannot contain itself)."""
     catalog = store.catalog
@@ -383,24 +367,3 @@ def _reconcile(store: Store, header: ImageHeader, header_chunk: bytes) -> None:
         catalog.images.set_current(meta)
         catalog.images.set_blob_ids(blobs)
         catalog.set_meta(MetaKey.OPEN_WRITER, None)
-
-
-def rebuild(store_location: str | Path, *, password: str | None = None) -> tuple[int, int | None]:
-    """``snapexport rebuild-catalog``: replace the catalog with one rebuilt from the packs."""
-    from snapexport.store.backend import open_backend
-    from snapexport.store.config import StoreConfig
-    from snapexport.store.location import StoreLocation
-    from snapexport.store.repository import _take_lock, _unlock, _work_dir
-
-    loc = StoreLocation.parse(store_location)
-    backend = open_backend(loc)
-    config = StoreConfig.read(backend, str(loc))
-    master, key_id = _unlock(backend, config, password)
-    work = _work_dir(loc, config)
-    lock = _take_lock(loc, backend, exclusive=True)
-    try:
-        return rebuild_from_packs(loc, backend, config, master, key_id, work)
-    except sqlite3.Error as err:
-        raise StoreError(f"cannot rebuild the catalog: {err}") from err
-    finally:
-        lock.release()
