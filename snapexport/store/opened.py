@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from snapexport.catalog.db import Catalog
 from snapexport.catalog.meta import MetaKey
@@ -264,6 +266,43 @@ class Store(BlobStore):
             self.close()
         else:
             self.abort()
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """What ``snapexport init`` made."""
+
+    store_id: str
+    location: str
+    encrypted: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {"store_id": self.store_id, "location": self.location, "encrypted": self.encrypted}
+
+
+def create_store(
+    store_location: str | Path, *, compression_level: int = 3, encrypt: bool = False
+) -> Created:
+    """``snapexport init``: create an empty store (a folder, or an s3://bucket/prefix)."""
+    with Store.init(store_location, compression_level=compression_level,
+                    encrypt=encrypt) as store:  # fmt: skip
+        return Created(store.config.store_id, str(store.location), encrypt)
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuilt:
+    """What ``snapexport rebuild-catalog`` did."""
+
+    packs: int  # pack files indexed
+    generation: int | None  # the catalog image loaded; None: the packs hold none
+
+    def as_json(self) -> dict[str, Any]:
+        return {"packs": self.packs, "catalog_image": self.generation}
+
+
+def rebuild(store_location: str | Path, *, password: str | None = None) -> Rebuilt:
+    """``snapexport rebuild-catalog``, as a result object."""
+    return Rebuilt(*rebuild_catalog(store_location, password=password))
 
 
 def rebuild_catalog(
