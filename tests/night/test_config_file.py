@@ -114,3 +114,13 @@ def test_the_config_feeds_snapshot_forget_and_copy_targets(tmp_path: Path) -> No
         del os.environ["USB_PW"]
     assert (t.location, t.password, t.init) == (str(tmp_path / "usb-store"), "pw", True)
     assert configfile.target(config, "/elsewhere").location == "/elsewhere"
+
+
+def test_forget_with_named_snapshots_ignores_the_files_policy(tmp_path: Path) -> None:
+    assert cli("init", "--store", tmp_path / "store").returncode == 0
+    cfg = tmp_path / "snapexport.toml"
+    cfg.write_text("[store]\nlocation = 'store'\n[retention]\nkeep_last = 1\n")
+    named = cli("forget", "--config", cfg, "--dry-run", "abcd")
+    assert named.returncode == 2 and "no snapshot matches 'abcd'" in named.stderr
+    by_policy = cli("forget", "--config", cfg, "--dry-run", "--json")
+    assert by_policy.returncode == 0, by_policy.stderr
