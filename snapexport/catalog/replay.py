@@ -78,6 +78,19 @@ def texts(
             yield pk, decode_text(data), json.loads(extra) if extra else None
 
 
+def texts_by_hash(conn: sqlite3.Connection, hashes: Sequence[bytes]) -> dict[bytes, str]:
+    """The exporter texts stored under these record hashes (one query per 500)."""
+    out: dict[bytes, str] = {}
+    for start in range(0, len(hashes), _BATCH):
+        part = tuple(hashes[start : start + _BATCH])
+        marks = ",".join("?" * len(part))
+        for h, data in conn.execute(
+            f"SELECT hash, data FROM record_data WHERE hash IN ({marks})", part
+        ):
+            out[bytes(h)] = decode_text(data)
+    return out
+
+
 def has_snapshot(conn: sqlite3.Connection, snapshot_id: str) -> bool:
     """Whether a snapshot with exactly this id is committed."""
     row = conn.execute("SELECT 1 FROM snapshots WHERE id = ?", (snapshot_id,)).fetchone()
@@ -99,6 +112,9 @@ class Replay:
         self, seq: int, model: str, pks: Sequence[str]
     ) -> Iterator[tuple[str, str, dict[str, Any] | None]]:
         return texts(self._conn, seq, model, pks)
+
+    def texts_by_hash(self, hashes: Sequence[bytes]) -> dict[bytes, str]:
+        return texts_by_hash(self._conn, hashes)
 
     def has_snapshot(self, snapshot_id: str) -> bool:
         return has_snapshot(self._conn, snapshot_id)

@@ -24,13 +24,16 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
+import json
 import os
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO
 
 import blake3
 
-from snapexport.catalog.replay import Replay
+from snapexport.catalog.replay import Replay, SpanFacts
+from snapexport.errors import CorruptionError
 from snapexport.source.base import FileRef, RowRef, SerializedRecord, SiteInfo
 from snapexport.values import MissingFile, SnapshotMeta, StoredFile
 
@@ -62,6 +65,9 @@ class _BlobStream(io.RawIOBase):
         super().close()
 
 
+_RECENT = 4096  # rows whose hashes are kept for serialize(): several of the builder's batches
+
+
 def _inode(blob: bytes) -> int:
     """A positive 31-bit stand-in inode that changes with the content (as small as a real
     inode in the catalog: SQLite stores it in four bytes)."""
@@ -86,6 +92,7 @@ class StoredSnapshotSource:
         self.shared_ids = shared_ids  # the target names content as this store does
         self.export_time = meta.time
         self._replay = Replay(store.catalog)
+        self._recent: OrderedDict[str, SpanFacts] = OrderedDict()
         self._spans = store.catalog.spans
 
     def open(self) -> contextlib.AbstractContextManager[None]:
@@ -103,13 +110,31 @@ class StoredSnapshotSource:
         )
 
     def rows(self, model: str) -> Iterator[RowRef]:
+        recent = self._recent
+        recent.clear()
         for span in self._replay.spans_in_order(self.meta.seq, model):
             h = blake3.blake3(span.hash)
             h.update(b"\0" + (span.extra or "").encode("utf-8"))
+            # The builder asks for the texts of a batch right after it was yielded: keep the
+            # newest rows' hashes (bounded) so the texts come straight by hash.
+            recent[span.pk] = span
+            if len(recent) > _RECENT:
+                del recent[next(iter(recent))]
             yield RowRef(span.pk, h.digest(), span.sort_key)
 
     def serialize(self, model: str, pks: Sequence[str]) -> Iterator[SerializedRecord]:
-        for pk, text, extra in self._replay.texts(self.meta.seq, model, pks):
+        known = [self._recent[pk] for pk in pks if pk in self._recent]
+        texts = self._replay.texts_by_hash([s.hash for s in known])
+        for span in known:
+            text = texts.get(bytes(span.hash))
+            if text is None:
+                raise CorruptionError(
+                    f"record {model} {span.pk} of snapshot {self.meta.short_id} has no stored"
+                    " text (run snapexport check on the source store)"
+                )
+            yield SerializedRecord(span.pk, text, json.loads(span.extra) if span.extra else None)
+        rest = [pk for pk in pks if pk not in self._recent]
+        for pk, text, extra in self._replay.texts(self.meta.seq, model, rest) if rest else ():
             yield SerializedRecord(pk, text, extra)
 
     def files(self) -> Iterator[FileRef]:
