@@ -252,6 +252,11 @@ COMMAND_MODULES: dict[str, str] = {
     "copy": "copy",
     "run": "run",
     "config": "run",
+    "ls": "documents",
+    "find": "documents",
+    "history": "documents",
+    "restore": "documents",
+    "dump": "documents",
 }
 
 

@@ -304,7 +304,8 @@ class _Night:
             n = next_slice(store, slices)
             report = check_slice(store, n, slices)
         step.figures = {"slice": n, "slices": slices, "bytes_read": report.bytes_read,
-                        "problems": len(report.problems), "packs": report.packs}  # fmt: skip
+                        "problems": len(report.problems), "packs": report.packs,
+                        "packs_read": report.packs_read}  # fmt: skip
         step.message = f"slice {n}/{slices}, {report.bytes_read / 1e6:.1f} MB read"
         if report.problems:
             raise CorruptionError(
