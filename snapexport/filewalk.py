@@ -118,6 +118,11 @@ class FileWalk:
                 self.files_skipped += 1
                 self.reporter.advance(items=1)
                 return None
+        known = getattr(ref, "blob", None)
+        if known is not None and not verify and self.store.has_blob(known):
+            self._keep(cur, _version(ref, known, st, ref.checksum))
+            self.files_skipped += 1
+            return None
         if ref.checksum and not verify:
             blob = self.index.blob_by_checksum(ref.checksum, size, mtime_ns)
             if blob is not None:

@@ -55,6 +55,7 @@ class SnapshotOptions:
     strict: bool = False  # a missing file fails the run instead of an incomplete snapshot
     time: datetime | None = None  # the moment the snapshot depicts (default: now)
     host: str | None = None
+    snapshot_id: str | None = None  # keep this id (a copied snapshot); default: a new one
 
 
 @dataclass(slots=True)
@@ -370,7 +371,7 @@ def _commit(
             "missing": len(walk.missing),
         }
         return SnapshotMeta(
-            id=secrets.token_hex(32),
+            id=options.snapshot_id or secrets.token_hex(32),
             seq=t.seq,
             time=moment.astimezone(UTC),
             host=options.host or socket.gethostname(),

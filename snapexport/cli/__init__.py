@@ -29,8 +29,116 @@ Exit codes:
   3  snapshot committed but incomplete (files missing)"""
 
 
+# -- the config file ---------------------------------------------------------------------
+# Every command created on ``main`` is a ``ConfiguredCommand``: before click parses its
+# arguments it finds the config file (``--config``, ``$SNAPEXPORT_CONFIG``, or
+# ``snapexport.toml`` beside the store), validates it and sets the context's
+# ``default_map`` from it, so an option given on the command line (or through its
+# environment variable) overrides the file and an absent one takes the file's value. The
+# loaded ``Config`` stays in ``ctx.meta`` for commands that read whole sections
+# (``copy --to NAME``, ``run``, ``config check``).
+
+CONFIG_META = "snapexport.config"
+
+
+def _peek(args: list[str], name: str) -> str | None:
+    for i, arg in enumerate(args):
+        if arg == name and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def defaults_for(command: str, config: Any) -> dict[str, Any]:
+    """The ``default_map`` of one command (by its name) from a loaded config."""
+    out: dict[str, Any] = {}
+    store = config.section("store")
+    if "location" in store:
+        out["store_location"] = config.resolve(store["location"])
+    if "password_file" in store:
+        out["password_file"] = config.resolve(store["password_file"])
+    if command == "snapshot":
+        site, snap = config.section("site"), config.section("snapshot")
+        for key, param in (("settings", "settings"), ("profile", "profile"),
+                           ("include", "include"), ("exclude", "exclude"),
+                           ("natural_keys", "natural_keys"), ("extra_folders", "extra_folder"),
+                           ("strict", "strict")):  # fmt: skip
+            value = site.get(key, snap.get(key))
+            if value is not None:
+                out[param] = value
+        if "pythonpath" in site:
+            out["pythonpath"] = config.resolve(site["pythonpath"])
+        if "tags" in snap:
+            out["tags"] = snap["tags"]
+    if command in ("forget", "prune"):
+        out.update(config.section("retention"))
+        if command == "prune" and "max_unused" in config.section("prune"):
+            out["max_unused"] = config.section("prune")["max_unused"]
+    return out
+
+
+def apply_config(ctx: click.Context, args: list[str]) -> None:
+    """Load the config this command line names (or finds) and make it ctx's defaults."""
+    from snapexport import configfile
+    from snapexport.errors import SnapexportError
+
+    try:
+        path = configfile.find(_peek(args, "--config"), _peek(args, "--store"))
+        config = configfile.load(path)
+        store = config.section("store")
+        # The variable the file names carries the password (when it is set: a command that
+        # needs it and lacks it says so when it opens the store).
+        name = store.get("password_env")
+        if name and name in os.environ and "SNAPEXPORT_PASSWORD" not in os.environ:
+            os.environ["SNAPEXPORT_PASSWORD"] = os.environ[name]
+    except SnapexportError as err:
+        click.echo(f"snapexport: error: {err}", err=True)
+        sys.exit(err.exit_code)
+    ctx.meta[CONFIG_META] = config
+    if config.path is not None:
+        name = ctx.info_name or ""
+        ctx.default_map = {**defaults_for(name, config), **(ctx.default_map or {})}
+
+
+def config_of(ctx: click.Context | None = None) -> Any:
+    """The config the running command loaded (an empty one when there is none)."""
+    from snapexport.configfile import Config
+
+    ctx = ctx or click.get_current_context()
+    return ctx.meta.get(CONFIG_META) or Config(None)
+
+
+class ConfiguredCommand(click.Command):
+    """A command whose defaults come from the config file."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not any(a in ("-h", "--help") for a in args):
+            apply_config(ctx, args)
+        return super().parse_args(ctx, args)
+
+
+def config_option(f: Any) -> Any:
+    """``--config PATH`` (env SNAPEXPORT_CONFIG); read by ``apply`` before parsing."""
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        expose_value=False,
+        help="The config file (env SNAPEXPORT_CONFIG; default: snapexport.toml beside the"
+        " store). Flags override it.",
+    )(f)
+
+
 class _LazyGroup(click.Group):
-    """A group that imports a command's module the first time the command is looked up."""
+    """A group that imports a command's module the first time the command is looked up.
+
+    Its commands take their defaults from the config file (``ConfiguredCommand``).
+    """
+
+    command_class = ConfiguredCommand
+
+    group_class = type  # nested groups (``key``, ``config``) are lazy and configured too
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands:
@@ -90,7 +198,9 @@ def echo_notes(store: Any = None) -> None:
 def store_option(f: F) -> F:
     """The ``--store`` option every store command takes (env: SNAPEXPORT_STORE),
     ``--password-file`` for encrypted stores (env SNAPEXPORT_PASSWORD holds the password),
-    ``--wait-lock`` (env SNAPEXPORT_WAIT_LOCK) and ``--no-lock`` (env SNAPEXPORT_NO_LOCK)."""
+    ``--wait-lock`` (env SNAPEXPORT_WAIT_LOCK), ``--no-lock`` (env SNAPEXPORT_NO_LOCK) and
+    ``--config`` (the config file, whose values are the defaults of the others)."""
+    f = config_option(f)
     f = click.option(
         "--wait-lock",
         metavar="DURATION",
@@ -211,6 +321,9 @@ COMMAND_MODULES: dict[str, str] = {
     "prune": "prune",
     "demo": "demo",
     "key": "keys",
+    "copy": "copy",
+    "run": "run",
+    "config": "run",
     "ls": "documents",
     "find": "documents",
     "history": "documents",
