@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from snapexport.catalog import content
 from snapexport.errors import CorruptionError
-from snapexport.store import Store, recovery
+from snapexport.store import Store, journal, recovery
 
 
 @dataclass(slots=True)
@@ -59,6 +59,7 @@ def check_store(store: Store, *, read_data: bool = False) -> CheckReport:
         report.problems.append(f"chunks refer to pack {pid}, which the catalog does not list")
     report.chunks = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
     _check_blobs(store, report)
+    report.problems += journal.problems(store, set(present))
     if read_data:
         for pid in good_packs:
             _read_pack(store, pid, report)
@@ -67,6 +68,9 @@ def check_store(store: Store, *, read_data: bool = False) -> CheckReport:
 
 def _recover(store: Store, report: CheckReport) -> None:
     done = recovery.recover(store)
+    finished = journal.finish_pending(store)
+    if finished:
+        report.repairs.append(finished)
     for name in done.temp_removed:
         report.repairs.append(f"removed stray temp file tmp/{name}")
     for pid in done.deletes_finished:

@@ -31,14 +31,29 @@ def init(store_location: str, compression_level: int, encrypt: bool) -> None:
 
 @main.command("rebuild-catalog")
 @store_option
+@click.option("--stop-at-last-good", is_flag=True,
+              help="When a catalog delta is missing or damaged, keep the state before it "
+                   "(naming the snapshots lost) instead of stopping with an error.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="One JSON object for scripts.")
 @handle_errors
-def rebuild_catalog(store_location: str) -> None:
+def rebuild_catalog(store_location: str, stop_at_last_good: bool, as_json: bool) -> None:
     """Rebuild a lost or damaged catalog from the pack files alone."""
-    from snapexport.store.catalog_image import rebuild
+    from snapexport.store.journal_rebuild import rebuild
 
-    packs, gen = rebuild(store_location)
-    found = f"catalog image {gen}" if gen is not None else "no catalog image (content only)"
-    click.echo(f"rebuilt the catalog from {packs} packs: {found}")
+    result = rebuild(store_location, stop_at_last_good=stop_at_last_good)
+    if as_json:
+        click.echo(json.dumps(result.as_json()))
+        return
+    if result.checkpoint is None:
+        found = "no catalog checkpoint (content only)"
+    else:
+        found = f"checkpoint {result.checkpoint} and {result.deltas} delta(s)"
+    click.echo(f"rebuilt the catalog from {result.packs} packs: {found}")
+    if result.stopped_at is not None:
+        click.echo(f"stopped at the last good state: {result.problem}", err=True)
+        lost = ", ".join(s[:8] for s in result.lost_snapshots) or "none recorded after it"
+        click.echo(f"snapshots lost: {lost} (and any the damaged delta itself recorded)",
+                   err=True)  # fmt: skip
 
 
 @main.command()

@@ -1,23 +1,20 @@
-"""Catalog images: the catalog saved into the store, so a lost catalog can be rebuilt.
+"""Catalog images: full copies of the catalog, the checkpoints of the catalog journal.
 
-After each change of the snapshot tables (a committed snapshot, a prune) the writer saves,
-on close, an *image*: a ``VACUUM INTO`` copy of the catalog (an ordinary SQLite file) stored
-as a blob in the packs, plus a small JSON *header* chunk whose pack index entry has kind 1
-(``packs.KIND_CATALOG``). A header names the image's generation, blob id, size and chunk
-list, so ``rebuild`` finds the newest image by reading pack indexes alone.
+An *image* is a ``VACUUM INTO`` copy of the catalog (an ordinary SQLite file) stored as a
+blob in the packs, plus a small JSON *header* chunk whose pack index entry has kind 1
+(``packs.KIND_CATALOG``) naming its generation, blob id, size and chunk list. Format 2
+saved one after every write; format 3 saves one as a journal *checkpoint* now and then
+(store/journal.py decides when; store/journal_rebuild.py reads them back).
 
-Stores whose catalog lives in the local cache (S3, encrypted folders) also save each image
-as one object ``catalog/<generation, 10 digits>``: zstd of the SQLite file, sealed in an
-AES-256-GCM envelope when the store is encrypted. ``sync_local`` brings the cache catalog
-up to date from the newest such copy, or from the packs when there is none. docs/format.md
-describes both byte by byte.
+Stores whose catalog lives in the local cache (S3, encrypted folders) also keep full
+copies ``catalog/<generation, 10 digits>``: zstd of the SQLite file, sealed in an
+AES-256-GCM envelope when the store is encrypted, written and read here as streams.
+docs/format.md describes both byte by byte.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import hashlib
 import json
 import os
 import sqlite3
@@ -29,20 +26,16 @@ from typing import TYPE_CHECKING, BinaryIO
 import zstandard
 
 from snapexport.catalog import content
-from snapexport.catalog.db import Catalog
 from snapexport.errors import CorruptionError, StoreError
 from snapexport.fsutil import atomic_writer
-from snapexport.store import packs, recovery
-from snapexport.store.chunker import MIB, Chunker, ChunkerParams
+from snapexport.store.chunker import MIB, ChunkerParams
 from snapexport.store.crypto import NONCE_SIZE, OVERHEAD, TAG_SIZE, MasterKey
 
 if TYPE_CHECKING:
     from snapexport.store.backend import Backend
-    from snapexport.store.config import StoreConfig
-    from snapexport.store.location import StoreLocation
     from snapexport.store.repository import Store
 
-IMAGE_META = "catalog_image"  # JSON {"gen", "state", "blob", "header"} of the newest image
+IMAGE_META = "catalog_image"  # format 2: JSON {"gen", "state", "blob", "header"} of the newest
 IMAGE_BLOBS_META = "catalog_image_blobs"  # JSON list of every image blob id not yet collected
 COPIES_PREFIX = "catalog/"
 HEADER_FORMAT = "snapexport-catalog-image"
@@ -66,38 +59,32 @@ class ImageHeader:
     size: int
     chunks: tuple[bytes, ...]
     time: str
+    #: version 2 (a format-3 checkpoint) names the body id of the entry before it
+    parent: bytes | None = None
+    version: int = 2
 
     def to_bytes(self, store_id: str) -> bytes:
-        return json.dumps({
-            "format": HEADER_FORMAT, "version": 1, "store": store_id, "gen": self.gen,
-            "blob": self.blob.hex(), "size": self.size,
+        doc: dict[str, object] = {
+            "format": HEADER_FORMAT, "version": self.version, "store": store_id,
+            "gen": self.gen, "blob": self.blob.hex(), "size": self.size,
             "chunks": [c.hex() for c in self.chunks], "time": self.time,
-        }).encode()  # fmt: skip
+        }  # fmt: skip
+        if self.version >= 2:
+            doc["parent"] = self.parent.hex() if self.parent else None
+        return json.dumps(doc).encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> ImageHeader:
         doc = json.loads(raw)
-        if doc.get("format") != HEADER_FORMAT or int(doc["version"]) > 1:
+        version = int(doc["version"])
+        if doc.get("format") != HEADER_FORMAT or version > 2:
             raise ValueError("not a catalog image header this snapexport understands")
+        parent = doc.get("parent")
         return cls(
             int(doc["gen"]), bytes.fromhex(doc["blob"]), int(doc["size"]),
             tuple(bytes.fromhex(c) for c in doc["chunks"]), str(doc["time"]),
+            bytes.fromhex(parent) if parent else None, version,
         )  # fmt: skip
-
-
-def state(conn: sqlite3.Connection) -> str:
-    """A fingerprint of the snapshot tables: changes whenever a snapshot or span changes."""
-    h = hashlib.sha256()
-    for sql in (
-        "SELECT count(*), coalesce(max(seq), 0), coalesce(sum(seq), 0) FROM snapshots",
-        "SELECT count(*), coalesce(max(id), 0), count(died), coalesce(sum(died), 0)"
-        " FROM record_spans",
-        "SELECT count(*), coalesce(max(id), 0), count(died), coalesce(sum(died), 0)"
-        " FROM file_spans",
-        "SELECT count(*) FROM record_data",
-    ):
-        h.update(repr(conn.execute(sql).fetchone()).encode())
-    return h.hexdigest()[:32]
 
 
 def current(conn: sqlite3.Connection) -> dict[str, object]:
@@ -138,60 +125,6 @@ def _vacuum(conn: sqlite3.Connection, target: Path, meta: dict[str, str] | None 
         img.execute("PRAGMA journal_mode = DELETE")
     finally:
         img.close()
-
-
-def publish(store: Store, *, prune_copies: bool = False) -> int | None:
-    """Save an image when the snapshot tables changed; see the module docstring."""
-    conn = store.catalog.conn
-    store.flush()
-    cur = current(conn)
-    now_state = state(conn)
-    has_snapshots = conn.execute("SELECT 1 FROM snapshots LIMIT 1").fetchone() is not None
-    gen: int | None = None
-    if cur.get("state") != now_state and (has_snapshots or cur):
-        gen = int(str(cur.get("gen", 0))) + 1
-        _save_image(store, gen, now_state)
-    if not store.catalog_in_store:
-        newest = int(str(current(conn).get("gen", 0)))
-        if newest and store.backend.stat(_copy_name(newest)) is None:
-            store.lock.ensure_held()
-            _upload_copy(store, newest)
-        if prune_copies:
-            _prune_copies(store, newest)
-    return gen
-
-
-def _save_image(store: Store, gen: int, now_state: str) -> None:
-    conn = store.catalog.conn
-    path = store.tmp_dir / f"catalog-image-{os.getpid()}.sqlite"
-    try:
-        _vacuum(conn, path, {IMAGE_META: json.dumps({"gen": gen, "state": now_state})})
-        with open(path, "rb") as f:
-            ref = store.put_stream(f, Chunker(IMAGE_CHUNKER, block_size=MIB),
-                                   compressible=True)  # fmt: skip
-        store.flush()  # blob rows (and so its chunk list) are committed by the flush
-        chunk_ids = tuple(_chunk_list(store, ref.id))
-        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        header = ImageHeader(gen, ref.id, ref.size, chunk_ids, now)
-        href = store.put_bytes(
-            header.to_bytes(store.config.store_id), compressible=True, kind=packs.KIND_CATALOG
-        )
-        store.flush()
-    finally:
-        path.unlink(missing_ok=True)
-    blobs = {b.hex() for b in image_blobs(conn)} | {ref.id.hex(), href.id.hex()}
-    with store.catalog.transaction():
-        store.catalog.set_meta(IMAGE_META, json.dumps({
-            "gen": gen, "state": now_state, "blob": ref.id.hex(), "header": href.id.hex(),
-        }))  # fmt: skip
-        store.catalog.set_meta(IMAGE_BLOBS_META, json.dumps(sorted(blobs)))
-
-
-def _chunk_list(store: Store, blob_id: bytes) -> list[bytes]:
-    chunks = content.blob_chunk_ids(store.catalog.conn, blob_id)
-    if content.blob_size(store.catalog.conn, blob_id) is None:
-        raise StoreError("internal error: catalog image blob was not committed")
-    return chunks
 
 
 def _compressed(src: BinaryIO) -> Iterator[bytes]:
@@ -277,144 +210,11 @@ def _catalog_writer(path: Path) -> Iterator[BinaryIO]:
             Path(str(path) + suffix).unlink(missing_ok=True)
 
 
-def _prune_copies(store: Store, newest: int) -> None:
-    gens = sorted(g for n, _ in store.backend.list(COPIES_PREFIX) if (g := _gen_of(n)))
-    for g in gens[:-KEEP_COPIES]:
-        if g < newest:
-            store.lock.ensure_held()
-            store.backend.remove(_copy_name(g))
-
-
 def after_collect(store: Store) -> None:
     """Forget image blob ids whose rows a garbage collection removed."""
     conn = store.catalog.conn
     keep = content.existing_blobs(conn, image_blobs(conn))
     store.catalog.set_meta(IMAGE_BLOBS_META, json.dumps(sorted(b.hex() for b in keep)))
-
-
-# -- bringing a local catalog up to date ---------------------------------------------------
-
-
-def _local_gen(path: Path) -> int | None:
-    if not path.exists():
-        return None
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            return int(str(current(conn).get("gen", 0)))
-        finally:
-            conn.close()
-    except (sqlite3.Error, ValueError):
-        return None
-
-
-def sync_local(
-    loc: StoreLocation,
-    backend: Backend,
-    config: StoreConfig,
-    master: MasterKey | None,
-    key_id: str | None,
-    work: Path,
-) -> str | None:
-    """Make the cache catalog at ``work`` current: download a newer copy, or rebuild from
-    the packs when there is no catalog and no copy. Returns what was done, if anything."""
-    from snapexport.store.repository import CATALOG_FILE
-
-    work.mkdir(parents=True, exist_ok=True)
-    path = work / CATALOG_FILE
-    local = _local_gen(path)
-    copies = sorted(g for n, _ in backend.list(COPIES_PREFIX) if (g := _gen_of(n)))
-    if copies and (local is None or copies[-1] > local):
-        name = _copy_name(copies[-1])
-        _download_copy(backend, master, name, path)
-        return f"downloaded {name}"
-    if local is None:
-        rebuild_from_packs(loc, backend, config, master, key_id, work)
-        return "rebuilt from packs"
-    return None
-
-
-def rebuild_from_packs(
-    loc: StoreLocation,
-    backend: Backend,
-    config: StoreConfig,
-    master: MasterKey | None,
-    key_id: str | None,
-    work: Path,
-) -> tuple[int, int | None]:
-    """Build a new catalog at ``work`` from the pack files alone: index every pack, load
-    the newest catalog image found in them, then index the packs it does not know.
-
-    Returns (packs indexed, image generation or None when the packs hold no image).
-    """
-    from snapexport.store.repository import CATALOG_FILE, Store
-
-    path = work / CATALOG_FILE
-    scratch = work / "rebuild.sqlite"
-    for p in (scratch, Path(str(scratch) + "-wal"), Path(str(scratch) + "-shm")):
-        p.unlink(missing_ok=True)
-    work.mkdir(parents=True, exist_ok=True)
-    catalog = Catalog.open(scratch, create=True)
-    # A Store over the scratch catalog, without a lock of its own (the caller holds one).
-    store = Store(loc, backend, config, catalog, _NoLock(), write=False, work_dir=work,
-                  master=master, key_id=key_id)  # fmt: skip
-    try:
-        report = recovery.reindex(store)
-        if report.damaged:
-            names = ", ".join(report.damaged[:3])
-            raise CorruptionError(f"cannot rebuild the catalog: damaged pack(s) {names}")
-        header, header_chunk = _newest_header(store)
-        if header is not None:
-            _read_image(store, header, path)  # replaces the catalog once verified
-    finally:
-        store._release()
-    if header is None:
-        os.replace(scratch, path)
-        for suffix in ("-wal", "-shm"):
-            Path(str(scratch) + suffix).unlink(missing_ok=True)
-        return report.packs_read, None
-    for p in (scratch, Path(str(scratch) + "-wal"), Path(str(scratch) + "-shm")):
-        p.unlink(missing_ok=True)
-    catalog = Catalog.open(path)
-    store = Store(loc, backend, config, catalog, _NoLock(), write=False, work_dir=work,
-                  master=master, key_id=key_id)  # fmt: skip
-    try:
-        _reconcile(store, header, header_chunk)
-    finally:
-        store._release()
-    return report.packs_read, header.gen
-
-
-class _NoLock:
-    holder = None
-    stale = None
-
-    def ensure_held(self) -> None:
-        pass
-
-    def release(self) -> None:
-        pass
-
-
-def _newest_header(store: Store) -> tuple[ImageHeader | None, bytes]:
-    best: ImageHeader | None = None
-    best_chunk = b""
-    for row in _catalog_chunk_rows(store):
-        try:
-            header = ImageHeader.from_bytes(store.read_chunk(row))
-        except (CorruptionError, ValueError, KeyError):
-            continue
-        if best is None or header.gen > best.gen:
-            best, best_chunk = header, row.id
-    return best, best_chunk
-
-
-def _catalog_chunk_rows(store: Store) -> list[content.ChunkRow]:
-    rows = store.catalog.conn.execute(
-        "SELECT id, pack, offset, length, size, codec FROM chunks WHERE (codec >> 4) = ?",
-        (packs.KIND_CATALOG,),
-    )
-    return [content.ChunkRow(bytes(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
 
 def _read_image(store: Store, header: ImageHeader, target: Path) -> None:
@@ -432,46 +232,3 @@ def _read_image(store: Store, header: ImageHeader, target: Path) -> None:
         single = len(header.chunks) == 1 and header.chunks[0] == header.blob
         if not single and h.digest() != header.blob:
             raise CorruptionError(f"catalog image {header.gen} does not match its id")
-
-
-def _reconcile(store: Store, header: ImageHeader, header_chunk: bytes) -> None:
-    """After loading an image: drop rows of packs that are gone, index packs it lacks, and
-    record the image's own blobs (the image cannot contain itself)."""
-    conn = store.catalog.conn
-    present, _ = recovery.list_pack_objects(store)
-    gone = [pid for pid in content.pack_ids(conn) if pid not in present]
-    with store.catalog.transaction():
-        conn.executemany("DELETE FROM chunks WHERE pack = ?", [(p,) for p in gone])
-        content.delete_packs(conn, gone)
-    recovery.reindex(store)
-    with store.catalog.transaction():
-        content.insert_blob(conn, header.blob, header.size, list(header.chunks))
-        size = conn.execute("SELECT size FROM chunks WHERE id = ?", (header_chunk,)).fetchone()
-        content.insert_blob(conn, header_chunk, int(size[0]), [header_chunk])
-        blobs = {header.blob.hex(), header_chunk.hex()}
-        meta = current(conn)
-        meta.update(blob=header.blob.hex(), header=header_chunk.hex())
-        store.catalog.set_meta(IMAGE_META, json.dumps(meta))
-        store.catalog.set_meta(IMAGE_BLOBS_META, json.dumps(sorted(blobs)))
-        store.catalog.set_meta("open_writer", None)
-
-
-def rebuild(store_location: str | Path, *, password: str | None = None) -> tuple[int, int | None]:
-    """``snapexport rebuild-catalog``: replace the catalog with one rebuilt from the packs."""
-    from snapexport.store.backend import open_backend
-    from snapexport.store.config import StoreConfig
-    from snapexport.store.location import StoreLocation
-    from snapexport.store.repository import _take_lock, _unlock, _work_dir
-
-    loc = StoreLocation.parse(store_location)
-    backend = open_backend(loc)
-    config = StoreConfig.read(backend, str(loc))
-    master, key_id = _unlock(backend, config, password)
-    work = _work_dir(loc, config)
-    lock = _take_lock(loc, backend, exclusive=True)
-    try:
-        return rebuild_from_packs(loc, backend, config, master, key_id, work)
-    except sqlite3.Error as err:
-        raise StoreError(f"cannot rebuild the catalog: {err}") from err
-    finally:
-        lock.release()

@@ -62,16 +62,18 @@ def collect_garbage(
     store: Store, live: Iterable[bytes] | str, *, max_unused: float, dry_run: bool
 ) -> GcReport:
     """See the module docstring; ``store`` must be open for writing and flushed."""
+    from snapexport.catalog import journal
     from snapexport.store import catalog_image  # builds on Store; import late
 
     conn = store.catalog.conn
     _load_live(store, live)
-    # the newest catalog image stays; older images go like any unused blob
+    # the newest checkpoint (or format-2 image) and its deltas stay; older ones go like
+    # any unused blob
     conn.executemany(
         "INSERT OR IGNORE INTO temp.gc_live (id) VALUES (?)",
-        [(b,) for b in catalog_image.live_image_blobs(conn)],
+        [(b,) for b in catalog_image.live_image_blobs(conn) + journal.live_blobs(conn)],
     )
-    images = set(catalog_image.image_blobs(conn))
+    images = set(catalog_image.image_blobs(conn)) | set(journal.journal_blobs(conn))
     dead_blobs = [
         bytes(r[0])
         for r in conn.execute("SELECT id FROM blobs WHERE id NOT IN (SELECT id FROM temp.gc_live)")
@@ -124,6 +126,7 @@ def collect_garbage(
             content.insert_pack(conn, finished.id, finished.size, rows)
         store.catalog.set_meta(PENDING_DELETES_META, json.dumps(old_ids) if old_ids else None)
         catalog_image.after_collect(store)
+        journal.after_collect(conn)
     finish_pending_deletes(store)
     new_bytes = sum(p.size for p in new_packs)
     return GcReport(

@@ -286,9 +286,9 @@ class Store:
         lock = _take_lock(loc, backend, exclusive=write)
         try:
             if not in_store:
-                from snapexport.store import catalog_image
+                from snapexport.store import journal_rebuild
 
-                catalog_image.sync_local(loc, backend, config, master, key_id, work)
+                journal_rebuild.sync_local(loc, backend, config, master, key_id, work)
             catalog = Catalog.open(work / CATALOG_FILE)
         except BaseException:
             lock.release()
@@ -602,15 +602,15 @@ class Store:
         return report
 
     def publish_catalog(self) -> int | None:
-        """Save an image of the catalog into the packs (and, when the catalog lives in the
-        cache, an encrypted copy under ``catalog/``) if it changed since the last one.
+        """Save what this writer changed in the catalog into the store: a delta, or now and
+        then a checkpoint (and, when the catalog lives in the cache, a catalog copy).
 
-        Called on close; returns the new image generation or None when nothing changed.
+        Called on close; returns the new journal generation or None when nothing changed.
         """
-        from snapexport.store import catalog_image
+        from snapexport.store import journal
 
         self._require_writer()
-        return catalog_image.publish(self, prune_copies=self._collected)
+        return journal.publish(self, prune_copies=self._collected)
 
     def close(self) -> None:
         """Flush (when writing), then release the lock and the catalog."""

@@ -37,12 +37,14 @@ def _ratio(a: int, b: int) -> float:
 
 
 def content_stats(store: Store) -> ContentStats:
+    from snapexport.catalog import journal
     from snapexport.store import catalog_image
 
     conn = store.catalog.conn
     t = content.totals(conn)
-    # catalog images are the store's own bookkeeping, not content: leave them out
-    images = content.existing_blobs(conn, catalog_image.image_blobs(conn))
+    # catalog images and journal entries are the store's own bookkeeping, not content
+    own = catalog_image.image_blobs(conn) + journal.journal_blobs(conn)
+    images = content.existing_blobs(conn, own)
     image_bytes = sum(content.blob_size(conn, b) or 0 for b in images)
     t = dataclasses.replace(t, blobs=t.blobs - len(images), blob_bytes=t.blob_bytes - image_bytes)
     return ContentStats(
