@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
 import json
 import os
 import struct
@@ -32,7 +33,7 @@ from snapexport.catalog import journal as cj
 from snapexport.errors import StoreError
 from snapexport.store import catalog_image, packs
 from snapexport.store.catalog_image import IMAGE_CHUNKER, IMAGE_META, ImageHeader
-from snapexport.store.chunker import MIB, Chunker
+from snapexport.store.chunker import MIB, Chunker, ChunkerParams
 
 if TYPE_CHECKING:
     from snapexport.store.repository import Store
@@ -41,6 +42,9 @@ DELTA_HEADER_FORMAT = "snapexport-catalog-delta"
 CHECKPOINT_SHARE = 0.5  # deltas since the newest checkpoint may weigh up to half of it
 DELTA_COPY_SUFFIX = ".delta"
 _LEN = struct.Struct("<I")
+# a header is always one chunk (its id is then its blob id, and a scan of pack indexes
+# finds it whole): up to 1 MiB, a chunk list of some 15,000 chunks (a 3.9 GB catalog)
+HEADER_CHUNKER = ChunkerParams(min_size=MIB, avg_size=2 * MIB, max_size=4 * MIB)
 _BLOCK = 4 * MIB
 
 # Fault points (SNAPEXPORT_FAULT=journal:<point>=kill): after-body (body stored, pending
@@ -111,14 +115,16 @@ def publish(store: Store, *, prune_copies: bool = False) -> int | None:
     fresh: dict[int, Path] = {}
     try:
         has_data = cj.has_snapshots(conn)
+        # a store that never held a snapshot has nothing a rebuild needs (format 2 alike)
+        worth = has_data or bool(entries) or gen > 0
         if upgrading:
-            if changed or (not entries and (has_data or gen)):
+            if worth and (changed or not entries):
                 written = _checkpoint(store, gen + 1, parent)
             faults.checkpoint("journal:before-config")
             store.lock.ensure_held()
             store.config = dataclasses.replace(store.config, version=3)
             store.config.write(store.backend)
-        elif changed or (not entries and has_data):
+        elif worth and (changed or not entries):
             written = _delta_or_checkpoint(store, gen + 1, parent, entries, fresh)
         if not store.catalog_in_store:
             _ensure_copies(store, fresh)
@@ -198,7 +204,7 @@ def _store_entry(
     store.flush()
     chunks = tuple(content.blob_chunk_ids(conn, ref.id))
     raw: bytes = make_header(ref.id, chunks)
-    if len(raw) >= store.config.chunker.min_size:
+    if len(raw) >= HEADER_CHUNKER.min_size:
         raise StoreError(f"catalog journal header of generation {gen} is too large")
     header_id = store.ids.of(raw)
     entry = cj.Entry(gen, kind, ref.id, header_id, size)
@@ -208,7 +214,8 @@ def _store_entry(
             "size": size, "log_max": upto, "parent": parent.hex() if parent else None,
         }))  # fmt: skip
     faults.checkpoint("journal:after-body")
-    href = store.put_bytes(raw, compressible=True, kind=index_kind)
+    href = store.put_stream(io.BytesIO(raw), Chunker(HEADER_CHUNKER), compressible=True,
+                            kind=index_kind)  # fmt: skip
     store.flush()
     if href.id != header_id:
         raise StoreError("internal error: catalog journal header id changed while stored")
