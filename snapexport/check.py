@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from snapexport.catalog import content
 from snapexport.errors import CorruptionError
 from snapexport.store import Store, journal, recovery
 
@@ -40,9 +39,9 @@ def check_store(store: Store, *, read_data: bool = False) -> CheckReport:
     present, foreign = recovery.list_pack_objects(store)
     for name in foreign:
         report.problems.append(f"unexpected file {name} in the pack folder")
-    conn = store.catalog.conn
+    refs = store.catalog.references
     good_packs: list[str] = []
-    for pack in content.packs(conn):
+    for pack in store.catalog.content.packs():
         report.packs += 1
         size = present.get(pack.id)
         if size is None:
@@ -53,11 +52,9 @@ def check_store(store: Store, *, read_data: bool = False) -> CheckReport:
             )
         else:
             good_packs.append(pack.id)
-    for (pid,) in conn.execute(
-        "SELECT DISTINCT pack FROM chunks WHERE pack NOT IN (SELECT id FROM packs)"
-    ):
+    for pid in refs.packs_missing_rows():
         report.problems.append(f"chunks refer to pack {pid}, which the catalog does not list")
-    report.chunks = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+    report.chunks = refs.chunk_count()
     _check_blobs(store, report)
     report.problems += journal.problems(store, set(present))
     if read_data:
@@ -84,34 +81,23 @@ def _recover(store: Store, report: CheckReport) -> None:
 
 
 def _check_blobs(store: Store, report: CheckReport) -> None:
-    conn = store.catalog.conn
-    report.blobs = conn.execute("SELECT count(*) FROM blobs").fetchone()[0]
-    for blob, chunk in conn.execute(
-        "SELECT bc.blob, bc.chunk FROM blob_chunks bc"
-        " WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.id = bc.chunk)"
-        " ORDER BY bc.blob, bc.seq"
-    ):
-        report.problems.append(
-            f"blob {bytes(blob).hex()} needs chunk {bytes(chunk).hex()}, which is not stored"
-        )
-    for blob_id, size, nchunks, listed, total in conn.execute(
-        "SELECT b.id, b.size, b.chunks, count(bc.seq), coalesce(sum(c.size), 0)"
-        " FROM blobs b LEFT JOIN blob_chunks bc ON bc.blob = b.id"
-        " LEFT JOIN chunks c ON c.id = bc.chunk GROUP BY b.id"
-    ):
-        if nchunks != listed:
+    refs = store.catalog.references
+    report.blobs = refs.blob_count()
+    for blob, chunk in refs.chunks_missing_rows():
+        report.problems.append(f"blob {blob.hex()} needs chunk {chunk.hex()}, which is not stored")
+    for t in refs.blob_tallies():
+        if t.chunks != t.listed:
+            report.problems.append(f"blob {t.blob.hex()} lists {t.listed} of its {t.chunks} chunks")
+        elif t.total != t.size and _all_chunks_known(store, t.blob):
             report.problems.append(
-                f"blob {bytes(blob_id).hex()} lists {listed} of its {nchunks} chunks"
-            )
-        elif total != size and listed == nchunks and _all_chunks_known(store, bytes(blob_id)):
-            report.problems.append(
-                f"blob {bytes(blob_id).hex()} chunks add up to {total} bytes, not {size}"
+                f"blob {t.blob.hex()} chunks add up to {t.total} bytes, not {t.size}"
             )
 
 
 def _all_chunks_known(store: Store, blob_id: bytes) -> bool:
-    ids = content.blob_chunk_ids(store.catalog.conn, blob_id)
-    return len(content.chunk_rows(store.catalog.conn, ids)) == len(set(ids))
+    index = store.catalog.content
+    ids = index.blob_chunk_ids(blob_id)
+    return len(index.chunk_rows(ids)) == len(set(ids))
 
 
 def _read_pack(store: Store, pack_id: str, report: CheckReport) -> None:
@@ -128,7 +114,7 @@ def _read_pack(store: Store, pack_id: str, report: CheckReport) -> None:
         return
     report.bytes_read += sum(e.length for e in entries)
     in_pack = {e.id: e for e in entries}
-    for row in content.chunks_of_pack(store.catalog.conn, pack_id):
+    for row in store.catalog.content.chunks_of_pack(pack_id):
         e = in_pack.get(row.id)
         if e is None or (e.offset, e.length, e.size, e.codec) != (
             row.offset, row.length, row.size, row.codec,
@@ -145,7 +131,7 @@ def _read_pack(store: Store, pack_id: str, report: CheckReport) -> None:
 
 def _name_damaged_chunks(store: Store, pack_id: str, report: CheckReport) -> None:
     """After a pack failed its hash, name the chunks in it that no longer verify."""
-    for row in content.chunks_of_pack(store.catalog.conn, pack_id):
+    for row in store.catalog.content.chunks_of_pack(pack_id):
         try:
             store.read_chunk(row)
         except CorruptionError as err:

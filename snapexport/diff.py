@@ -13,11 +13,11 @@ current spans.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from snapexport.catalog.changes import Changes
 from snapexport.catalog.content import batched
 from snapexport.catalog.records import decode_text
 from snapexport.values import SnapshotMeta
@@ -143,21 +143,12 @@ def _pk_order(pk_json: str) -> tuple[int, int, str]:
     return (0, pk, "") if isinstance(pk, int) else (1, 0, str(pk))
 
 
-def _alive_only_in(table: str, key: str, a: int, b: int) -> str:
-    """SQL for the spans alive in snapshot ``a`` but not in ``b`` (both ints, no user input)."""
-    if a < b:
-        return f"SELECT {key} FROM {table} WHERE born <= {a} AND died > {a} AND died <= {b}"
-    alive_at_a = f"(died IS NULL OR died > {a})"
-    return f"SELECT {key} FROM {table} WHERE born > {b} AND born <= {a} AND {alive_at_a}"
-
-
-def _changed_spans(conn: sqlite3.Connection, a: int, b: int) -> dict[tuple[str, str], list[Any]]:
+def _changed_spans(changes: Changes, a: int, b: int) -> dict[tuple[str, str], list[Any]]:
     """(model, pk) -> [hash in A or None, hash in B or None] for every differing record."""
     out: dict[tuple[str, str], list[Any]] = {}
-    cols = "model, pk, hash"
-    for model, pk, h in conn.execute(_alive_only_in("record_spans", cols, a, b)):
+    for model, pk, h in changes.records_only_in(a, b):
         out.setdefault((model, pk), [None, None])[0] = h
-    for model, pk, h in conn.execute(_alive_only_in("record_spans", cols, b, a)):
+    for model, pk, h in changes.records_only_in(b, a):
         out.setdefault((model, pk), [None, None])[1] = h
     return {k: v for k, v in out.items() if v[0] != v[1]}
 
@@ -165,14 +156,11 @@ def _changed_spans(conn: sqlite3.Connection, a: int, b: int) -> dict[tuple[str, 
 FileKey = tuple[str | None, str | None, str]  # (owner model, owner pk or path, role)
 
 
-def _changed_files(conn: sqlite3.Connection, a: int, b: int) -> dict[FileKey, list[Any]]:
+def _changed_files(changes: Changes, a: int, b: int) -> dict[FileKey, list[Any]]:
     """Per owned file (owner, role) or unowned path: [(path, blob) in A or None, in B]."""
     out: dict[FileKey, list[Any]] = {}
-    cols = "path, blob, role, owner_model, owner_pk"
     for side, (x, y) in enumerate(((a, b), (b, a))):
-        for path, blob, role, owner_model, owner_pk in conn.execute(
-            _alive_only_in("file_spans", cols, x, y)
-        ):
+        for path, blob, role, owner_model, owner_pk in changes.files_only_in(x, y):
             key = (owner_model, owner_pk, role) if owner_model else (None, path, role)
             out.setdefault(key, [None, None])[side] = (path, blob)
     return {k: v for k, v in out.items() if v[0] != v[1]}
@@ -186,10 +174,8 @@ class _Texts:
     batch of records at a time: :meth:`clear` drops it before the next batch.
     """
 
-    def __init__(
-        self, conn: sqlite3.Connection, a: int, changed: dict[tuple[str, str], list[Any]]
-    ) -> None:
-        self.conn = conn
+    def __init__(self, changes: Changes, a: int, changed: dict[tuple[str, str], list[Any]]) -> None:
+        self.changes = changes
         self._a = a
         self._changed = changed
         self._names: dict[tuple[int, str, str], dict[str, Any]] = {}
@@ -199,10 +185,10 @@ class _Texts:
     def fields(self, h: bytes | None) -> dict[str, Any]:
         if h is None:
             return {}
-        row = self.conn.execute("SELECT data FROM record_data WHERE hash = ?", (h,)).fetchone()
-        if row is None:
+        data = self.changes.record_text(h)
+        if data is None:
             return {}
-        text = decode_text(row[0])
+        text = decode_text(data)
         self.chars += len(text)
         fields: dict[str, Any] = json.loads(text).get("fields", {})
         return fields
@@ -232,21 +218,12 @@ class _Texts:
             found: dict[str, bytes] = {}
             todo = sorted(pks)
             for i in range(0, len(todo), _BATCH):
-                part = todo[i : i + _BATCH]
-                marks = ",".join("?" * len(part))
-                for pk, born, h in self.conn.execute(
-                    "SELECT pk, born, hash FROM record_spans"
-                    f" WHERE model = ? AND died IS NULL AND pk IN ({marks})",
-                    (model, *part),
-                ):
+                for pk, born, h in self.changes.current_hashes(model, todo[i : i + _BATCH]):
                     if born <= seq:
                         found[pk] = h
             rest = pks - set(found)
             if rest:  # the record changed after seq (or is gone): scan the model once
-                for pk, h in self.conn.execute(
-                    "SELECT pk, hash FROM record_spans WHERE model = ? AND born <= ? AND died > ?",
-                    (model, seq, seq),
-                ):
+                for pk, h in self.changes.hashes_at(model, seq):
                     if pk in rest:
                         found[pk] = h
             for pk in pks:
@@ -366,7 +343,7 @@ def _add_changes(
         result.changes.append(Change(kind, model, pk, label, tuple(what), changes))
 
 
-def diff_snapshots(conn: sqlite3.Connection, a: SnapshotMeta, b: SnapshotMeta) -> SnapshotDiff:
+def diff_snapshots(changes: Changes, a: SnapshotMeta, b: SnapshotMeta) -> SnapshotDiff:
     """Compare snapshot ``a`` with snapshot ``b`` (either may be the older one).
 
     Changed records are handled in batches (``_CHANGE_BATCH`` records or ``_BATCH_CHARS``
@@ -375,9 +352,9 @@ def diff_snapshots(conn: sqlite3.Connection, a: SnapshotMeta, b: SnapshotMeta) -
     batch, so memory holds one batch of record texts, not every changed record's.
     """
     result = SnapshotDiff(a, b)
-    changed = _changed_spans(conn, a.seq, b.seq)
-    texts = _Texts(conn, a.seq, changed)
-    doc_files = _file_changes(conn, a.seq, b.seq, result)
+    changed = _changed_spans(changes, a.seq, b.seq)
+    texts = _Texts(changes, a.seq, changed)
+    doc_files = _file_changes(changes, a.seq, b.seq, result)
     doc_parts = _document_parts(texts, changed)
 
     texts.clear()
@@ -412,11 +389,11 @@ def diff_snapshots(conn: sqlite3.Connection, a: SnapshotMeta, b: SnapshotMeta) -
 
 
 def _file_changes(
-    conn: sqlite3.Connection, a: int, b: int, result: SnapshotDiff
+    changes: Changes, a: int, b: int, result: SnapshotDiff
 ) -> dict[str, dict[str, str]]:
     """Count file changes; returns document pk -> {role: 'added'|'removed'|'changed'|'moved'}."""
     by_doc: dict[str, dict[str, str]] = {}
-    for (owner_model, owner, role), (old, new) in _changed_files(conn, a, b).items():
+    for (owner_model, owner, role), (old, new) in _changed_files(changes, a, b).items():
         if old is None:
             kind = "added"
         elif new is None:

@@ -24,19 +24,23 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 import blake3
 import zstandard
 
 from snapexport.catalog import records as spans
-from snapexport.catalog import snapshots as snaps
-from snapexport.catalog.staging import FileVersion, Staging, apply_staging
+from snapexport.catalog.records import Spans
+from snapexport.catalog.snapshots import CommitTallies
+from snapexport.catalog.staging import FileVersion, Staging
 from snapexport.errors import SnapexportError, SnapshotIncompleteError
 from snapexport.faults import checkpoint
 from snapexport.progress import NullReporter, Reporter
 from snapexport.source.base import FileRef, RowRef, SerializedRecord, Source
 from snapexport.values import MissingFile, SnapshotMeta
+
+if TYPE_CHECKING:
+    from snapexport.store import Store
 
 DOCUMENT_MODEL = "documents.document"
 _BATCH = 500
@@ -207,7 +211,7 @@ def _now() -> datetime:
 
 
 def take_snapshot(
-    store: Any,
+    store: Store,
     source: Source,
     options: SnapshotOptions = SnapshotOptions(),
     reporter: Reporter | None = None,
@@ -215,15 +219,14 @@ def take_snapshot(
     """Record one snapshot of ``source`` into ``store`` (opened for writing)."""
     reporter = reporter or NullReporter()
     started = time.monotonic()
-    conn = store.catalog.conn
     stored_before = _stored(store)
     with source.open():
         # An export ingested as a snapshot depicts the moment it was written.
         moment = options.time or getattr(source, "export_time", None) or _now()
         info = source.info()
-        previous = _previous(conn)
+        previous = store.catalog.snapshots.newest()
         with Staging(staging_folder(store)) as stage:
-            walk = _Walk(store, conn, stage, source, options, reporter)
+            walk = _Walk(store, store.catalog.spans, stage, source, options, reporter)
             walk.records(list(info.sections))
             checkpoint("snapshot:after-records")
             walk.files()
@@ -243,9 +246,7 @@ def take_snapshot(
                 "settings": info.settings,
             }
             warnings = list(walk.warnings) + _version_warnings(previous, site)
-            meta = _commit(
-                store, conn, stage, info.profile, moment, options, site, walk, stored_before
-            )
+            meta = _commit(store, stage, info.profile, moment, options, site, walk, stored_before)
     reporter.done()
     return SnapshotResult(
         meta=meta,
@@ -262,17 +263,12 @@ def take_snapshot(
     )
 
 
-def _stored(store: Any) -> int:
+def _stored(store: Store) -> int:
     return int(store.stats.bytes_stored)
 
 
 def _as_dict(c: _Counts) -> dict[str, int]:
     return {"new": c.new, "changed": c.changed, "unchanged": c.unchanged, "removed": c.removed}
-
-
-def _previous(conn: Any) -> SnapshotMeta | None:
-    row = conn.execute("SELECT max(seq) FROM snapshots").fetchone()
-    return snaps.get_by_seq(conn, row[0]) if row and row[0] is not None else None
 
 
 def _version_warnings(previous: SnapshotMeta | None, site: dict[str, Any]) -> list[str]:
@@ -303,14 +299,14 @@ class _Walk:
 
     def __init__(
         self,
-        store: Any,
-        conn: Any,
+        store: Store,
+        index: Spans,
         stage: Staging,
         source: Source,
         options: SnapshotOptions,
         reporter: Reporter,
     ) -> None:
-        self.store, self.conn, self.stage, self.source = store, conn, stage, source
+        self.store, self.index, self.stage, self.source = store, index, stage, source
         self.options, self.reporter = options, reporter
         self.per_model: dict[str, _Counts] = {}
         self.missing: list[MissingFile] = []
@@ -361,7 +357,7 @@ class _Walk:
 
     def _record_batch(self, model: str, batch: list[RowRef], position: int, c: _Counts) -> None:
         self.stage.seen([(model, r.pk, position + i) for i, r in enumerate(batch)])
-        current = spans.current_spans(self.conn, model, [r.pk for r in batch])
+        current = self.index.current_spans(model, [r.pk for r in batch])
         rows = {r.pk: r for r in batch}
         todo: list[str] = []
         for r in batch:
@@ -434,7 +430,7 @@ class _Walk:
             self.close()
 
     def _file_batch(self, batch: list[FileRef]) -> None:
-        current = spans.current_files(self.conn, [r.path for r in batch])
+        current = self.index.current_files([r.path for r in batch])
         # One file to read is decided (and its read started) ahead of the one being stored.
         ahead: deque[tuple[FileRef, spans.CurrentFile | None, os.stat_result, _Slurp | None]]
         ahead = deque()
@@ -471,7 +467,7 @@ class _Walk:
                 self.reporter.advance(items=1)
                 return None
         if ref.checksum and not verify:
-            blob = spans.blob_by_checksum(self.conn, ref.checksum, size, mtime_ns)
+            blob = self.index.blob_by_checksum(ref.checksum, size, mtime_ns)
             if blob is not None:
                 self._keep(cur, _version(ref, blob, st, ref.checksum))
                 self.files_skipped += 1
@@ -635,8 +631,7 @@ def _fstat(f: BinaryIO, ref: FileRef) -> os.stat_result:
 
 
 def _commit(
-    store: Any,
-    conn: Any,
+    store: Store,
     stage: Staging,
     profile: str,
     moment: datetime,
@@ -647,57 +642,40 @@ def _commit(
 ) -> SnapshotMeta:
     path = stage.seal()
     checkpoint("snapshot:before-commit")
-    conn.execute("ATTACH DATABASE ? AS stage", (str(path),))
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            seq = snaps.next_seq(conn)
-            counts = apply_staging(conn, seq, site["sections"])
-            spans.store_explicit_orders(conn, seq)
-            _count_removed(conn, seq, walk)
-            totals = spans.counts(conn, seq)
-            stats = {
-                **totals,
-                "documents": spans.count_model(conn, seq, DOCUMENT_MODEL),
-                "bytes_read": walk.bytes_read,
-                "bytes_added": _stored(store) - stored_before,
-                "changes": counts,
-                "missing": len(walk.missing),
-            }
-            meta = SnapshotMeta(
-                id=secrets.token_hex(32),
-                seq=seq,
-                time=moment.astimezone(UTC),
-                host=options.host or socket.gethostname(),
-                profile=profile,
-                tags=tuple(options.tags),
-                complete=not walk.missing,
-                info=site,
-                stats=stats,
-            )
-            snaps.insert_snapshot(conn, meta)
-            checkpoint("snapshot:in-commit")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-    finally:
-        conn.execute("DETACH DATABASE stage")
-    return meta
+
+    def build(t: CommitTallies) -> SnapshotMeta:
+        for model, n in t.removed.items():
+            walk.per_model.setdefault(model, _Counts()).removed = n
+        stats = {
+            **t.totals,
+            "documents": t.documents,
+            "bytes_read": walk.bytes_read,
+            "bytes_added": _stored(store) - stored_before,
+            "changes": t.changes,
+            "missing": len(walk.missing),
+        }
+        return SnapshotMeta(
+            id=secrets.token_hex(32),
+            seq=t.seq,
+            time=moment.astimezone(UTC),
+            host=options.host or socket.gethostname(),
+            profile=profile,
+            tags=tuple(options.tags),
+            complete=not walk.missing,
+            info=site,
+            stats=stats,
+        )
+
+    return store.catalog.snapshots.commit(
+        path,
+        site["sections"],
+        count_model=DOCUMENT_MODEL,
+        build=build,
+        in_commit=lambda: checkpoint("snapshot:in-commit"),
+    )
 
 
-def _count_removed(conn: Any, seq: int, walk: _Walk) -> None:
-    for model, n in conn.execute(
-        "SELECT model, count(*) FROM record_spans WHERE died = ? AND NOT EXISTS"
-        " (SELECT 1 FROM record_spans n WHERE n.model = record_spans.model"
-        " AND n.pk = record_spans.pk AND n.born = ?) GROUP BY model",
-        (seq, seq),
-    ):
-        walk.per_model.setdefault(model, _Counts()).removed = n
-
-
-def staging_folder(store: Any) -> Path | None:
+def staging_folder(store: Store) -> Path | None:
     """Where to keep the staging file: the store's tmp folder when it has one."""
     folder = getattr(store, "tmp_dir", None)
     return Path(folder) if folder else None

@@ -57,13 +57,13 @@ _cctx = zstandard.ZstdCompressor(level=3)
 
 LIBRARY_CALL = """
 import json, sys, time
-from snapexport.catalog import snapshots as snaps
 from snapexport.diff import diff_snapshots
 from snapexport.store import Store
 t = time.perf_counter()
 with Store.open(sys.argv[1]) as store:
-    conn = store.catalog.conn
-    result = diff_snapshots(conn, snaps.resolve(conn, "latest~1"), snaps.resolve(conn, "latest"))
+    snaps = store.catalog.snapshots
+    a, b = snaps.resolve("latest~1"), snaps.resolve("latest")
+    result = diff_snapshots(store.catalog.changes, a, b)
 took = time.perf_counter() - t
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec.
 status = open("/proc/self/status").read().split("VmHWM:")[1].split()[0]

@@ -203,3 +203,80 @@ def totals(conn: sqlite3.Connection) -> ContentTotals:
     ).fetchone()
     b = conn.execute("SELECT count(*), coalesce(sum(size), 0) FROM blobs").fetchone()
     return ContentTotals(p[0], p[1], c[0], c[1], c[2], b[0], b[1])
+
+
+def chunks_of_kind(conn: sqlite3.Connection, kind: int) -> list[ChunkRow]:
+    """Chunk rows whose pack index entry has ``kind`` (the high nibble of ``codec``)."""
+    rows = conn.execute(
+        "SELECT id, pack, offset, length, size, codec FROM chunks WHERE (codec >> 4) = ?",
+        (kind,),
+    )
+    return [ChunkRow(bytes(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+
+def chunk_size(conn: sqlite3.Connection, chunk_id: bytes) -> int | None:
+    row = conn.execute("SELECT size FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def forget_packs(conn: sqlite3.Connection, ids: Sequence[str]) -> None:
+    """Drop the rows of packs that are gone, with their chunk rows."""
+    conn.executemany("DELETE FROM chunks WHERE pack = ?", [(p,) for p in ids])
+    delete_packs(conn, ids)
+
+
+class Content:
+    """The content tables of one open catalog (packs, chunks, blobs), as typed questions.
+
+    Writers call the ``insert_*``/``forget_*`` methods inside ``Catalog.transaction()``.
+    """
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def existing_chunks(self, ids: Iterable[bytes]) -> set[bytes]:
+        return existing_chunks(self._conn, ids)
+
+    def existing_blobs(self, ids: Iterable[bytes]) -> set[bytes]:
+        return existing_blobs(self._conn, ids)
+
+    def blob_size(self, blob_id: bytes) -> int | None:
+        return blob_size(self._conn, blob_id)
+
+    def blob_chunk_ids(self, blob_id: bytes) -> list[bytes]:
+        return blob_chunk_ids(self._conn, blob_id)
+
+    def blob_chunk_rows(self, blob_id: bytes) -> list[tuple[bytes, ChunkRow | None]] | None:
+        return blob_chunk_rows(self._conn, blob_id)
+
+    def chunk_rows(self, ids: Sequence[bytes]) -> dict[bytes, ChunkRow]:
+        return chunk_rows(self._conn, ids)
+
+    def chunks_of_pack(self, pack_id: str) -> list[ChunkRow]:
+        return chunks_of_pack(self._conn, pack_id)
+
+    def chunks_of_kind(self, kind: int) -> list[ChunkRow]:
+        return chunks_of_kind(self._conn, kind)
+
+    def chunk_size(self, chunk_id: bytes) -> int | None:
+        return chunk_size(self._conn, chunk_id)
+
+    def packs(self) -> Iterator[PackRow]:
+        return packs(self._conn)
+
+    def pack_ids(self) -> set[str]:
+        return pack_ids(self._conn)
+
+    def totals(self) -> ContentTotals:
+        return totals(self._conn)
+
+    def insert_pack(self, pack_id: str, size: int, chunks: Iterable[ChunkRow]) -> int:
+        return insert_pack(self._conn, pack_id, size, chunks)
+
+    def insert_blob(self, blob_id: bytes, size: int, chunks: Sequence[bytes]) -> bool:
+        return insert_blob(self._conn, blob_id, size, chunks)
+
+    def forget_packs(self, ids: Sequence[str]) -> None:
+        forget_packs(self._conn, ids)

@@ -10,11 +10,23 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterator
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from snapexport import __version__
+from snapexport.catalog import meta
+from snapexport.catalog.changes import Changes
+from snapexport.catalog.content import Content
+from snapexport.catalog.garbage import Garbage
+from snapexport.catalog.images import Images
+from snapexport.catalog.journal import Journal
+from snapexport.catalog.meta import MetaKey
+from snapexport.catalog.records import Spans
+from snapexport.catalog.references import References
+from snapexport.catalog.retention import Retention
 from snapexport.catalog.schema import MIGRATIONS, SCHEMA_VERSION
+from snapexport.catalog.snapshots import Snapshots
 from snapexport.errors import CatalogVersionError, StoreError
 
 if TYPE_CHECKING:
@@ -44,6 +56,53 @@ class Catalog:
 
             self._db = sqlite_utils.Database(self.conn)
         return self._db
+
+    # -- the typed questions, one object per table family ---------------------------------
+
+    @cached_property
+    def content(self) -> Content:
+        """Packs, chunks and blobs."""
+        return Content(self.conn)
+
+    @cached_property
+    def spans(self) -> Spans:
+        """Record and file spans: what a snapshot holds, what is current."""
+        return Spans(self.conn)
+
+    @cached_property
+    def snapshots(self) -> Snapshots:
+        """Snapshot rows: list, resolve, commit."""
+        return Snapshots(self)
+
+    @cached_property
+    def retention(self) -> Retention:
+        """Forgetting snapshots and collecting their spans (prune)."""
+        return Retention(self.conn)
+
+    @cached_property
+    def garbage(self) -> Garbage:
+        """What nothing live uses (the store's garbage collection)."""
+        return Garbage(self.conn)
+
+    @cached_property
+    def changes(self) -> Changes:
+        """What differs between two snapshots (diff)."""
+        return Changes(self.conn)
+
+    @cached_property
+    def references(self) -> References:
+        """Which catalog references do not resolve (check)."""
+        return References(self.conn)
+
+    @cached_property
+    def images(self) -> Images:
+        """Bookkeeping of the catalog's own images in the store."""
+        return Images(self.conn)
+
+    @cached_property
+    def journal(self) -> Journal:
+        """The catalog journal: what changed since the last delta, the chain (#15)."""
+        return Journal(self.conn)
 
     @classmethod
     def open(cls, path: str | Path, *, create: bool = False) -> Catalog:
@@ -94,11 +153,15 @@ class Catalog:
                 for statement in _statements(MIGRATIONS[target - 1]):
                     self.conn.execute(statement)
                 self.conn.execute(f"PRAGMA user_version = {target}")
-            self.set_meta("schema_version", str(SCHEMA_VERSION))
+            self.set_meta(MetaKey.SCHEMA_VERSION, str(SCHEMA_VERSION))
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A short write transaction (``BEGIN IMMEDIATE``): commit on success, else roll back."""
+    def transaction(self, *, dry_run: bool = False) -> Iterator[sqlite3.Connection]:
+        """A short write transaction (``BEGIN IMMEDIATE``): commit on success, else roll back.
+
+        The one way anything writes the catalog. With ``dry_run`` it always rolls back, so a
+        caller can run the real statements, report exactly what they did, and keep nothing.
+        """
         if self.conn.in_transaction:
             raise StoreError("catalog transaction already open on this connection")
         self.conn.execute("BEGIN IMMEDIATE")
@@ -108,22 +171,14 @@ class Catalog:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
+        self.conn.execute("ROLLBACK" if dry_run else "COMMIT")
 
-    def get_meta(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
+    def get_meta(self, key: MetaKey) -> str | None:
+        return meta.read(self.conn, key)
 
-    def set_meta(self, key: str, value: str | None) -> None:
+    def set_meta(self, key: MetaKey, value: str | None) -> None:
         """Set (or with None, delete) a meta key; runs in the caller's transaction if any."""
-        if value is None:
-            self.conn.execute("DELETE FROM meta WHERE key = ?", (key,))
-        else:
-            self.conn.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
+        meta.write(self.conn, key, value)
 
     def close(self) -> None:
         self.conn.close()

@@ -17,14 +17,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from snapexport.catalog import meta
+from snapexport.catalog.meta import MetaKey
 from snapexport.catalog.schema import JOURNALED, SCHEMA_VERSION
 
 DELTA_FORMAT = "snapexport-catalog-delta"
 DELTA_VERSION = 1
-HEAD_META = "journal_head"  # JSON {"gen", "blob", "header", "kind"} of the newest entry
-PENDING_META = "journal_pending"  # an entry being written (docs/format.md)
+HEAD_META = MetaKey.JOURNAL_HEAD
+PENDING_META = MetaKey.JOURNAL_PENDING
 # local state a checkpoint image must not carry
-LOCAL_META = ("open_writer", HEAD_META, PENDING_META)
+LOCAL_META = (MetaKey.OPEN_WRITER, HEAD_META, PENDING_META)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,23 +51,32 @@ def _columns(conn: sqlite3.Connection, table: str, schema: str = "main") -> list
     return [r[1] for r in conn.execute(f"PRAGMA {schema}.table_info({table})")]
 
 
-def has_snapshots(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT 1 FROM snapshots LIMIT 1").fetchone() is not None
-
-
 def has_journal(conn: sqlite3.Connection) -> bool:
     """Whether the catalog has schema 2's journal tables (a read-only older file may not)."""
     row = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'journal_entries'").fetchone()
     return row is not None
 
 
-def header_chunk_rows(conn: sqlite3.Connection, kinds: tuple[int, ...]) -> list[tuple]:
-    """Chunk rows (id, pack, offset, length, size, codec) of these pack index kinds."""
-    marks = ",".join("?" * len(kinds))
-    return conn.execute(
-        f"SELECT id, pack, offset, length, size, codec FROM chunks WHERE (codec >> 4) IN ({marks})",
-        kinds,
-    ).fetchall()
+def state_of_file(path: Path) -> tuple[int, bytes | None] | None:
+    """(generation, body id) of the newest journal entry the catalog file at ``path``
+    reflects; a format-2 file gives its image generation and no body id; None when there
+    is no usable file."""
+    from snapexport.catalog.images import current
+
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            if has_journal(conn):
+                h = head(conn)
+                if h:
+                    return int(str(h["gen"])), bytes.fromhex(str(h["blob"]))
+            return int(str(current(conn).get("gen", 0))), None
+        finally:
+            conn.close()
+    except (sqlite3.Error, ValueError):
+        return None
 
 
 def log_max(conn: sqlite3.Connection) -> int:
@@ -196,7 +207,7 @@ def clean_image(path: Path) -> None:
         img.execute("BEGIN")
         img.execute("DELETE FROM journal_log")
         img.execute("DELETE FROM journal_entries")
-        img.executemany("DELETE FROM meta WHERE key = ?", [(k,) for k in LOCAL_META])
+        img.executemany("DELETE FROM meta WHERE key = ?", [(str(k),) for k in LOCAL_META])
         img.execute("COMMIT")
     finally:
         img.close()
@@ -216,8 +227,8 @@ def entries(conn: sqlite3.Connection) -> list[Entry]:
 
 
 def head(conn: sqlite3.Connection) -> dict[str, object]:
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (HEAD_META,)).fetchone()
-    return json.loads(row[0]) if row else {}
+    value = meta.read(conn, HEAD_META)
+    return json.loads(value) if value else {}
 
 
 def commit_entry(conn: sqlite3.Connection, entry: Entry, upto: int) -> None:
@@ -237,11 +248,11 @@ def commit_entry(conn: sqlite3.Connection, entry: Entry, upto: int) -> None:
         (entry.gen, entry.kind, entry.blob, entry.header, entry.size),
     )
     conn.executemany("INSERT OR IGNORE INTO journal_blobs (id) VALUES (?)", own)
-    _set(conn, HEAD_META, json.dumps({
+    meta.write(conn, HEAD_META, json.dumps({
         "gen": entry.gen, "blob": entry.blob.hex(), "header": entry.header.hex(),
         "kind": entry.kind,
     }))  # fmt: skip
-    conn.execute("DELETE FROM meta WHERE key = ?", (PENDING_META,))
+    meta.write(conn, PENDING_META, None)
 
 
 def reset_log(conn: sqlite3.Connection) -> None:
@@ -270,9 +281,48 @@ def add_journal_blobs(conn: sqlite3.Connection, ids: Iterable[bytes]) -> None:
     conn.executemany("INSERT OR IGNORE INTO journal_blobs (id) VALUES (?)", [(b,) for b in ids])
 
 
-def _set(conn: sqlite3.Connection, key: str, value: str) -> None:
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES (?, ?)"
-        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        (key, value),
-    )
+class Journal:
+    """The journal of one open catalog; writers call ``commit_entry`` and ``reset_log``
+    inside ``Catalog.transaction()``."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def log_max(self) -> int:
+        return log_max(self._conn)
+
+    def write_delta(self, target: Path, upto: int, info: dict[str, str]) -> dict[str, int]:
+        return write_delta(self._conn, target, upto, info)
+
+    def apply_delta(self, path: Path) -> None:
+        apply_delta(self._conn, path)
+
+    def entries(self) -> list[Entry]:
+        return entries(self._conn)
+
+    def head(self) -> dict[str, object]:
+        return head(self._conn)
+
+    def pending(self) -> dict[str, object] | None:
+        value = meta.read(self._conn, PENDING_META)
+        return json.loads(value) if value else None
+
+    def set_pending(self, value: dict[str, object] | None) -> None:
+        meta.write(self._conn, PENDING_META, json.dumps(value) if value is not None else None)
+
+    def commit_entry(self, entry: Entry, upto: int) -> None:
+        commit_entry(self._conn, entry, upto)
+
+    def reset_log(self) -> None:
+        reset_log(self._conn)
+
+    def live_blobs(self) -> list[bytes]:
+        return live_blobs(self._conn)
+
+    def blob_ids(self) -> list[bytes]:
+        return journal_blobs(self._conn)
+
+    def forget_collected(self) -> None:
+        after_collect(self._conn)

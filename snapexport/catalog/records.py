@@ -212,3 +212,39 @@ def count_model(conn: sqlite3.Connection, seq: int, model: str) -> int:
         f"SELECT count(*) FROM record_spans WHERE model = :m AND {ALIVE}",
         {"m": model, "seq": seq},
     ).fetchone()[0]
+
+
+class Spans:
+    """Record and file spans of one open catalog: what a snapshot holds, what is current."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def current_spans(self, model: str, pks: Sequence[str]) -> dict[str, CurrentSpan]:
+        return current_spans(self._conn, model, pks)
+
+    def current_files(self, paths: Sequence[str]) -> dict[str, CurrentFile]:
+        return current_files(self._conn, paths)
+
+    def blob_by_checksum(self, checksum: str, size: int, mtime_ns: int) -> bytes | None:
+        return blob_by_checksum(self._conn, checksum, size, mtime_ns)
+
+    def records_of(self, seq: int, model: str) -> Iterator[StoredRecord]:
+        return records_of(self._conn, seq, model)
+
+    def files_of(self, seq: int, owner_model: str, owner_pk: str) -> dict[str, StoredFile]:
+        return files_of(self._conn, seq, owner_model, owner_pk)
+
+    def files(self, seq: int) -> Iterator[StoredFile]:
+        return files(self._conn, seq)
+
+    def missing(self, seq: int) -> Iterator[MissingFile]:
+        return missing(self._conn, seq)
+
+    def counts(self, seq: int) -> dict[str, int]:
+        return counts(self._conn, seq)
+
+    def count_model(self, seq: int, model: str) -> int:
+        return count_model(self._conn, seq, model)

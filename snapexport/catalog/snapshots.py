@@ -5,8 +5,16 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
+from snapexport.catalog import meta as meta_table
+from snapexport.catalog import records
+from snapexport.catalog.link import Transactional
+from snapexport.catalog.meta import MetaKey
+from snapexport.catalog.staging import apply_staging
 from snapexport.errors import UsageError
 from snapexport.values import SnapshotMeta
 
@@ -87,8 +95,8 @@ def resolve(
 
 def next_seq(conn: sqlite3.Connection) -> int:
     """The sequence number the next committed snapshot gets (never reuses a forgotten one)."""
-    row = conn.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()
-    stored = int(row[0]) if row else 1
+    value = meta_table.read(conn, MetaKey.NEXT_SEQ)
+    stored = int(value) if value else 1
     highest = conn.execute(
         "SELECT max(m) FROM (SELECT max(seq) AS m FROM snapshots"
         " UNION ALL SELECT max(born) FROM record_spans"
@@ -115,12 +123,104 @@ def insert_snapshot(conn: sqlite3.Connection, meta: SnapshotMeta) -> None:
             json.dumps(meta.stats, sort_keys=True),
         ),
     )
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES ('next_seq', ?)"
-        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        (str(meta.seq + 1),),
-    )
+    meta_table.write(conn, MetaKey.NEXT_SEQ, str(meta.seq + 1))
 
 
 def live_seqs(conn: sqlite3.Connection) -> list[int]:
     return [r[0] for r in conn.execute("SELECT seq FROM snapshots ORDER BY seq")]
+
+
+def newest(conn: sqlite3.Connection) -> SnapshotMeta | None:
+    """The snapshot committed last (highest sequence number), if any."""
+    row = conn.execute("SELECT max(seq) FROM snapshots").fetchone()
+    return get_by_seq(conn, row[0]) if row and row[0] is not None else None
+
+
+def any_snapshot(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM snapshots LIMIT 1").fetchone() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CommitTallies:
+    """What applying a staged snapshot did, read inside its commit transaction."""
+
+    seq: int
+    changes: dict[str, int]  # rows added, replaced, removed (staging.apply_staging)
+    totals: dict[str, int]  # records, files and logical bytes of the new snapshot
+    documents: int  # records of the counted model in the new snapshot
+    removed: dict[str, int]  # per model: records gone from the site (not replaced)
+
+
+def _removed_per_model(conn: sqlite3.Connection, seq: int) -> dict[str, int]:
+    return dict(
+        conn.execute(
+            "SELECT model, count(*) FROM record_spans WHERE died = ? AND NOT EXISTS"
+            " (SELECT 1 FROM record_spans n WHERE n.model = record_spans.model"
+            " AND n.pk = record_spans.pk AND n.born = ?) GROUP BY model",
+            (seq, seq),
+        ).fetchall()
+    )
+
+
+class Snapshots:
+    """The snapshot rows of one open catalog: find, resolve, commit."""
+
+    __slots__ = ("_catalog",)
+
+    def __init__(self, catalog: Transactional) -> None:
+        self._catalog = catalog
+
+    def all(self, *, tag: str | None = None) -> list[SnapshotMeta]:
+        """Every snapshot, oldest commit first (optionally only those carrying ``tag``)."""
+        return list_snapshots(self._catalog.conn, tag=tag)
+
+    def get(self, seq: int) -> SnapshotMeta:
+        return get_by_seq(self._catalog.conn, seq)
+
+    def resolve(self, spec: str = "latest", *, tag: str | None = None) -> SnapshotMeta:
+        return resolve(self._catalog.conn, spec, tag=tag)
+
+    def newest(self) -> SnapshotMeta | None:
+        return newest(self._catalog.conn)
+
+    def live_seqs(self) -> list[int]:
+        return live_seqs(self._catalog.conn)
+
+    def exist(self) -> bool:
+        """Whether the catalog holds any snapshot."""
+        return any_snapshot(self._catalog.conn)
+
+    def commit(
+        self,
+        staged: Path,
+        sections: Sequence[str],
+        *,
+        count_model: str,
+        build: Callable[[CommitTallies], SnapshotMeta],
+        in_commit: Callable[[], None] = lambda: None,
+    ) -> SnapshotMeta:
+        """Apply the sealed staging file ``staged`` as the next snapshot, in one transaction.
+
+        ``build`` turns the tallies into the snapshot row; ``in_commit`` runs after the row
+        is written and before the commit (a fault point for crash tests).
+        """
+        conn = self._catalog.conn
+        conn.execute("ATTACH DATABASE ? AS stage", (str(staged),))
+        try:
+            with self._catalog.transaction():
+                seq = next_seq(conn)
+                changes = apply_staging(conn, seq, list(sections))
+                records.store_explicit_orders(conn, seq)
+                tallies = CommitTallies(
+                    seq=seq,
+                    changes=changes,
+                    totals=records.counts(conn, seq),
+                    documents=records.count_model(conn, seq, count_model),
+                    removed=_removed_per_model(conn, seq),
+                )
+                snapshot = build(tallies)
+                insert_snapshot(conn, snapshot)
+                in_commit()
+        finally:
+            conn.execute("DETACH DATABASE stage")
+        return snapshot

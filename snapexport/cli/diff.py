@@ -64,12 +64,13 @@ def diff(
             sys.exit(EXIT_SAME if comparison.identical else EXIT_DIFFERENT)
         if not _looks_like_id(b):
             raise UsageError(f"{b!r} is neither a snapshot nor an export folder or zip")
-        from snapexport.catalog import snapshots as snaps
         from snapexport.diff import diff_snapshots, render
 
-        conn = store.catalog.conn
+        snapshots = store.catalog.snapshots
         result = diff_snapshots(
-            conn, snaps.resolve(conn, a, tag=tag), snaps.resolve(conn, b, tag=tag)
+            store.catalog.changes,
+            snapshots.resolve(a, tag=tag),
+            snapshots.resolve(b, tag=tag),
         )
     if as_json:
         click.echo(json.dumps(result.as_json(), ensure_ascii=False))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from snapexport.cli import handle_errors, main, store_option
 from snapexport.policy import Policy, parse_duration
 from snapexport.prune import ForgetPlan, PruneReport
+
+if TYPE_CHECKING:
+    from snapexport.catalog import Catalog
 
 
 def _policy_options(f: Any) -> Any:
@@ -34,7 +37,7 @@ def _policy_options(f: Any) -> Any:
     return f
 
 
-def _plan(conn: Any, ids: tuple[str, ...], kw: dict[str, Any]) -> ForgetPlan:
+def _plan(catalog: Catalog, ids: tuple[str, ...], kw: dict[str, Any]) -> ForgetPlan:
     from snapexport.prune import plan_ids, plan_policy
 
     policy = Policy(
@@ -52,8 +55,8 @@ def _plan(conn: Any, ids: tuple[str, ...], kw: dict[str, Any]) -> ForgetPlan:
             from snapexport.errors import UsageError
 
             raise UsageError("name snapshots or give a policy, not both")
-        return plan_ids(conn, ids)
-    return plan_policy(conn, policy, tag=kw["tag"], allow_empty=kw["allow_empty"])
+        return plan_ids(catalog, ids)
+    return plan_policy(catalog, policy, tag=kw["tag"], allow_empty=kw["allow_empty"])
 
 
 def _run(store_location: str, ids: tuple[str, ...], prune: bool, kw: dict[str, Any]) -> None:
@@ -64,7 +67,7 @@ def _run(store_location: str, ids: tuple[str, ...], prune: bool, kw: dict[str, A
     # A dry run only reads: a shared lock, no crash recovery, and its simulated changes are
     # rolled back, so the store's files and catalog stay exactly as they were.
     with Store.open(store_location, write=not dry_run) as store:
-        plan = _plan(store.catalog.conn, ids, kw) if (ids or not prune or _has_policy(kw)) else None
+        plan = _plan(store.catalog, ids, kw) if (ids or not prune or _has_policy(kw)) else None
         report = run_prune(
             store, plan, collect=prune, dry_run=dry_run, max_unused=kw.get("max_unused", 0.1)
         )

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,6 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import zstandard
 
-from snapexport.catalog import content
 from snapexport.errors import CorruptionError, StoreError
 from snapexport.fsutil import atomic_writer
 from snapexport.store.chunker import MIB, ChunkerParams
@@ -35,12 +33,9 @@ if TYPE_CHECKING:
     from snapexport.store.backend import Backend
     from snapexport.store.repository import Store
 
-IMAGE_META = "catalog_image"  # format 2: JSON {"gen", "state", "blob", "header"} of the newest
-IMAGE_BLOBS_META = "catalog_image_blobs"  # JSON list of every image blob id not yet collected
 COPIES_PREFIX = "catalog/"
 HEADER_FORMAT = "snapexport-catalog-image"
 KEEP_COPIES = 3  # copies kept by a prune (snapshots never delete anything)
-_DROP_FROM_IMAGE = ("open_writer",)
 # Images are cut finer than file content and read in small blocks: the put then holds a few
 # MiB whatever the catalog's size (with the store's 8 MiB chunks it held over 100 MB at
 # 20,000 documents). Readers follow the header's chunk list, so the cut is not part of the
@@ -87,23 +82,6 @@ class ImageHeader:
         )  # fmt: skip
 
 
-def current(conn: sqlite3.Connection) -> dict[str, object]:
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (IMAGE_META,)).fetchone()
-    return json.loads(row[0]) if row else {}
-
-
-def image_blobs(conn: sqlite3.Connection) -> list[bytes]:
-    """Every image blob (and header blob) id the catalog still holds rows for."""
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (IMAGE_BLOBS_META,)).fetchone()
-    return [bytes.fromhex(b) for b in json.loads(row[0])] if row else []
-
-
-def live_image_blobs(conn: sqlite3.Connection) -> list[bytes]:
-    """The newest image and its header: garbage collection keeps them."""
-    cur = current(conn)
-    return [bytes.fromhex(str(cur[k])) for k in ("blob", "header") if k in cur]
-
-
 def _copy_name(gen: int) -> str:
     return f"{COPIES_PREFIX}{gen:010d}"
 
@@ -111,20 +89,6 @@ def _copy_name(gen: int) -> str:
 def _gen_of(name: str) -> int | None:
     tail = name[len(COPIES_PREFIX) :]
     return int(tail) if len(tail) == 10 and tail.isdigit() else None
-
-
-def _vacuum(conn: sqlite3.Connection, target: Path, meta: dict[str, str] | None = None) -> None:
-    target.unlink(missing_ok=True)
-    conn.execute("VACUUM INTO ?", (str(target),))
-    img = sqlite3.connect(target, isolation_level=None)
-    try:
-        img.executemany("DELETE FROM meta WHERE key = ?", [(k,) for k in _DROP_FROM_IMAGE])
-        img.executemany(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list((meta or {}).items())
-        )
-        img.execute("PRAGMA journal_mode = DELETE")
-    finally:
-        img.close()
 
 
 def _compressed(src: BinaryIO) -> Iterator[bytes]:
@@ -142,7 +106,7 @@ def _upload_copy(store: Store, gen: int) -> None:
     path = store.tmp_dir / f"catalog-copy-{os.getpid()}.sqlite"
     sealed = store.tmp_dir / f"catalog-copy-{os.getpid()}.sealed"
     try:
-        _vacuum(store.catalog.conn, path)
+        store.catalog.images.vacuum_into(path)
         with open(path, "rb") as src, open(sealed, "wb") as dst:
             pieces = _compressed(src)
             for piece in store.cipher.seal_stream(pieces) if store.cipher else pieces:
@@ -210,17 +174,10 @@ def _catalog_writer(path: Path) -> Iterator[BinaryIO]:
             Path(str(path) + suffix).unlink(missing_ok=True)
 
 
-def after_collect(store: Store) -> None:
-    """Forget image blob ids whose rows a garbage collection removed."""
-    conn = store.catalog.conn
-    keep = content.existing_blobs(conn, image_blobs(conn))
-    store.catalog.set_meta(IMAGE_BLOBS_META, json.dumps(sorted(b.hex() for b in keep)))
-
-
 def _read_image(store: Store, header: ImageHeader, target: Path) -> None:
     """Write the image as the catalog at ``target``; it replaces ``target`` only once its
     chunks are all read and its id verified."""
-    rows = content.chunk_rows(store.catalog.conn, list(header.chunks))
+    rows = store.catalog.content.chunk_rows(list(header.chunks))
     h = store.ids.hasher()
     with _catalog_writer(target) as f:
         for cid in header.chunks:

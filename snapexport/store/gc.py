@@ -24,9 +24,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from snapexport.catalog import content
+from snapexport.catalog.content import ChunkRow
+from snapexport.catalog.meta import MetaKey
 from snapexport.store import packs
-from snapexport.store.recovery import PENDING_DELETES_META, finish_pending_deletes
+from snapexport.store.recovery import finish_pending_deletes
 
 if TYPE_CHECKING:
     from snapexport.store.repository import Store
@@ -48,64 +49,32 @@ class GcReport:
         return dataclasses.asdict(self)
 
 
-def _load_live(store: Store, live: Iterable[bytes] | str) -> None:
-    conn = store.catalog.conn
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS gc_live (id BLOB PRIMARY KEY) WITHOUT ROWID")
-    conn.execute("DELETE FROM temp.gc_live")
-    if isinstance(live, str):
-        conn.execute(f"INSERT OR IGNORE INTO temp.gc_live (id) {live}")
-    else:
-        conn.executemany("INSERT OR IGNORE INTO temp.gc_live (id) VALUES (?)", ((b,) for b in live))
-
-
 def collect_garbage(
-    store: Store, live: Iterable[bytes] | str, *, max_unused: float, dry_run: bool
+    store: Store, live: Iterable[bytes], *, max_unused: float, dry_run: bool
 ) -> GcReport:
-    """See the module docstring; ``store`` must be open for writing and flushed."""
-    from snapexport.catalog import journal
-    from snapexport.store import catalog_image  # builds on Store; import late
+    """See the module docstring; ``store`` must be open for writing and flushed.
 
-    conn = store.catalog.conn
-    _load_live(store, live)
+    ``live`` streams the ids of every blob still in use.
+    """
+    garbage = store.catalog.garbage
+    garbage.mark_live(live)
     # the newest checkpoint (or format-2 image) and its deltas stay; older ones go like
     # any unused blob
-    conn.executemany(
-        "INSERT OR IGNORE INTO temp.gc_live (id) VALUES (?)",
-        [(b,) for b in catalog_image.live_image_blobs(conn) + journal.live_blobs(conn)],
-    )
-    images = set(catalog_image.image_blobs(conn)) | set(journal.journal_blobs(conn))
-    dead_blobs = [
-        bytes(r[0])
-        for r in conn.execute("SELECT id FROM blobs WHERE id NOT IN (SELECT id FROM temp.gc_live)")
-    ]
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS gc_dead (id BLOB PRIMARY KEY) WITHOUT ROWID")
-    conn.execute("DELETE FROM temp.gc_dead")
-    conn.execute(
-        "INSERT INTO temp.gc_dead SELECT c.id FROM chunks c WHERE NOT EXISTS ("
-        " SELECT 1 FROM blob_chunks bc JOIN temp.gc_live l ON l.id = bc.blob"
-        " WHERE bc.chunk = c.id)"
-    )
-    dead_chunks = conn.execute("SELECT count(*) FROM temp.gc_dead").fetchone()[0]
-    plan = conn.execute(
-        "SELECT p.id, p.size,"
-        " (SELECT count(*) FROM chunks c WHERE c.pack = p.id"
-        "   AND c.id NOT IN (SELECT id FROM temp.gc_dead)),"
-        " (SELECT coalesce(sum(c.length), 0) FROM chunks c WHERE c.pack = p.id"
-        "   AND c.id NOT IN (SELECT id FROM temp.gc_dead))"
-        " FROM packs p WHERE p.id IN"
-        " (SELECT DISTINCT c.pack FROM chunks c JOIN temp.gc_dead d ON d.id = c.id)"
-        " ORDER BY p.id"
-    ).fetchall()
-    delete = [(pid, size) for pid, size, live_n, _ in plan if live_n == 0]
+    garbage.also_live(store.catalog.images.live_blobs() + store.catalog.journal.live_blobs())
+    images = set(store.catalog.images.blob_ids()) | set(store.catalog.journal.blob_ids())
+    dead_blobs = garbage.dead_blobs()
+    dead_chunks = garbage.mark_dead_chunks()
+    plan = garbage.packs_with_dead_chunks()
+    delete = [(p.id, p.size) for p in plan if p.live_chunks == 0]
     repack = [
-        (pid, size)
-        for pid, size, live_n, live_bytes in plan
-        if live_n and (size - live_bytes) / size > max_unused
+        (p.id, p.size)
+        for p in plan
+        if p.live_chunks and (p.size - p.live_bytes) / p.size > max_unused
     ]
     old_bytes = sum(size for _, size in delete + repack)
     if dry_run:
         repacked = {pid for pid, _ in repack}
-        live_bytes = sum(lb for pid, _, _, lb in plan if pid in repacked)
+        live_bytes = sum(p.live_bytes for p in plan if p.id in repacked)
         return GcReport(
             len(set(dead_blobs) - images), dead_chunks, len(delete), len(repack), 0,
             old_bytes - live_bytes, True,
@@ -114,19 +83,19 @@ def collect_garbage(
     new_packs = _write_repacked(store, [pid for pid, _ in repack])
     old_ids = [pid for pid, _ in delete + repack]
     with store.catalog.transaction():
-        conn.executemany("DELETE FROM blob_chunks WHERE blob = ?", [(b,) for b in dead_blobs])
-        conn.executemany("DELETE FROM blobs WHERE id = ?", [(b,) for b in dead_blobs])
-        conn.executemany("DELETE FROM chunks WHERE pack = ?", [(p,) for p in old_ids])
-        content.delete_packs(conn, old_ids)
+        garbage.delete_blobs(dead_blobs)
+        store.catalog.content.forget_packs(old_ids)
         for finished in new_packs:
             rows = [
-                content.ChunkRow(e.id, finished.id, e.offset, e.length, e.size, e.codec)
+                ChunkRow(e.id, finished.id, e.offset, e.length, e.size, e.codec)
                 for e in finished.entries
             ]
-            content.insert_pack(conn, finished.id, finished.size, rows)
-        store.catalog.set_meta(PENDING_DELETES_META, json.dumps(old_ids) if old_ids else None)
-        catalog_image.after_collect(store)
-        journal.after_collect(conn)
+            store.catalog.content.insert_pack(finished.id, finished.size, rows)
+        store.catalog.set_meta(
+            MetaKey.PENDING_PACK_DELETES, json.dumps(old_ids) if old_ids else None
+        )
+        store.catalog.images.forget_collected()
+        store.catalog.journal.forget_collected()
     finish_pending_deletes(store)
     new_bytes = sum(p.size for p in new_packs)
     return GcReport(
@@ -137,18 +106,11 @@ def collect_garbage(
 
 def _write_repacked(store: Store, pack_ids: list[str]) -> list[packs.FinishedPack]:
     """Copy the live chunks of ``pack_ids`` (verified, still compressed) into new packs."""
-    conn = store.catalog.conn
     finished: list[packs.FinishedPack] = []
     writer: packs.PackWriter | None = None
     try:
         for pid in pack_ids:
-            live = [
-                row
-                for row in content.chunks_of_pack(conn, pid)
-                if conn.execute("SELECT 1 FROM temp.gc_dead WHERE id = ?", (row.id,)).fetchone()
-                is None
-            ]
-            for row in live:
+            for row in store.catalog.garbage.live_chunks_of_pack(pid):
                 stored = store.load_stored(row)
                 store.decode_verified(row, stored)  # never copy damage into a new pack
                 if writer is None:

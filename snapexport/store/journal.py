@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING
 import zstandard
 
 from snapexport import faults
-from snapexport.catalog import content
 from snapexport.catalog import journal as cj
+from snapexport.catalog.meta import MetaKey
 from snapexport.errors import StoreError
 from snapexport.store import catalog_image, packs
-from snapexport.store.catalog_image import IMAGE_CHUNKER, IMAGE_META, ImageHeader
+from snapexport.store.catalog_image import IMAGE_CHUNKER, ImageHeader
 from snapexport.store.chunker import MIB, Chunker, ChunkerParams
 
 if TYPE_CHECKING:
@@ -92,11 +92,10 @@ def _now() -> str:
 def head_of(store: Store) -> tuple[int, bytes | None]:
     """(generation, body id) of the newest entry; a format-2 store's newest image has no
     usable body id for the chain (its image was never a journal entry): parent None."""
-    conn = store.catalog.conn
-    head = cj.head(conn)
+    head = store.catalog.journal.head()
     if head:
         return int(str(head["gen"])), bytes.fromhex(str(head["blob"]))
-    return int(str(catalog_image.current(conn).get("gen", 0))), None
+    return int(str(store.catalog.images.current().get("gen", 0))), None
 
 
 def publish(store: Store, *, prune_copies: bool = False) -> int | None:
@@ -104,17 +103,17 @@ def publish(store: Store, *, prune_copies: bool = False) -> int | None:
 
     Returns the generation of the entry written, or None when nothing changed.
     """
-    conn = store.catalog.conn
+    journal = store.catalog.journal
     store.flush()
     finish_pending(store)
     gen, parent = head_of(store)
-    entries = cj.entries(conn)
-    changed = cj.log_max(conn) > 0
+    entries = journal.entries()
+    changed = journal.log_max() > 0
     upgrading = store.config.version < 3
     written: int | None = None
     fresh: dict[int, Path] = {}
     try:
-        has_data = cj.has_snapshots(conn)
+        has_data = store.catalog.snapshots.exist()
         # a store that never held a snapshot has nothing a rebuild needs (format 2 alike)
         worth = has_data or bool(entries) or gen > 0
         if upgrading:
@@ -142,10 +141,10 @@ def _delta_or_checkpoint(
     checkpoint = entries[0] if entries and entries[0].kind == "checkpoint" else None
     if checkpoint is None:
         return _checkpoint(store, gen, parent)
-    conn = store.catalog.conn
+    journal = store.catalog.journal
     path = store.tmp_dir / f"catalog-delta-{os.getpid()}-{gen}.sqlite"
-    upto = cj.log_max(conn)
-    cj.write_delta(conn, path, upto, {
+    upto = journal.log_max()
+    journal.write_delta(path, upto, {
         "gen": str(gen), "parent": parent.hex() if parent else "",
         "store": store.config.store_id, "time": _now(),
     })  # fmt: skip
@@ -166,11 +165,10 @@ def _delta_or_checkpoint(
 
 
 def _checkpoint(store: Store, gen: int, parent: bytes | None) -> int:
-    conn = store.catalog.conn
     path = store.tmp_dir / f"catalog-checkpoint-{os.getpid()}.sqlite"
-    upto = cj.log_max(conn)
+    upto = store.catalog.journal.log_max()
     try:
-        catalog_image._vacuum(conn, path, {IMAGE_META: json.dumps({"gen": gen})})
+        store.catalog.images.vacuum_into(path, {MetaKey.CATALOG_IMAGE: json.dumps({"gen": gen})})
         cj.clean_image(path)
         size = path.stat().st_size
 
@@ -198,21 +196,20 @@ def _store_entry(
     parent: bytes | None,
 ) -> None:
     """Steps 1-4 of "Writing an entry" (docs/format.md)."""
-    conn = store.catalog.conn
     with open(body, "rb") as f:
         ref = store.put_stream(f, Chunker(IMAGE_CHUNKER, block_size=MIB), compressible=True)
     store.flush()
-    chunks = tuple(content.blob_chunk_ids(conn, ref.id))
+    chunks = tuple(store.catalog.content.blob_chunk_ids(ref.id))
     raw: bytes = make_header(ref.id, chunks)
     if len(raw) >= HEADER_CHUNKER.min_size:
         raise StoreError(f"catalog journal header of generation {gen} is too large")
     header_id = store.ids.of(raw)
     entry = cj.Entry(gen, kind, ref.id, header_id, size)
     with store.catalog.transaction():
-        store.catalog.set_meta(cj.PENDING_META, json.dumps({
+        store.catalog.journal.set_pending({
             "gen": gen, "kind": kind, "blob": ref.id.hex(), "header": header_id.hex(),
             "size": size, "log_max": upto, "parent": parent.hex() if parent else None,
-        }))  # fmt: skip
+        })  # fmt: skip
     faults.checkpoint("journal:after-body")
     href = store.put_stream(io.BytesIO(raw), Chunker(HEADER_CHUNKER), compressible=True,
                             kind=index_kind)  # fmt: skip
@@ -226,29 +223,27 @@ def _store_entry(
 
 
 def _commit(store: Store, entry: cj.Entry, upto: int) -> None:
-    cj.commit_entry(store.catalog.conn, entry, upto)
+    store.catalog.journal.commit_entry(entry, upto)
     if entry.kind == "checkpoint":
         # the format-2 image (if any) is no longer what a rebuild starts from
-        store.catalog.set_meta(IMAGE_META, None)
+        store.catalog.set_meta(MetaKey.CATALOG_IMAGE, None)
 
 
 def finish_pending(store: Store) -> str | None:
     """Finish or drop an entry a crashed writer left half written (docs/format.md)."""
-    raw = store.catalog.get_meta(cj.PENDING_META)
-    if raw is None:
+    p = store.catalog.journal.pending()
+    if p is None:
         return None
-    p = json.loads(raw)
-    header = bytes.fromhex(p["header"])
-    conn = store.catalog.conn
-    rows = content.chunk_rows(conn, [header])
+    header = bytes.fromhex(str(p["header"]))
+    rows = store.catalog.content.chunk_rows([header])
     with store.catalog.transaction():
         if header not in rows:
-            store.catalog.set_meta(cj.PENDING_META, None)
+            store.catalog.journal.set_pending(None)
             return f"dropped unfinished catalog {p['kind']} {p['gen']}"
-        content.insert_blob(conn, header, rows[header].size, [header])
-        entry = cj.Entry(int(p["gen"]), str(p["kind"]), bytes.fromhex(p["blob"]), header,
-                         int(p["size"]))  # fmt: skip
-        _commit(store, entry, int(p["log_max"]))
+        store.catalog.content.insert_blob(header, rows[header].size, [header])
+        entry = cj.Entry(int(str(p["gen"])), str(p["kind"]), bytes.fromhex(str(p["blob"])),
+                         header, int(str(p["size"])))  # fmt: skip
+        _commit(store, entry, int(str(p["log_max"])))
     return f"finished catalog {p['kind']} {p['gen']}"
 
 
@@ -265,11 +260,10 @@ def restart_chain(store: Store, above: int) -> int:
 def problems(store: Store, present_packs: set[str]) -> list[str]:
     """One line for each journal entry since the newest checkpoint whose body or header the
     store cannot deliver (``check``): a rebuild from the packs would stop there."""
-    conn = store.catalog.conn
     out = []
-    for e in cj.entries(conn):
+    for e in store.catalog.journal.entries():
         for what, blob in (("body", e.blob), ("header", e.header)):
-            rows = content.blob_chunk_rows(conn, blob)
+            rows = store.catalog.content.blob_chunk_rows(blob)
             why = None
             if rows is None:
                 why = f"its {what} blob {blob.hex()[:16]} is not in the catalog"
@@ -312,7 +306,7 @@ def copy_gens(store_backend: object, names: list[str]) -> tuple[list[int], list[
 
 
 def _ensure_copies(store: Store, fresh: dict[int, Path]) -> None:
-    entries = cj.entries(store.catalog.conn)
+    entries = store.catalog.journal.entries()
     if not entries:
         return
     names = [n for n, _ in store.backend.list(catalog_image.COPIES_PREFIX)]

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 
 import zstandard
 
-from snapexport.catalog import content
 from snapexport.catalog import journal as cj
 from snapexport.catalog.db import Catalog
+from snapexport.catalog.meta import MetaKey
 from snapexport.errors import CorruptionError, StoreError
 from snapexport.store import catalog_image, packs, recovery
 from snapexport.store.catalog_image import ImageHeader
@@ -107,9 +107,9 @@ def _headers(
     """Every checkpoint (newest first) and delta header (by generation) in the packs."""
     checkpoints: list[tuple[ImageHeader, bytes]] = []
     deltas: dict[int, list[tuple[DeltaHeader, bytes]]] = {}
-    rows = cj.header_chunk_rows(store.catalog.conn, (packs.KIND_CATALOG, packs.KIND_JOURNAL))
-    for r in rows:
-        row = content.ChunkRow(bytes(r[0]), r[1], r[2], r[3], r[4], r[5])
+    content = store.catalog.content
+    rows = content.chunks_of_kind(packs.KIND_CATALOG) + content.chunks_of_kind(packs.KIND_JOURNAL)
+    for row in rows:
         try:
             raw = store.read_chunk(row)
             if packs.kind_of(row.codec) == packs.KIND_CATALOG:
@@ -124,7 +124,7 @@ def _headers(
 
 
 def _read_body(store: Store, blob: bytes, chunks: tuple[bytes, ...], target: Path) -> None:
-    rows = content.chunk_rows(store.catalog.conn, list(chunks))
+    rows = store.catalog.content.chunk_rows(list(chunks))
     h = store.ids.hasher()
     with open(target, "wb") as f:
         for cid in chunks:
@@ -231,7 +231,7 @@ def _apply_deltas_from_packs(
                 _stop(store, gen, newest, deltas, result, problem, stop_at_last_good, tmp)
                 return
             d, hid = found
-            cj.apply_delta(store.catalog.conn, tmp)
+            store.catalog.journal.apply_delta(tmp)
             applied.append(_Applied("delta", gen, d.blob, d.size, d.chunks, hid))
             parent = d.blob
             result.deltas += 1
@@ -271,49 +271,30 @@ def _stop(
 
 def _reconcile_packs(store: Store) -> None:
     """Drop rows of packs that are gone; index the packs the catalog does not list."""
-    conn = store.catalog.conn
     present, _ = recovery.list_pack_objects(store)
-    gone = [pid for pid in content.pack_ids(conn) if pid not in present]
+    gone = [pid for pid in store.catalog.content.pack_ids() if pid not in present]
     with store.catalog.transaction():
-        conn.executemany("DELETE FROM chunks WHERE pack = ?", [(p,) for p in gone])
-        content.delete_packs(conn, gone)
+        store.catalog.content.forget_packs(gone)
     recovery.reindex(store, only_unknown=True)
 
 
 def _record_chain(store: Store, applied: list[_Applied], head_gen: int | None = None) -> None:
     """Blob rows of the journal entries applied, ``journal_entries``, the head; the log is
     cleared (the catalog is exactly the chain's state)."""
-    conn = store.catalog.conn
+    content, journal = store.catalog.content, store.catalog.journal
     with store.catalog.transaction():
         for a in applied:
-            content.insert_blob(conn, a.blob, a.size, list(a.chunks))
-            row = content.chunk_rows(conn, [a.header]).get(a.header)
+            content.insert_blob(a.blob, a.size, list(a.chunks))
+            row = content.chunk_rows([a.header]).get(a.header)
             if row is not None:
-                content.insert_blob(conn, a.header, row.size, [a.header])
-            cj.commit_entry(conn, cj.Entry(a.gen, a.kind, a.blob, a.header, a.size), 0)
-        store.catalog.set_meta(catalog_image.IMAGE_META, None)
-        store.catalog.set_meta("open_writer", None)
-        cj.reset_log(conn)
+                content.insert_blob(a.header, row.size, [a.header])
+            journal.commit_entry(cj.Entry(a.gen, a.kind, a.blob, a.header, a.size), 0)
+        store.catalog.set_meta(MetaKey.CATALOG_IMAGE, None)
+        store.catalog.set_meta(MetaKey.OPEN_WRITER, None)
+        journal.reset_log()
 
 
 # -- a cache catalog from the catalog copies --------------------------------------------
-
-
-def _local_state(path: Path) -> tuple[int, bytes | None] | None:
-    if not path.exists():
-        return None
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            if cj.has_journal(conn):
-                head = cj.head(conn)
-                if head:
-                    return int(str(head["gen"])), bytes.fromhex(str(head["blob"]))
-            return int(str(catalog_image.current(conn).get("gen", 0))), None
-        finally:
-            conn.close()
-    except (sqlite3.Error, ValueError):
-        return None
 
 
 def sync_local(
@@ -328,7 +309,7 @@ def sync_local(
 
     work.mkdir(parents=True, exist_ok=True)
     path = work / CATALOG_FILE
-    local = _local_state(path)
+    local = cj.state_of_file(path)
     names = [n for n, _ in backend.list(catalog_image.COPIES_PREFIX)]
     full, delta_gens = copy_gens(backend, names)
     target = max(full[-1] if full else 0, delta_gens[-1] if delta_gens else 0)
@@ -352,7 +333,7 @@ def sync_local(
             return "rebuilt from packs (the catalog copies do not form a chain)"
         catalog_image._download_copy(backend, master, catalog_image._copy_name(base), path)
         done.append(f"downloaded {catalog_image._copy_name(base)}")
-        local = _local_state(path)
+        local = cj.state_of_file(path)
         if local is None:
             raise CorruptionError(f"catalog copy {catalog_image._copy_name(base)} is unreadable")
     applied = _apply_delta_copies(backend, master, path, work, local, target, have)
@@ -381,7 +362,7 @@ def _apply_delta_copies(
     ids = Ids(master.ids if master else None)
     applied: list[_Applied] = []
     tmp = work / f"sync-delta-{os.getpid()}.sqlite"
-    conn = sqlite3.connect(path, isolation_level=None)
+    catalog = Catalog.open(path)
     try:
         while gen < target and gen + 1 in have:
             name = delta_copy_name(gen + 1)
@@ -391,12 +372,12 @@ def _apply_delta_copies(
             if header.gen != gen + 1 or header.blob != body_id or header.parent != parent:
                 # the chain is broken here: stop; the state so far is consistent
                 break
-            cj.apply_delta(conn, tmp)
+            catalog.journal.apply_delta(tmp)
             applied.append(_Applied("delta", header.gen, header.blob, header.size,
                                     header.chunks, ids.of(header_raw)))  # fmt: skip
             gen, parent = header.gen, header.blob
     finally:
-        conn.close()
+        catalog.close()
         _unlink_db(tmp)
     return applied
 

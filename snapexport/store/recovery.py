@@ -23,14 +23,15 @@ from typing import TYPE_CHECKING
 
 import blake3
 
-from snapexport.catalog import content
+from snapexport.catalog.content import ChunkRow
+from snapexport.catalog.meta import MetaKey
 from snapexport.errors import CorruptionError
 from snapexport.store import packs
 
 if TYPE_CHECKING:
     from snapexport.store.repository import Store
 
-PENDING_DELETES_META = "pending_pack_deletes"
+PENDING_DELETES_META = MetaKey.PENDING_PACK_DELETES
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,7 @@ def pending_deletes(store: Store) -> list[str]:
 def finish_pending_deletes(store: Store) -> list[str]:
     """Delete the pack files an interrupted garbage collection had already uncatalogued."""
     doomed = pending_deletes(store)
-    known = content.pack_ids(store.catalog.conn)
+    known = store.catalog.content.pack_ids()
     for pid in doomed:
         if pid not in known:  # never delete a pack the catalog (again) refers to
             store.lock.ensure_held()
@@ -107,15 +108,14 @@ def adopt_orphan(store: Store, pack_id: str, size: int) -> str:
         entries = read_verified_entries(store, pack_id)
     except CorruptionError:
         return "damaged"
-    conn = store.catalog.conn
     ids = [e.id for e in entries]
-    if len(content.existing_chunks(conn, ids)) == len(set(ids)):
+    if len(store.catalog.content.existing_chunks(ids)) == len(set(ids)):
         store.lock.ensure_held()
         store.backend.remove(packs.object_name(pack_id))
         return "removed"
-    rows = [content.ChunkRow(e.id, pack_id, e.offset, e.length, e.size, e.codec) for e in entries]
-    with store.catalog.transaction() as conn:
-        content.insert_pack(conn, pack_id, size, rows)
+    rows = [ChunkRow(e.id, pack_id, e.offset, e.length, e.size, e.codec) for e in entries]
+    with store.catalog.transaction():
+        store.catalog.content.insert_pack(pack_id, size, rows)
     return "indexed"
 
 
@@ -124,7 +124,7 @@ def recover(store: Store) -> RecoveryReport:
     temp = clean_tmp(store)
     finished = finish_pending_deletes(store)
     found, foreign = list_pack_objects(store)
-    known = content.pack_ids(store.catalog.conn)
+    known = store.catalog.content.pack_ids()
     outcome: dict[str, list[str]] = {"indexed": [], "removed": [], "damaged": []}
     for pid in sorted(set(found) - known):
         outcome[adopt_orphan(store, pid, found[pid])].append(pid)
@@ -155,7 +155,7 @@ def reindex(store: Store, *, only_unknown: bool = False) -> ReindexReport:
     (and its journal).
     """
     found, _ = list_pack_objects(store)
-    known = content.pack_ids(store.catalog.conn)
+    known = store.catalog.content.pack_ids()
     damaged: list[str] = []
     packs_added = chunks_added = 0
     for pid, size in sorted(found.items()):
@@ -170,8 +170,8 @@ def reindex(store: Store, *, only_unknown: bool = False) -> ReindexReport:
         except CorruptionError:
             damaged.append(pid)
             continue
-        rows = [content.ChunkRow(e.id, pid, e.offset, e.length, e.size, e.codec) for e in entries]
-        with store.catalog.transaction() as conn:
-            chunks_added += content.insert_pack(conn, pid, size, rows)
+        rows = [ChunkRow(e.id, pid, e.offset, e.length, e.size, e.codec) for e in entries]
+        with store.catalog.transaction():
+            chunks_added += store.catalog.content.insert_pack(pid, size, rows)
         packs_added += pid not in known
     return ReindexReport(len(found), packs_added, chunks_added, tuple(damaged))

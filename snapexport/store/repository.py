@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from snapexport.catalog import content
 from snapexport.catalog.db import Catalog
+from snapexport.catalog.meta import MetaKey
 from snapexport.errors import CorruptionError, StoreError
 from snapexport.store import keys
 from snapexport.store.backend import Backend, open_backend
@@ -45,7 +46,7 @@ CATALOG_FILE = "catalog.sqlite"
 LOCKS_DIR = "locks"
 TMP_DIR = "tmp"
 PACKS_DIR = "packs"
-WRITER_META = "open_writer"  # set while a writer has the store open; left set by a crash
+WRITER_META = MetaKey.OPEN_WRITER  # set while a writer has the store open; left by a crash
 
 WINDOW = 8  # chunks hashed together before one batched existence query
 READ_AHEAD = 4  # chunks loaded and verified ahead of the reader
@@ -392,7 +393,7 @@ class Store:
         ids = [cid for _, cid in window]
         chunk_ids.extend(ids)
         unknown = {i for i in ids if i not in self._pending_chunks}
-        known = content.existing_chunks(self.catalog.conn, unknown) if unknown else set()
+        known = self.catalog.content.existing_chunks(unknown) if unknown else set()
         pool = self._executor()
         for chunk, cid in window:
             if cid in self._pending_chunks or cid in known:
@@ -455,11 +456,12 @@ class Store:
             blob.waiting -= sealed
             if not blob.waiting:
                 ready.append(blob)
-        with self.catalog.transaction() as conn:
+        index = self.catalog.content
+        with self.catalog.transaction():
             if finished is not None:
-                content.insert_pack(conn, finished.id, finished.size, rows)
+                index.insert_pack(finished.id, finished.size, rows)
             for blob in ready:
-                if content.insert_blob(conn, blob.id, blob.size, blob.chunks):
+                if index.insert_blob(blob.id, blob.size, blob.chunks):
                     self._counters.new_blobs += 1
         self._pending_chunks -= sealed
         for blob in ready:
@@ -504,13 +506,13 @@ class Store:
         """Whether a blob with this id is stored (or put in this run and not yet flushed)."""
         if blob_id in self._pending_blobs:
             return True
-        return content.blob_size(self.catalog.conn, blob_id) is not None
+        return self.catalog.content.blob_size(blob_id) is not None
 
     def blob_size(self, blob_id: bytes) -> int | None:
         pending = self._pending_blobs.get(blob_id)
         if pending is not None:
             return pending.size
-        return content.blob_size(self.catalog.conn, blob_id)
+        return self.catalog.content.blob_size(blob_id)
 
     def read_blob(self, blob_id: bytes) -> BlobReader:
         """Yield the plain bytes of a blob chunk by chunk, each verified against its id.
@@ -521,7 +523,7 @@ class Store:
         """
         if blob_id in self._pending_blobs:
             self.flush()
-        chunks = content.blob_chunk_rows(self.catalog.conn, blob_id)
+        chunks = self.catalog.content.blob_chunk_rows(blob_id)
         if chunks is None:
             raise CorruptionError(f"blob {blob_id.hex()} is not in the catalog")
         rows: list[content.ChunkRow] = []
@@ -588,15 +590,15 @@ class Store:
 
     def collect_garbage(
         self,
-        live_blobs: Iterable[bytes] | str,
+        live_blobs: Iterable[bytes],
         *,
         max_unused: float = 0.10,
         dry_run: bool = False,
     ) -> GcReport:
         """Free blobs not in ``live_blobs`` and the chunks and packs only they used.
 
-        ``live_blobs`` is an iterable of blob ids or an SQL query selecting them (one
-        column). Returns a ``gc.GcReport``; see ``gc.collect_garbage``.
+        ``live_blobs`` streams the ids of every blob still in use (the caller asks the
+        catalog for them). Returns a ``gc.GcReport``; see ``gc.collect_garbage``.
         """
         from snapexport.store import gc
 

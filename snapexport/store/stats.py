@@ -6,8 +6,6 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from snapexport.catalog import content
-
 if TYPE_CHECKING:
     from snapexport.store.repository import Store
 
@@ -37,15 +35,12 @@ def _ratio(a: int, b: int) -> float:
 
 
 def content_stats(store: Store) -> ContentStats:
-    from snapexport.catalog import journal
-    from snapexport.store import catalog_image
-
-    conn = store.catalog.conn
-    t = content.totals(conn)
+    index = store.catalog.content
+    t = index.totals()
     # catalog images and journal entries are the store's own bookkeeping, not content
-    own = catalog_image.image_blobs(conn) + journal.journal_blobs(conn)
-    images = content.existing_blobs(conn, own)
-    image_bytes = sum(content.blob_size(conn, b) or 0 for b in images)
+    own = store.catalog.images.blob_ids() + store.catalog.journal.blob_ids()
+    images = index.existing_blobs(own)
+    image_bytes = sum(index.blob_size(b) or 0 for b in images)
     t = dataclasses.replace(t, blobs=t.blobs - len(images), blob_bytes=t.blob_bytes - image_bytes)
     return ContentStats(
         packs=t.packs,

@@ -117,7 +117,7 @@ def test_library_call_reads_only_the_changes(diff_store: DiffStore) -> None:
         a, b = snaps.resolve(conn, ds.a), snaps.resolve(conn, ds.b)
         statements: list[str] = []
         conn.set_trace_callback(statements.append)
-        result = diff_snapshots(conn, a, b)
+        result = diff_snapshots(store.catalog.changes, a, b)
         conn.set_trace_callback(None)
     assert not result.is_empty()
     # No statement walks a whole table: every span query is bounded by born/died.

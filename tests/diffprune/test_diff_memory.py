@@ -21,7 +21,7 @@ import zstandard
 from conftest import DiffStore
 
 from snapexport import diff as diffmod
-from snapexport.catalog import snapshots as snaps
+from snapexport.catalog.changes import Changes
 from snapexport.catalog.schema import MIGRATIONS
 from snapexport.store import Store
 from snapexport.values import SnapshotMeta
@@ -81,7 +81,7 @@ def _transient_peak(n: int) -> int:
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
-        result = diffmod.diff_snapshots(conn, _meta(1), _meta(2))
+        result = diffmod.diff_snapshots(Changes(conn), _meta(1), _meta(2))
         kept, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -114,14 +114,14 @@ def test_batch_size_does_not_change_the_output(
 ) -> None:
     ds = diff_store
     with Store.open(ds.store) as store:
-        conn = store.catalog.conn
-        a, b = snaps.resolve(conn, ds.a), snaps.resolve(conn, ds.b)
-        whole = diffmod.diff_snapshots(conn, a, b)
-        whole_back = diffmod.diff_snapshots(conn, b, a)
+        changes = store.catalog.changes
+        a, b = store.catalog.snapshots.resolve(ds.a), store.catalog.snapshots.resolve(ds.b)
+        whole = diffmod.diff_snapshots(changes, a, b)
+        whole_back = diffmod.diff_snapshots(changes, b, a)
         monkeypatch.setattr(diffmod, "_CHANGE_BATCH", batch)
         monkeypatch.setattr(diffmod, "_BATCH_CHARS", chars)
-        batched = diffmod.diff_snapshots(conn, a, b)
-        back = diffmod.diff_snapshots(conn, b, a)
+        batched = diffmod.diff_snapshots(changes, a, b)
+        back = diffmod.diff_snapshots(changes, b, a)
     assert len(whole.changes) > 3
     for x, y in ((whole, batched), (whole_back, back)):
         assert json.dumps(x.as_json()) == json.dumps(y.as_json())

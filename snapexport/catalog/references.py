@@ -1,0 +1,60 @@
+"""The catalog's references, as ``check`` walks them: which ones do not resolve.
+
+Every question streams its answer (a store may hold millions of chunks) and names the
+referring and the missing object, so the checker can word one line per problem.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from typing import NamedTuple
+
+
+class BlobTally(NamedTuple):
+    """A blob's row against its chunk list: chunks listed, and the plain bytes they add up to."""
+
+    blob: bytes
+    size: int
+    chunks: int
+    listed: int
+    total: int
+
+
+class References:
+    """Reference checks on one open catalog (read only)."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def chunk_count(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+    def blob_count(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM blobs").fetchone()[0])
+
+    def packs_missing_rows(self) -> Iterator[str]:
+        """Packs that chunk rows name but the packs table does not list."""
+        for (pid,) in self._conn.execute(
+            "SELECT DISTINCT pack FROM chunks WHERE pack NOT IN (SELECT id FROM packs)"
+        ):
+            yield pid
+
+    def chunks_missing_rows(self) -> Iterator[tuple[bytes, bytes]]:
+        """(blob, chunk) for every chunk a blob lists that has no chunk row, in list order."""
+        for blob, chunk in self._conn.execute(
+            "SELECT bc.blob, bc.chunk FROM blob_chunks bc"
+            " WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.id = bc.chunk)"
+            " ORDER BY bc.blob, bc.seq"
+        ):
+            yield bytes(blob), bytes(chunk)
+
+    def blob_tallies(self) -> Iterator[BlobTally]:
+        for blob_id, size, nchunks, listed, total in self._conn.execute(
+            "SELECT b.id, b.size, b.chunks, count(bc.seq), coalesce(sum(c.size), 0)"
+            " FROM blobs b LEFT JOIN blob_chunks bc ON bc.blob = b.id"
+            " LEFT JOIN chunks c ON c.id = bc.chunk GROUP BY b.id"
+        ):
+            yield BlobTally(bytes(blob_id), size, nchunks, listed, total)
