@@ -293,6 +293,13 @@ class Journal:
     def log_max(self) -> int:
         return log_max(self._conn)
 
+    def logged_beyond_content(self) -> bool:
+        """Whether the log holds more than blob rows (a snapshot-level change)."""
+        row = self._conn.execute(
+            "SELECT 1 FROM journal_log WHERE tbl NOT IN ('blobs', 'blob_chunks') LIMIT 1"
+        ).fetchone()
+        return row is not None
+
     def write_delta(self, target: Path, upto: int, info: dict[str, str]) -> dict[str, int]:
         return write_delta(self._conn, target, upto, info)
 

@@ -114,8 +114,9 @@ def publish(store: Store, *, prune_copies: bool = False) -> int | None:
     fresh: dict[int, Path] = {}
     try:
         has_data = store.catalog.snapshots.exist()
-        # a store that never held a snapshot has nothing a rebuild needs (format 2 alike)
-        worth = has_data or bool(entries) or gen > 0
+        # blobs alone (no snapshot ever committed) are nothing a rebuild needs (format 2
+        # alike); anything snapshot-level is, even when no snapshot is left
+        worth = has_data or bool(entries) or gen > 0 or journal.logged_beyond_content()
         if upgrading:
             if worth and (changed or not entries):
                 written = _checkpoint(store, gen + 1, parent)
