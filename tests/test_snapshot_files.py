@@ -22,7 +22,9 @@ import blake3
 import pytest
 
 from snapexport.catalog import records as spans
-from snapexport.snapshot import _LANE_MIN, SnapshotOptions, _HashingReader, take_snapshot
+from snapexport.filereads import LANE_MIN as _LANE_MIN
+from snapexport.filereads import HashingReader as _HashingReader
+from snapexport.snapshot import SnapshotOptions, take_snapshot
 from snapexport.source.base import FileRef, SiteInfo
 from snapexport.store import Store
 

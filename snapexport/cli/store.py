@@ -38,7 +38,7 @@ def init(store_location: str, compression_level: int, encrypt: bool) -> None:
 @handle_errors
 def rebuild_catalog(store_location: str, stop_at_last_good: bool, as_json: bool) -> None:
     """Rebuild a lost or damaged catalog from the pack files alone."""
-    from snapexport.store.journal_rebuild import rebuild
+    from snapexport.store.opened import rebuild_catalog as rebuild
 
     result = rebuild(store_location, stop_at_last_good=stop_at_last_good)
     if as_json:

@@ -5,6 +5,7 @@
 ``lock``, ``config``, ``recovery`` (after crashes) and ``gc`` (freeing space).
 """
 
-from snapexport.store.repository import BlobRef, Store, StoreStats
+from snapexport.store.opened import Store
+from snapexport.store.repository import BlobRef, BlobStore, StoreStats
 
-__all__ = ["BlobRef", "Store", "StoreStats"]
+__all__ = ["BlobRef", "BlobStore", "Store", "StoreStats"]

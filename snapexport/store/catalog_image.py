@@ -28,12 +28,12 @@ from snapexport.errors import CorruptionError, StoreError
 from snapexport.fsutil import atomic_writer
 from snapexport.store.chunker import MIB, ChunkerParams
 from snapexport.store.crypto import NONCE_SIZE, OVERHEAD, TAG_SIZE, MasterKey
+from snapexport.store.layout import COPIES_PREFIX
+from snapexport.store.repository import BlobStore
 
 if TYPE_CHECKING:
     from snapexport.store.backend import Backend
-    from snapexport.store.repository import Store
 
-COPIES_PREFIX = "catalog/"
 HEADER_FORMAT = "snapexport-catalog-image"
 KEEP_COPIES = 3  # copies kept by a prune (snapshots never delete anything)
 # Images are cut finer than file content and read in small blocks: the put then holds a few
@@ -100,7 +100,7 @@ def _compressed(src: BinaryIO) -> Iterator[bytes]:
     yield cobj.flush()
 
 
-def _upload_copy(store: Store, gen: int) -> None:
+def _upload_copy(store: BlobStore, gen: int) -> None:
     """Upload the catalog as copy ``gen``: zstd, sealed when encrypted, streamed through a
     temporary file so memory stays small whatever the catalog's size."""
     path = store.tmp_dir / f"catalog-copy-{os.getpid()}.sqlite"
@@ -174,7 +174,7 @@ def _catalog_writer(path: Path) -> Iterator[BinaryIO]:
             Path(str(path) + suffix).unlink(missing_ok=True)
 
 
-def _read_image(store: Store, header: ImageHeader, target: Path) -> None:
+def _read_image(store: BlobStore, header: ImageHeader, target: Path) -> None:
     """Write the image as the catalog at ``target``; it replaces ``target`` only once its
     chunks are all read and its id verified."""
     rows = store.catalog.content.chunk_rows(list(header.chunks))

@@ -25,6 +25,16 @@ SAMPLE_MAX_RATIO = 0.95  # sample must compress at least to this share to try th
 KEEP_MAX_RATIO = 0.98  # compressed chunk kept only when at most this share of plain
 
 
+# Known compressed formats (paperless' originals, archives and thumbnails): not worth a trial.
+_INCOMPRESSIBLE = (".pdf", ".webp", ".png", ".jpg", ".jpeg", ".gif", ".zip", ".gz", ".zst")
+
+
+def compressible_by_name(path: str) -> bool | None:
+    """The ``compressible`` hint for a file: False for known compressed formats, else None
+    (let the sample trial decide)."""
+    return False if path.lower().endswith(_INCOMPRESSIBLE) else None
+
+
 class Codecs:
     """Encodes and decodes chunk payloads; safe to use from several threads at once."""
 

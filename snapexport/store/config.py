@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from snapexport.errors import StoreError
 from snapexport.store.chunker import ChunkerParams
+from snapexport.store.layout import CONFIG_FILE
 
 if TYPE_CHECKING:
     from snapexport.store.backend import Backend
 
-CONFIG_FILE = "config"
 FORMAT_NAME = "snapexport-store"
 FORMAT_VERSION = 3  # 2: pack entry kinds, encryption, catalog images; 3: catalog journal
 DEFAULT_PACK_SIZE = 32 << 20

@@ -22,15 +22,12 @@ import dataclasses
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from snapexport.catalog.content import ChunkRow
 from snapexport.catalog.meta import MetaKey
 from snapexport.store import packs
 from snapexport.store.recovery import finish_pending_deletes
-
-if TYPE_CHECKING:
-    from snapexport.store.repository import Store
+from snapexport.store.repository import BlobStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +47,7 @@ class GcReport:
 
 
 def collect_garbage(
-    store: Store, live: Iterable[bytes], *, max_unused: float, dry_run: bool
+    store: BlobStore, live: Iterable[bytes], *, max_unused: float, dry_run: bool
 ) -> GcReport:
     """See the module docstring; ``store`` must be open for writing and flushed.
 
@@ -104,7 +101,7 @@ def collect_garbage(
     )  # fmt: skip
 
 
-def _write_repacked(store: Store, pack_ids: list[str]) -> list[packs.FinishedPack]:
+def _write_repacked(store: BlobStore, pack_ids: list[str]) -> list[packs.FinishedPack]:
     """Copy the live chunks of ``pack_ids`` (verified, still compressed) into new packs."""
     finished: list[packs.FinishedPack] = []
     writer: packs.PackWriter | None = None
@@ -128,7 +125,7 @@ def _write_repacked(store: Store, pack_ids: list[str]) -> list[packs.FinishedPac
     return finished
 
 
-def _save(store: Store, writer: packs.PackWriter) -> packs.FinishedPack:
+def _save(store: BlobStore, writer: packs.PackWriter) -> packs.FinishedPack:
     done = writer.finish()
     store.backend.save(packs.object_name(done.id), done.path)
     return done

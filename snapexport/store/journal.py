@@ -34,9 +34,10 @@ from snapexport.errors import StoreError
 from snapexport.store import catalog_image, packs
 from snapexport.store.catalog_image import IMAGE_CHUNKER, ImageHeader
 from snapexport.store.chunker import MIB, Chunker, ChunkerParams
+from snapexport.store.layout import COPIES_PREFIX
 
 if TYPE_CHECKING:
-    from snapexport.store.repository import Store
+    from snapexport.store.repository import BlobStore as Store
 
 DELTA_HEADER_FORMAT = "snapexport-catalog-delta"
 CHECKPOINT_SHARE = 0.5  # deltas since the newest checkpoint may weigh up to half of it
@@ -121,7 +122,7 @@ def publish(store: Store, *, prune_copies: bool = False) -> int | None:
             if worth and (changed or not entries):
                 written = _checkpoint(store, gen + 1, parent)
             faults.checkpoint("journal:before-config")
-            store.lock.ensure_held()
+            store.ensure_lock()
             store.config = dataclasses.replace(store.config, version=3)
             store.config.write(store.backend)
         elif worth and (changed or not entries):
@@ -289,14 +290,14 @@ def problems(store: Store, present_packs: set[str]) -> list[str]:
 
 
 def delta_copy_name(gen: int) -> str:
-    return f"{catalog_image.COPIES_PREFIX}{gen:010d}{DELTA_COPY_SUFFIX}"
+    return f"{COPIES_PREFIX}{gen:010d}{DELTA_COPY_SUFFIX}"
 
 
 def copy_gens(store_backend: object, names: list[str]) -> tuple[list[int], list[int]]:
     """(full copy generations, delta copy generations), each sorted."""
     full, deltas = [], []
     for n in names:
-        tail = n[len(catalog_image.COPIES_PREFIX) :]
+        tail = n[len(COPIES_PREFIX) :]
         if tail.endswith(DELTA_COPY_SUFFIX):
             tail = tail[: -len(DELTA_COPY_SUFFIX)]
             if len(tail) == 10 and tail.isdigit():
@@ -310,18 +311,18 @@ def _ensure_copies(store: Store, fresh: dict[int, Path]) -> None:
     entries = store.catalog.journal.entries()
     if not entries:
         return
-    names = [n for n, _ in store.backend.list(catalog_image.COPIES_PREFIX)]
+    names = [n for n, _ in store.backend.list(COPIES_PREFIX)]
     full, deltas = copy_gens(store.backend, names)
     newest_full = full[-1] if full else 0
     if newest_full < entries[0].gen:
         # the newest checkpoint has no full copy yet: one of the current state covers it
-        store.lock.ensure_held()
+        store.ensure_lock()
         catalog_image._upload_copy(store, entries[-1].gen)
         return
     for e in entries:
         if e.kind != "delta" or e.gen <= newest_full or e.gen in deltas:
             continue
-        store.lock.ensure_held()
+        store.ensure_lock()
         _upload_delta_copy(store, e, fresh.get(e.gen))
 
 
@@ -361,14 +362,14 @@ def _upload_delta_copy(store: Store, entry: cj.Entry, body: Path | None) -> None
 
 
 def _prune_copies(store: Store) -> None:
-    names = [n for n, _ in store.backend.list(catalog_image.COPIES_PREFIX)]
+    names = [n for n, _ in store.backend.list(COPIES_PREFIX)]
     full, deltas = copy_gens(store.backend, names)
     if not full:
         return
     for g in full[: -catalog_image.KEEP_COPIES]:
-        store.lock.ensure_held()
+        store.ensure_lock()
         store.backend.remove(catalog_image._copy_name(g))
     for g in deltas:
         if g <= full[-1]:
-            store.lock.ensure_held()
+            store.ensure_lock()
             store.backend.remove(delta_copy_name(g))

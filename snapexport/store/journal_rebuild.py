@@ -12,7 +12,6 @@ reconciled with the pack files that exist. docs/format.md, "Rebuilding a catalog
 from __future__ import annotations
 
 import os
-import sqlite3
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,13 +27,14 @@ from snapexport.store import catalog_image, packs, recovery
 from snapexport.store.catalog_image import ImageHeader
 from snapexport.store.crypto import NONCE_SIZE, OVERHEAD, TAG_SIZE, MasterKey
 from snapexport.store.ids import Ids
-from snapexport.store.journal import DeltaHeader, copy_gens, delta_copy_name
+from snapexport.store.journal import DeltaHeader, copy_gens, delta_copy_name, restart_chain
+from snapexport.store.layout import CATALOG_FILE, COPIES_PREFIX
+from snapexport.store.repository import BlobStore
 
 if TYPE_CHECKING:
     from snapexport.store.backend import Backend
     from snapexport.store.config import StoreConfig
     from snapexport.store.location import StoreLocation
-    from snapexport.store.repository import Store
 
 _LEN = struct.Struct("<I")
 
@@ -65,17 +65,6 @@ class RebuildResult:
         }  # fmt: skip
 
 
-class _NoLock:
-    holder = None
-    stale = None
-
-    def ensure_held(self) -> None:
-        pass
-
-    def release(self) -> None:
-        pass
-
-
 @dataclass(frozen=True, slots=True)
 class _Applied:
     kind: str
@@ -88,12 +77,11 @@ class _Applied:
 
 def _scratch_store(
     loc: StoreLocation, backend: Backend, config: StoreConfig, master: MasterKey | None,
-    key_id: str | None, work: Path, catalog: Catalog,
-) -> Store:  # fmt: skip
-    from snapexport.store.repository import Store
-
-    return Store(loc, backend, config, catalog, _NoLock(), write=False, work_dir=work,
-                 master=master, key_id=key_id)  # type: ignore[arg-type]  # fmt: skip
+    key_id: str | None, work: Path, catalog: Catalog, *, write: bool = False,
+) -> BlobStore:  # fmt: skip
+    """A store over ``catalog`` without a lock of its own (the caller holds the lock)."""
+    return BlobStore(loc, backend, config, catalog, write=write, work_dir=work,
+                     master=master, key_id=key_id)  # fmt: skip
 
 
 def _unlink_db(path: Path) -> None:
@@ -102,7 +90,7 @@ def _unlink_db(path: Path) -> None:
 
 
 def _headers(
-    store: Store,
+    store: BlobStore,
 ) -> tuple[list[tuple[ImageHeader, bytes]], dict[int, list[tuple[DeltaHeader, bytes]]]]:
     """Every checkpoint (newest first) and delta header (by generation) in the packs."""
     checkpoints: list[tuple[ImageHeader, bytes]] = []
@@ -123,7 +111,7 @@ def _headers(
     return checkpoints, deltas
 
 
-def _read_body(store: Store, blob: bytes, chunks: tuple[bytes, ...], target: Path) -> None:
+def _read_body(store: BlobStore, blob: bytes, chunks: tuple[bytes, ...], target: Path) -> None:
     rows = store.catalog.content.chunk_rows(list(chunks))
     h = store.ids.hasher()
     with open(target, "wb") as f:
@@ -143,8 +131,6 @@ def rebuild_from_packs(
     key_id: str | None, work: Path, *, stop_at_last_good: bool = False,
 ) -> RebuildResult:  # fmt: skip
     """Build a new catalog at ``work`` from the pack files alone (see the module docstring)."""
-    from snapexport.store.repository import CATALOG_FILE
-
     path = work / CATALOG_FILE
     scratch = work / "rebuild.sqlite"
     _unlink_db(scratch)
@@ -169,7 +155,7 @@ def rebuild_from_packs(
             loaded = (header, hid)
             break
     finally:
-        store._release()
+        store.release()
     if loaded is None:
         if checkpoints:
             raise CorruptionError(
@@ -191,12 +177,12 @@ def rebuild_from_packs(
         _apply_deltas_from_packs(store, header, deltas, applied, result, stop_at_last_good)
         _record_chain(store, applied)
     finally:
-        store._release()
+        store.release()
     return result
 
 
 def _apply_deltas_from_packs(
-    store: Store,
+    store: BlobStore,
     checkpoint: ImageHeader,
     deltas: dict[int, list[tuple[DeltaHeader, bytes]]],
     applied: list[_Applied],
@@ -241,7 +227,7 @@ def _apply_deltas_from_packs(
 
 
 def _stop(
-    store: Store,
+    store: BlobStore,
     gen: int,
     newest: int,
     deltas: dict[int, list[tuple[DeltaHeader, bytes]]],
@@ -269,7 +255,7 @@ def _stop(
     result.gen = max(newest, gen)  # the next entry continues above every generation seen
 
 
-def _reconcile_packs(store: Store) -> None:
+def _reconcile_packs(store: BlobStore) -> None:
     """Drop rows of packs that are gone; index the packs the catalog does not list."""
     present, _ = recovery.list_pack_objects(store)
     gone = [pid for pid in store.catalog.content.pack_ids() if pid not in present]
@@ -278,7 +264,7 @@ def _reconcile_packs(store: Store) -> None:
     recovery.reindex(store, only_unknown=True)
 
 
-def _record_chain(store: Store, applied: list[_Applied], head_gen: int | None = None) -> None:
+def _record_chain(store: BlobStore, applied: list[_Applied]) -> None:
     """Blob rows of the journal entries applied, ``journal_entries``, the head; the log is
     cleared (the catalog is exactly the chain's state)."""
     content, journal = store.catalog.content, store.catalog.journal
@@ -305,12 +291,10 @@ def sync_local(
 
     Returns what was done, if anything.
     """
-    from snapexport.store.repository import CATALOG_FILE
-
     work.mkdir(parents=True, exist_ok=True)
     path = work / CATALOG_FILE
     local = cj.state_of_file(path)
-    names = [n for n, _ in backend.list(catalog_image.COPIES_PREFIX)]
+    names = [n for n, _ in backend.list(COPIES_PREFIX)]
     full, delta_gens = copy_gens(backend, names)
     target = max(full[-1] if full else 0, delta_gens[-1] if delta_gens else 0)
     if not target:
@@ -345,7 +329,7 @@ def sync_local(
             _reconcile_packs(store)
             _record_chain(store, applied)
         finally:
-            store._release()
+            store.release()
     return ", ".join(done) or None
 
 
@@ -402,38 +386,20 @@ def _download_delta(backend: Backend, master: MasterKey | None, name: str, targe
     return plain[_LEN.size : _LEN.size + n]
 
 
-def rebuild(
-    store_location: str | Path, *, password: str | None = None, stop_at_last_good: bool = False
-) -> RebuildResult:
-    """``snapexport rebuild-catalog``: replace the catalog with one rebuilt from the packs.
-
-    A rebuild that stopped at the last good state writes a checkpoint of that state at
-    once, so the store's chain continues from it.
-    """
-    from snapexport.store import journal
-    from snapexport.store.backend import open_backend
-    from snapexport.store.config import StoreConfig
-    from snapexport.store.location import StoreLocation
-    from snapexport.store.repository import CATALOG_FILE, Store, _take_lock, _unlock, _work_dir
-
-    loc = StoreLocation.parse(store_location)
-    backend = open_backend(loc)
-    config = StoreConfig.read(backend, str(loc))
-    master, key_id = _unlock(backend, config, password)
-    work = _work_dir(loc, config)
-    lock = _take_lock(loc, backend, exclusive=True)
-    try:
-        result = rebuild_from_packs(loc, backend, config, master, key_id, work,
-                                    stop_at_last_good=stop_at_last_good)  # fmt: skip
-        if result.stopped_at is not None and result.gen is not None:
-            store = Store(loc, backend, config, Catalog.open(work / CATALOG_FILE), lock,
-                          write=True, work_dir=work, master=master, key_id=key_id)  # fmt: skip
-            try:
-                journal.restart_chain(store, result.gen)
-            finally:
-                store._release()
-        return result
-    except sqlite3.Error as err:
-        raise StoreError(f"cannot rebuild the catalog: {err}") from err
-    finally:
-        lock.release()
+def rebuild_with_lock(
+    loc: StoreLocation, backend: Backend, config: StoreConfig, master: MasterKey | None,
+    key_id: str | None, work: Path, *, stop_at_last_good: bool = False,
+) -> RebuildResult:  # fmt: skip
+    """``rebuild-catalog`` (the caller holds the store's exclusive lock): rebuild from the
+    packs; a rebuild that stopped at the last good state then writes a checkpoint of that
+    state at once, so the store's chain continues from it."""
+    result = rebuild_from_packs(loc, backend, config, master, key_id, work,
+                                stop_at_last_good=stop_at_last_good)  # fmt: skip
+    if result.stopped_at is not None and result.gen is not None:
+        store = _scratch_store(loc, backend, config, master, key_id, work,
+                               Catalog.open(work / CATALOG_FILE), write=True)  # fmt: skip
+        try:
+            restart_chain(store, result.gen)
+        finally:
+            store.release()
+    return result

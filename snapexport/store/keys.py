@@ -24,8 +24,8 @@ import blake3
 from snapexport.errors import CorruptionError, StoreError
 from snapexport.store.backend import Backend
 from snapexport.store.crypto import ALGORITHM, NEEDS_CRYPTO, Cipher, MasterKey
+from snapexport.store.layout import KEYS_PREFIX
 
-KEYS_PREFIX = "keys/"
 KEY_AAD = b"snapexport key v1"
 PASSWORD_ENV = "SNAPEXPORT_PASSWORD"
 PASSWORD_FILE_ENV = "SNAPEXPORT_PASSWORD_FILE"

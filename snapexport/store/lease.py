@@ -30,9 +30,9 @@ from dataclasses import dataclass
 
 from snapexport.errors import StoreLockedError
 from snapexport.store.backend import Backend
+from snapexport.store.layout import LOCKS_PREFIX
 from snapexport.store.lock import Holder
 
-LOCKS_PREFIX = "locks/"
 LEASE_ENV = "SNAPEXPORT_LOCK_LEASE"  # seconds
 DEFAULT_LEASE = 900.0
 

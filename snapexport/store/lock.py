@@ -18,10 +18,7 @@ from pathlib import Path
 
 from snapexport.errors import StoreLockedError
 from snapexport.fsutil import atomic_write_bytes
-
-LOCK_FILE = "lock"
-WRITER_FILE = "writer.json"
-READERS_DIR = "readers"
+from snapexport.store.layout import LOCK_FILE, READERS_DIR, WRITER_FILE
 
 
 @dataclass(frozen=True, slots=True)

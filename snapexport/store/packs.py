@@ -29,6 +29,7 @@ import blake3
 from snapexport.errors import CorruptionError
 from snapexport.store.crypto import OVERHEAD, Cipher
 from snapexport.store.ids import ID_SIZE, BytesLike
+from snapexport.store.layout import PACKS_PREFIX
 
 FORMAT_VERSION = 2
 HEADER = b"SNXPACK" + bytes([FORMAT_VERSION])
@@ -42,7 +43,6 @@ _ENTRY = struct.Struct("<32sBIIQ")
 _FOOTER = struct.Struct("<II8s")
 ENTRY_SIZE = _ENTRY.size
 FOOTER_SIZE = _FOOTER.size
-PACKS_PREFIX = "packs/"
 
 
 @dataclass(frozen=True, slots=True)

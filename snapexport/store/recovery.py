@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import blake3
 
@@ -27,9 +26,7 @@ from snapexport.catalog.content import ChunkRow
 from snapexport.catalog.meta import MetaKey
 from snapexport.errors import CorruptionError
 from snapexport.store import packs
-
-if TYPE_CHECKING:
-    from snapexport.store.repository import Store
+from snapexport.store.repository import BlobStore
 
 PENDING_DELETES_META = MetaKey.PENDING_PACK_DELETES
 
@@ -46,7 +43,7 @@ class RecoveryReport:
     foreign: tuple[str, ...] = ()  # files under packs/ whose names are not pack names
 
 
-def clean_tmp(store: Store) -> list[str]:
+def clean_tmp(store: BlobStore) -> list[str]:
     """Delete everything in ``tmp/`` (only call while holding the exclusive lock)."""
     removed = []
     if store.tmp_dir.is_dir():
@@ -57,18 +54,18 @@ def clean_tmp(store: Store) -> list[str]:
     return removed
 
 
-def pending_deletes(store: Store) -> list[str]:
+def pending_deletes(store: BlobStore) -> list[str]:
     raw = store.catalog.get_meta(PENDING_DELETES_META)
     return list(json.loads(raw)) if raw else []
 
 
-def finish_pending_deletes(store: Store) -> list[str]:
+def finish_pending_deletes(store: BlobStore) -> list[str]:
     """Delete the pack files an interrupted garbage collection had already uncatalogued."""
     doomed = pending_deletes(store)
     known = store.catalog.content.pack_ids()
     for pid in doomed:
         if pid not in known:  # never delete a pack the catalog (again) refers to
-            store.lock.ensure_held()
+            store.ensure_lock()
             store.backend.remove(packs.object_name(pid))
     if doomed:
         with store.catalog.transaction():
@@ -76,7 +73,7 @@ def finish_pending_deletes(store: Store) -> list[str]:
     return doomed
 
 
-def list_pack_objects(store: Store) -> tuple[dict[str, int], list[str]]:
+def list_pack_objects(store: BlobStore) -> tuple[dict[str, int], list[str]]:
     """All pack objects by id with their sizes, and the names under packs/ that are not packs."""
     found: dict[str, int] = {}
     foreign: list[str] = []
@@ -89,12 +86,12 @@ def list_pack_objects(store: Store) -> tuple[dict[str, int], list[str]]:
     return found, foreign
 
 
-def read_verified_entries(store: Store, pack_id: str) -> tuple[packs.PackEntry, ...]:
+def read_verified_entries(store: BlobStore, pack_id: str) -> tuple[packs.PackEntry, ...]:
     """Load a whole pack, check its hash against its name and return its index entries."""
     return read_verified_pack(store, pack_id)[0]
 
 
-def read_verified_pack(store: Store, pack_id: str) -> tuple[tuple[packs.PackEntry, ...], bytes]:
+def read_verified_pack(store: BlobStore, pack_id: str) -> tuple[tuple[packs.PackEntry, ...], bytes]:
     """Load a whole pack (one read), check its hash, return its index entries and bytes."""
     data = store.backend.load(packs.object_name(pack_id))
     if blake3.blake3(data).hexdigest() != pack_id:
@@ -102,7 +99,7 @@ def read_verified_pack(store: Store, pack_id: str) -> tuple[tuple[packs.PackEntr
     return packs.parse_pack(data, store.cipher), data
 
 
-def adopt_orphan(store: Store, pack_id: str, size: int) -> str:
+def adopt_orphan(store: BlobStore, pack_id: str, size: int) -> str:
     """Index or delete one orphan pack; returns 'indexed', 'removed' or 'damaged'."""
     try:
         entries = read_verified_entries(store, pack_id)
@@ -110,7 +107,7 @@ def adopt_orphan(store: Store, pack_id: str, size: int) -> str:
         return "damaged"
     ids = [e.id for e in entries]
     if len(store.catalog.content.existing_chunks(ids)) == len(set(ids)):
-        store.lock.ensure_held()
+        store.ensure_lock()
         store.backend.remove(packs.object_name(pack_id))
         return "removed"
     rows = [ChunkRow(e.id, pack_id, e.offset, e.length, e.size, e.codec) for e in entries]
@@ -119,7 +116,7 @@ def adopt_orphan(store: Store, pack_id: str, size: int) -> str:
     return "indexed"
 
 
-def recover(store: Store) -> RecoveryReport:
+def recover(store: BlobStore) -> RecoveryReport:
     """Clean up after a writer that did not close: temp files, pending deletes, orphans."""
     temp = clean_tmp(store)
     finished = finish_pending_deletes(store)
@@ -146,7 +143,7 @@ class ReindexReport:
     damaged: tuple[str, ...]
 
 
-def reindex(store: Store, *, only_unknown: bool = False) -> ReindexReport:
+def reindex(store: BlobStore, *, only_unknown: bool = False) -> ReindexReport:
     """Rebuild the packs and chunks tables from the pack files' trailers alone.
 
     Existing rows are kept; missing pack and chunk rows are added. Only each pack's footer

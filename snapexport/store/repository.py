@@ -1,4 +1,4 @@
-"""``Store``: put and read blobs through chunker, codecs, packs, backend and catalog.
+"""``BlobStore``: put and read blobs through chunker, codecs, packs, backend and catalog.
 
 Writing is a small pipeline. The calling thread reads and cuts the stream and feeds the
 blob hash; a thread pool hashes chunks and compresses the new ones (BLAKE3 and zstd release
@@ -18,35 +18,23 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from snapexport.catalog import content
 from snapexport.catalog.db import Catalog
-from snapexport.catalog.meta import MetaKey
 from snapexport.errors import CorruptionError, StoreError
-from snapexport.store import keys
-from snapexport.store.backend import Backend, open_backend
-from snapexport.store.chunker import Chunker, ChunkerParams
+from snapexport.store.backend import Backend
+from snapexport.store.chunker import Chunker
 from snapexport.store.compression import Codecs
-from snapexport.store.config import CONFIG_FILE, DEFAULT_PACK_SIZE, StoreConfig
-from snapexport.store.crypto import ALGORITHM, Cipher, MasterKey
+from snapexport.store.config import StoreConfig
+from snapexport.store.crypto import Cipher, MasterKey
 from snapexport.store.ids import BytesLike, Ids
+from snapexport.store.layout import TMP_DIR, catalog_in_store
 from snapexport.store.lease import LeaseLock
-from snapexport.store.location import StoreLocation, cache_dir
+from snapexport.store.location import StoreLocation
 from snapexport.store.lock import StoreLock
 from snapexport.store.packs import KIND_DATA, FinishedPack, codec_of, entry_type, object_name
 from snapexport.store.packsink import PackSink
-
-if TYPE_CHECKING:
-    from snapexport.store.gc import GcReport
-    from snapexport.store.recovery import RecoveryReport
-
-CATALOG_FILE = "catalog.sqlite"
-LOCKS_DIR = "locks"
-TMP_DIR = "tmp"
-PACKS_DIR = "packs"
-WRITER_META = MetaKey.OPEN_WRITER  # set while a writer has the store open; left by a crash
 
 WINDOW = 8  # chunks hashed together before one batched existence query
 READ_AHEAD = 4  # chunks loaded and verified ahead of the reader
@@ -140,8 +128,13 @@ class BlobReader(Iterator[bytes]):
         self._next = len(self._rows)
 
 
-class Store:
-    """An open store folder. Use as a context manager, or call ``close``."""
+class BlobStore:
+    """Puts and reads blobs: chunker, codecs, packs, backend and the catalog's content rows.
+
+    It neither opens, locks nor recovers anything: ``opened.Store`` (what ``Store.open``
+    returns) does, and builds on this class. Given a ``lock``, every write first checks
+    that the lock is still held; without one the caller holds the store's lock itself.
+    """
 
     def __init__(
         self,
@@ -149,12 +142,12 @@ class Store:
         backend: Backend,
         config: StoreConfig,
         catalog: Catalog,
-        lock: StoreLock | LeaseLock,
         *,
         write: bool,
         work_dir: Path,
         master: MasterKey | None = None,
         key_id: str | None = None,
+        lock: StoreLock | LeaseLock | None = None,
     ) -> None:
         self.location = location
         #: the store folder (None for object storage)
@@ -180,142 +173,16 @@ class Store:
         self._pending_blobs: dict[bytes, _PendingBlob] = {}
         self._counters = _Counters()
         self._closed = False
-        self._collected = False
-        #: what recovery did when this writer opened after an unclean shutdown
-        self.recovered: RecoveryReport | None = None
 
     @property
     def catalog_in_store(self) -> bool:
         """Whether the catalog lives in the store folder (plain local stores) or in the cache."""
         return catalog_in_store(self.location, self.config)
 
-    # -- opening -----------------------------------------------------------------------
-
-    @classmethod
-    def init(
-        cls,
-        location: str | Path,
-        *,
-        compression_level: int = 3,
-        pack_size: int = DEFAULT_PACK_SIZE,
-        chunker: ChunkerParams | None = None,
-        encrypt: bool = False,
-        password: str | None = None,
-    ) -> Store:
-        """Create a store (an empty or missing folder, or an empty bucket prefix) and open it
-        for writing; with ``encrypt`` a random master key is wrapped under ``password``."""
-        loc = StoreLocation.parse(location)
-        root = loc.path
-        if root is not None:
-            if root.exists() and not root.is_dir():
-                raise StoreError(f"{root} exists and is not a folder")
-            if root.is_dir() and any(root.iterdir()):
-                if (root / CONFIG_FILE).exists():
-                    raise StoreError(f"{root} is already a snapexport store")
-                raise StoreError(f"{root} is not empty and is not a snapexport store")
-        config = StoreConfig.new(
-            chunker=chunker or ChunkerParams(),
-            compression_level=compression_level,
-            pack_size=pack_size,
-            keyed=encrypt,
-            encryption=ALGORITHM if encrypt else None,
-        )
-        Chunker(config.chunker)  # validates the parameters before anything is written
-        Codecs(compression_level)
-        if encrypt and password is None:
-            password = keys.resolve_password(confirm=True)
-        backend = open_backend(loc)
-        if root is not None:
-            for sub in ("", PACKS_DIR, LOCKS_DIR):
-                (root / sub).mkdir(parents=True, exist_ok=True)
-        elif backend.stat(CONFIG_FILE) is not None:
-            raise StoreError(f"{loc} is already a snapexport store")
-        elif next(iter(backend.list("")), None) is not None:
-            raise StoreError(f"{loc} is not empty and is not a snapexport store")
-        lock = _take_lock(loc, backend, exclusive=True)
-        try:
-            master = key_id = None
-            if encrypt:
-                assert password is not None
-                master = MasterKey.new()
-                key_id = keys.add_key(backend, master, password)
-            work = _work_dir(loc, config)
-            if not catalog_in_store(loc, config):
-                _clear_cache(work)
-            catalog = Catalog.open(work / CATALOG_FILE, create=True)
-            # config last: a location without it is not (yet) a store.
-            config.write(backend)
-        except BaseException:
-            lock.release()
-            raise
-        store = cls(loc, backend, config, catalog, lock, write=True, work_dir=work,
-                    master=master, key_id=key_id)  # fmt: skip
-        store._mark_writer()
-        return store
-
-    @classmethod
-    def open(
-        cls, location: str | Path, *, write: bool = False, password: str | None = None
-    ) -> Store:
-        """Open an existing store; ``write`` takes the exclusive lock, else a shared one.
-
-        An encrypted store needs ``password`` (or SNAPEXPORT_PASSWORD, a password file, a
-        terminal prompt). A store whose catalog lives in the cache gets its local catalog
-        brought up to date from the store first (downloaded, or rebuilt from the packs).
-        """
-        loc = StoreLocation.parse(location)
-        root = loc.path
-        if root is not None:
-            if not root.is_dir():
-                raise StoreError(
-                    f"no store at {root} (create one with: snapexport init --store {root})"
-                )
-            if not (root / CONFIG_FILE).is_file():
-                raise StoreError(f"{root} is not a snapexport store (it has no config file)")
-        backend = open_backend(loc)
-        config = StoreConfig.read(backend, str(loc))
-        master, key_id = _unlock(backend, config, password)
-        work = _work_dir(loc, config)
-        in_store = catalog_in_store(loc, config)
-        if in_store and not (work / CATALOG_FILE).exists():
-            raise StoreError(
-                f"store {loc} has no catalog ({CATALOG_FILE} is missing): rebuild it with"
-                f" snapexport rebuild-catalog --store {loc}"
-            )
-        if root is not None:
-            (root / LOCKS_DIR).mkdir(exist_ok=True)
-        lock = _take_lock(loc, backend, exclusive=write)
-        try:
-            if not in_store:
-                from snapexport.store import journal_rebuild
-
-                journal_rebuild.sync_local(loc, backend, config, master, key_id, work)
-            catalog = Catalog.open(work / CATALOG_FILE)
-        except BaseException:
-            lock.release()
-            raise
-        store = cls(loc, backend, config, catalog, lock, write=write, work_dir=work,
-                    master=master, key_id=key_id)  # fmt: skip
-        if write:
-            try:
-                store._recover_if_needed()
-                store._mark_writer()
-            except BaseException:
-                store._release()
-                raise
-        return store
-
-    def _mark_writer(self) -> None:
-        with self.catalog.transaction():
-            self.catalog.set_meta(WRITER_META, self.lock.holder.describe())
-
-    def _recover_if_needed(self) -> None:
-        from snapexport.store import recovery  # recovery builds on Store; import late
-
-        if self.catalog.get_meta(WRITER_META) is not None or recovery.pending_deletes(self):
-            self.recovered = recovery.recover(self)
-        else:
-            recovery.clean_tmp(self)
+    def ensure_lock(self) -> None:
+        """Raise unless the store's lock (when this object holds one) is still held."""
+        if self.lock is not None:
+            self.lock.ensure_held()
 
     # -- writing -----------------------------------------------------------------------
 
@@ -324,7 +191,7 @@ class Store:
             raise StoreError("store was opened read-only")
         if self._closed:
             raise StoreError("store is closed")
-        self.lock.ensure_held()
+        self.ensure_lock()
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -578,7 +445,7 @@ class Store:
             raise CorruptionError(f"{_where(row)} is damaged: its bytes do not match its id")
         return plain
 
-    # -- stats, gc, closing ------------------------------------------------------------
+    # -- stats, closing ------------------------------------------------------------
 
     @property
     def stats(self) -> StoreStats:
@@ -588,69 +455,17 @@ class Store:
             c.packs_written,
         )  # fmt: skip
 
-    def collect_garbage(
-        self,
-        live_blobs: Iterable[bytes],
-        *,
-        max_unused: float = 0.10,
-        dry_run: bool = False,
-    ) -> GcReport:
-        """Free blobs not in ``live_blobs`` and the chunks and packs only they used.
+    def discard(self) -> None:
+        """Drop the unfinished pack and every put not yet committed (committed packs and
+        blobs stay; the next writer's recovery tidies up as after a crash)."""
+        if self._sink is not None:
+            self._sink.abort()
+            self._sink = None
+        self._pending_blobs.clear()
+        self._pending_chunks.clear()
 
-        ``live_blobs`` streams the ids of every blob still in use (the caller asks the
-        catalog for them). Returns a ``gc.GcReport``; see ``gc.collect_garbage``.
-        """
-        from snapexport.store import gc
-
-        self._require_writer()
-        self.flush()
-        report = gc.collect_garbage(self, live_blobs, max_unused=max_unused, dry_run=dry_run)
-        self._collected = self._collected or not dry_run
-        return report
-
-    def publish_catalog(self) -> int | None:
-        """Save what this writer changed in the catalog into the store: a delta, or now and
-        then a checkpoint (and, when the catalog lives in the cache, a catalog copy).
-
-        Called on close; returns the new journal generation or None when nothing changed.
-        """
-        from snapexport.store import journal
-
-        self._require_writer()
-        return journal.publish(self, prune_copies=self._collected)
-
-    def close(self) -> None:
-        """Flush (when writing), then release the lock and the catalog."""
-        if self._closed:
-            return
-        try:
-            if self.write:
-                self.flush()
-                self.publish_catalog()
-                with self.catalog.transaction():
-                    self.catalog.set_meta(WRITER_META, None)
-        finally:
-            self._release()
-
-    def abort(self) -> None:
-        """Drop the unfinished pack and everything not yet committed, then release.
-
-        Committed packs and blobs stay; the next writer tidies up as after a crash.
-        """
-        if self._closed:
-            return
-        try:
-            if self._sink is not None:
-                self._sink.abort()
-                self._sink = None
-            self._pending_blobs.clear()
-            self._pending_chunks.clear()
-            # WRITER_META stays set: packs sealed but not yet committed may exist, and the
-            # next writer's recovery indexes them (as after a crash).
-        finally:
-            self._release()
-
-    def _release(self) -> None:
+    def release(self) -> None:
+        """Stop the worker threads and close the catalog (and the lock, when one was given)."""
         self._closed = True
         if self._sink is not None:
             self._sink.close()
@@ -663,60 +478,9 @@ class Store:
             self._reader = None
         with contextlib.suppress(Exception):
             self.catalog.close()
-        self.lock.release()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
+        if self.lock is not None:
+            self.lock.release()
 
 
 def _where(row: content.ChunkRow) -> str:
     return f"chunk {row.id.hex()} in pack {row.pack}"
-
-
-def catalog_in_store(location: StoreLocation, config: StoreConfig) -> bool:
-    """Plain local stores keep their catalog in the folder; all others in the cache."""
-    return location.path is not None and config.encryption is None
-
-
-def _work_dir(location: StoreLocation, config: StoreConfig) -> Path:
-    if catalog_in_store(location, config):
-        assert location.path is not None
-        return location.path
-    return cache_dir(config.store_id)
-
-
-def _clear_cache(work: Path) -> None:
-    """A new store id never has a cache yet; remove a leftover catalog just in case."""
-    for name in (CATALOG_FILE, CATALOG_FILE + "-wal", CATALOG_FILE + "-shm"):
-        (work / name).unlink(missing_ok=True)
-    work.mkdir(parents=True, exist_ok=True)
-
-
-def _take_lock(loc: StoreLocation, backend: Backend, *, exclusive: bool) -> StoreLock | LeaseLock:
-    if loc.path is not None:
-        return StoreLock(loc.path / LOCKS_DIR, exclusive=exclusive)
-    return LeaseLock(backend, exclusive=exclusive)
-
-
-def _unlock(
-    backend: Backend, config: StoreConfig, password: str | None
-) -> tuple[MasterKey | None, str | None]:
-    if config.encryption is None:
-        return None, None
-    if config.encryption != ALGORITHM:
-        raise StoreError(f"unknown store encryption {config.encryption!r}: upgrade snapexport")
-    if password is None:
-        password = keys.resolve_password()
-    master, key_id = keys.unlock(backend, password)
-    return master, key_id

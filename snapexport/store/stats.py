@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from snapexport.store.repository import Store
+from snapexport.store.repository import BlobStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +32,7 @@ def _ratio(a: int, b: int) -> float:
     return round(a / b, 3) if b else 1.0
 
 
-def content_stats(store: Store) -> ContentStats:
+def content_stats(store: BlobStore) -> ContentStats:
     index = store.catalog.content
     t = index.totals()
     # catalog images and journal entries are the store's own bookkeeping, not content

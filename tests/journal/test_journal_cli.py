@@ -89,9 +89,7 @@ def _body_pack(store: Path, gen: int) -> Path:
     return store / "packs" / pack[:2] / pack
 
 
-def test_missing_delta_is_named_and_rebuild_can_stop_before_it(
-    site: Path, tmp_path: Path
-) -> None:
+def test_missing_delta_is_named_and_rebuild_can_stop_before_it(site: Path, tmp_path: Path) -> None:
     store = tmp_path / "store"
     ok("init", "--store", store)
     first = snapshot(store, site)
@@ -126,9 +124,7 @@ def test_missing_delta_is_named_and_rebuild_can_stop_before_it(
     rebuilt_equals_live(copy, tmp_path / "copy2")
 
 
-def test_encrypted_store_restores_on_a_new_machine_from_copies(
-    site: Path, tmp_path: Path
-) -> None:
+def test_encrypted_store_restores_on_a_new_machine_from_copies(site: Path, tmp_path: Path) -> None:
     store = tmp_path / "store"
     env = {"SNAPEXPORT_PASSWORD": "journal-test", "XDG_CACHE_HOME": str(tmp_path / "cache1")}
     ok("init", "--store", store, "--encrypt", **env)

@@ -24,7 +24,7 @@ from snapexport.catalog.staging import FileVersion, Staging
 from snapexport.prune import plan_ids, run_prune
 from snapexport.store import Store
 from snapexport.store.chunker import ChunkerParams
-from snapexport.store.journal_rebuild import rebuild
+from snapexport.store.opened import rebuild_catalog
 from snapexport.values import SnapshotMeta
 
 MODELS = ("app.alpha", "app.beta")
@@ -36,7 +36,8 @@ _zstd = zstandard.ZstdCompressor(level=3)
 record_key = st.tuples(st.sampled_from(MODELS), st.integers(0, 12).map(str))
 edit = st.tuples(record_key, st.one_of(st.none(), st.text(min_size=1, max_size=40)))
 file_edit = st.tuples(
-    st.sampled_from(["a.pdf", "b.pdf", "c.txt"]), st.one_of(st.none(), st.binary(min_size=1, max_size=3000))
+    st.sampled_from(["a.pdf", "b.pdf", "c.txt"]),
+    st.one_of(st.none(), st.binary(min_size=1, max_size=3000)),
 )
 operation = st.one_of(
     st.tuples(st.just("snapshot"), st.lists(edit, max_size=6), st.lists(file_edit, max_size=2)),
@@ -118,7 +119,7 @@ def _run(root: Path, ops: list[tuple]) -> None:
     copy = Path(shutil.copytree(path, root / "copy"))
     for name in ("catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm"):
         (copy / name).unlink(missing_ok=True)
-    rebuild(copy)
+    rebuild_catalog(copy)
     live, rebuilt = tables(path / "catalog.sqlite"), tables(copy / "catalog.sqlite")
     for table in live:
         assert live[table] == rebuilt[table], table

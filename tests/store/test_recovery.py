@@ -7,7 +7,7 @@ from pathlib import Path
 import blake3
 
 from snapexport.store import Store, recovery
-from snapexport.store.repository import WRITER_META
+from snapexport.store.opened import WRITER_META
 
 
 def _data(i: int) -> bytes:

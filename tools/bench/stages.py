@@ -10,7 +10,7 @@ so each line's increment is that stage's cost:
 
 With ``--store`` it also runs ``Store.put_file`` (hashing, packing, fsync) into DIR, and
 the full snapshot path: ``put_file`` behind the snapshot's own checksum reader
-(``snapshot._HashingReader``), with SHA-256 on the calling thread and on its own thread,
+(``filereads.HashingReader``), with SHA-256 on the calling thread and on its own thread,
 and the snapshot's path for files up to 16 MiB (``put_bytes`` of each file while the next
 is read whole and checksummed on that thread).
 The CPU figures (process, and the calling thread alone: the critical path once the other
@@ -30,7 +30,8 @@ from pathlib import Path
 
 import blake3
 
-from snapexport.snapshot import _HashingReader, _slurp
+from snapexport.filereads import HashingReader as _HashingReader
+from snapexport.filereads import slurp as _slurp
 from snapexport.store import Store
 from snapexport.store.chunker import Chunker, ChunkerParams
 

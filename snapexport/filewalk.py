@@ -1,0 +1,233 @@
+"""The files half of a snapshot's walk: compare the site's files with the current file spans.
+
+A file whose DB checksum, size and mtime match its current span is not read; other files
+match on size, mtime and inode (the stat cache). A moved document is found by its checksum.
+Files to read go to the store one at a time, while the next one is already being read
+whole on the checksum thread (``PREFETCH_MAX``) and the previous one's checksum finishes
+there: reading, storing and checksumming overlap on two cores.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+
+from snapexport.catalog.records import CurrentFile, Spans
+from snapexport.catalog.staging import FileVersion, Staging
+from snapexport.filereads import (
+    PREFETCH_MAX,
+    ChangedWhileRead,
+    Digest,
+    HashingReader,
+    Read,
+    Slurp,
+    fstat_ref,
+    open_ref,
+    reason,
+    slurp,
+    stat_ref,
+)
+from snapexport.progress import Reporter
+from snapexport.source.base import FileRef, Source
+from snapexport.store.compression import compressible_by_name
+from snapexport.store.repository import BlobStore
+from snapexport.values import MissingFile
+
+BATCH = 500  # files whose current spans are looked up in one query
+
+
+class FileWalk:
+    """Walks a source's files, stages what changed, and counts what it read and skipped."""
+
+    def __init__(
+        self,
+        store: BlobStore,
+        index: Spans,
+        stage: Staging,
+        source: Source,
+        verify_files: bool,
+        reporter: Reporter,
+    ) -> None:
+        self.store, self.index, self.stage, self.source = store, index, stage, source
+        self.verify_files = verify_files  # read and hash every file, trust no cache
+        self.reporter = reporter
+        self.missing: list[MissingFile] = []
+        self.warnings: list[str] = []
+        self.files_read = self.files_skipped = self.bytes_read = 0
+        self._checksums: ThreadPoolExecutor | None = None  # the checksum thread (_read)
+        self._unfinished: deque[tuple[FileRef, CurrentFile | None, os.stat_result, Read]]
+        self._unfinished = deque()
+
+    # -- walking ---------------------------------------------------------------------------
+
+    def files(self) -> None:
+        self.reporter.phase("files")
+        batch: list[FileRef] = []
+        try:
+            for ref in self.source.files():
+                batch.append(ref)
+                if len(batch) >= BATCH:
+                    self._file_batch(batch)
+                    batch = []
+            if batch:
+                self._file_batch(batch)
+            self._finish_reads()
+        finally:
+            self.close()
+
+    def _file_batch(self, batch: list[FileRef]) -> None:
+        current = self.index.current_files([r.path for r in batch])
+        # One file to read is decided (and its read started) ahead of the one being stored.
+        ahead: deque[tuple[FileRef, CurrentFile | None, os.stat_result, Slurp | None]]
+        ahead = deque()
+        for ref in batch:
+            cur = current.get(ref.path)
+            st = self._file(ref, cur)
+            if st is None:
+                continue
+            ahead.append((ref, cur, st, self._prefetch(ref, st)))
+            if len(ahead) > 1:
+                self._read_file(*ahead.popleft())
+        while ahead:
+            self._read_file(*ahead.popleft())
+
+    def _file(self, ref: FileRef, cur: CurrentFile | None) -> os.stat_result | None:
+        """Skip or keep ``ref`` from the catalog if it can; else its stat (to be read)."""
+        try:
+            st = stat_ref(ref)
+        except OSError as err:
+            self._missing(ref, reason(err))
+            return None
+        size, mtime_ns, mode = st.st_size, st.st_mtime_ns, st.st_mode
+        inode = st.st_ino or None
+        verify = self.verify_files
+        if (
+            cur is not None
+            and not verify
+            and (cur.size, cur.mtime_ns, cur.mode) == (size, mtime_ns, mode)
+        ):
+            same = cur.checksum == ref.checksum if ref.checksum else cur.inode == inode
+            if same:
+                self.stage.seen_file(ref.path)
+                self.files_skipped += 1
+                self.reporter.advance(items=1)
+                return None
+        if ref.checksum and not verify:
+            blob = self.index.blob_by_checksum(ref.checksum, size, mtime_ns)
+            if blob is not None:
+                self._keep(cur, _version(ref, blob, st, ref.checksum))
+                self.files_skipped += 1
+                return None
+        return st
+
+    def _prefetch(self, ref: FileRef, st: os.stat_result) -> Slurp | None:
+        """Start reading a plain file of up to ``PREFETCH_MAX`` bytes whole (and its
+        checksum) on the checksum thread, while the file before it is being stored."""
+        if getattr(ref, "opener", None) is not None or st.st_size > PREFETCH_MAX:
+            return None
+        algo = ref.checksum_algo if ref.checksum else None
+        return self._lane().submit(slurp, ref.abs_path, st.st_size, algo)
+
+    def _read_file(
+        self,
+        ref: FileRef,
+        cur: CurrentFile | None,
+        st: os.stat_result,
+        prefetched: Slurp | None,
+    ) -> None:
+        try:
+            if prefetched is None:
+                read = self._read(ref, st)
+            else:
+                read = self._store_slurped(ref, st, prefetched.result())
+        except ChangedWhileRead:
+            self._missing(ref, "changed while being read")
+            return
+        except OSError as err:
+            self._missing(ref, reason(err))
+            return
+        # The file's checksum may still be running on the checksum thread: it is compared
+        # (and the file staged) once the next file has been read, so the two overlap.
+        self._unfinished.append((ref, cur, st, read))
+        self._finish_reads(keep=1)
+
+    def _store_slurped(
+        self, ref: FileRef, st: os.stat_result, slurped: tuple[bytes, str | None, os.stat_result]
+    ) -> Read:
+        data, digest, after = slurped
+        if len(data) != st.st_size or (after.st_size, after.st_mtime_ns) != (
+            st.st_size,
+            st.st_mtime_ns,
+        ):
+            raise ChangedWhileRead
+        blob = self.store.put_bytes(data, compressible=compressible_by_name(ref.path))
+        self.reporter.advance(nbytes=len(data))
+        return blob.id, len(data), Digest(digest)
+
+    def _finish_reads(self, *, keep: int = 0) -> None:
+        """Compare checksums and stage the files read, all but the ``keep`` newest."""
+        while len(self._unfinished) > keep:
+            ref, cur, st, (blob, nread, reader) = self._unfinished.popleft()
+            digest = reader.hexdigest()
+            self.files_read += 1
+            self.bytes_read += nread
+            if ref.checksum and digest is not None and digest != ref.checksum.lower():
+                self.warnings.append(
+                    f"{ref.path}: content does not match the database's {ref.checksum_algo}"
+                    f" checksum (stored as read)"
+                )
+            self._keep(cur, _version(ref, blob, st, digest))
+
+    def _keep(self, cur: CurrentFile | None, v: FileVersion) -> None:
+        self.stage.seen_file(v.path)
+        self.reporter.advance(items=1)
+        if cur is not None and v.same_content(
+            cur.blob, cur.size, cur.mtime_ns, cur.mode, cur.checksum
+        ):
+            if cur.inode != v.inode:
+                self.stage.refresh_file(cur.id, v.inode)
+            return
+        if cur is not None:
+            self.stage.kill_file(cur.id)
+        self.stage.new_file(v)
+
+    def _read(self, ref: FileRef, st: os.stat_result) -> Read:
+        algo = ref.checksum_algo if ref.checksum else None
+        with open_ref(ref) as f:
+            reader = HashingReader(f, algo, lane=self._lane(), size=st.st_size)
+            try:
+                blob = self.store.put_file(reader, compressible=compressible_by_name(ref.path))
+            except BaseException:
+                reader.close()
+                raise
+            after = fstat_ref(f, ref)
+        if reader.count != st.st_size or (after.st_size, after.st_mtime_ns) != (
+            st.st_size,
+            st.st_mtime_ns,
+        ):
+            reader.close()
+            raise ChangedWhileRead
+        self.reporter.advance(nbytes=reader.count)
+        return blob.id, reader.count, reader
+
+    def _lane(self) -> ThreadPoolExecutor:
+        if self._checksums is None:
+            self._checksums = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checksum")
+        return self._checksums
+
+    def close(self) -> None:
+        if self._checksums is not None:
+            self._checksums.shutdown(wait=True)
+            self._checksums = None
+
+    def _missing(self, ref: FileRef, reason: str) -> None:
+        self.missing.append(MissingFile(ref.path, ref.role, ref.owner_model, ref.owner_pk, reason))
+        self.stage.missing(ref.path, ref.role, ref.owner_model, ref.owner_pk, reason)
+
+
+def _version(ref: FileRef, blob: bytes, st: os.stat_result, checksum: str | None) -> FileVersion:
+    return FileVersion(
+        ref.path, ref.role, ref.owner_model, ref.owner_pk, blob, st.st_size, st.st_mtime_ns,
+        st.st_mode, st.st_ino or None, checksum,
+    )  # fmt: skip
