@@ -23,6 +23,8 @@ from snapexport.catalog.images import Images
 from snapexport.catalog.journal import Journal
 from snapexport.catalog.meta import MetaKey
 from snapexport.catalog.records import Spans
+from snapexport.catalog.recordtext import RecordTexts
+from snapexport.catalog.recordtext import load as load_record_dicts
 from snapexport.catalog.references import References
 from snapexport.catalog.retention import Retention
 from snapexport.catalog.schema import MIGRATIONS, SCHEMA_VERSION
@@ -100,6 +102,11 @@ class Catalog:
         return Images(self.conn)
 
     @cached_property
+    def record_texts(self) -> RecordTexts:
+        """How record texts are compressed (zstd with a dictionary trained on the site)."""
+        return RecordTexts(self.conn)
+
+    @cached_property
     def journal(self) -> Journal:
         """The catalog journal: what changed since the last delta, the chain (#15)."""
         return Journal(self.conn)
@@ -119,6 +126,7 @@ class Catalog:
             conn.execute("PRAGMA foreign_keys = OFF")
             catalog = cls(conn, path)
             catalog._migrate()
+            load_record_dicts(conn)
         except sqlite3.DatabaseError as err:
             raise StoreError(f"catalog {path} is unreadable: {err}") from err
         return catalog

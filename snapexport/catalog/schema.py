@@ -27,6 +27,7 @@ JOURNALED: dict[str, tuple[str, ...]] = {
     "snapshot_missing": ("seq", "path"),
     "snapshot_orders": ("seq", "model"),
     "meta": ("key",),
+    "record_dicts": ("id",),
 }
 JOURNALED_META = ("next_seq", "uncollected")  # the only meta keys a rebuild needs
 
@@ -52,6 +53,12 @@ def _journal_migration() -> str:
     );
     -- Every journal blob (bodies and headers) not yet collected; stats leaves them out.
     CREATE TABLE journal_blobs (id BLOB PRIMARY KEY) WITHOUT ROWID;
+    -- zstd dictionaries record texts are compressed with (catalog/recordtext.py); a
+    -- record_data frame names its dictionary by this id in its header (0: none).
+    CREATE TABLE record_dicts (
+        id      INTEGER PRIMARY KEY,    -- the dictionary's zstd id
+        dict    BLOB NOT NULL           -- the dictionary as zstd writes it
+    );
     """
     ]
     for table, cols in JOURNALED.items():

@@ -107,6 +107,10 @@ def publish(store: Store, *, prune_copies: bool = False) -> int | None:
     journal = store.catalog.journal
     store.flush()
     finish_pending(store)
+    # a catalog big enough gets its record-text dictionary before it is saved (the texts
+    # are rewritten once; the entry below then carries them)
+    store.ensure_lock()
+    store.catalog.record_texts.train_if_due()
     gen, parent = head_of(store)
     entries = journal.entries()
     changed = journal.log_max() > 0
