@@ -1,9 +1,10 @@
 """``check``: does every catalog reference resolve, and (with ``read_data``) is every byte intact?
 
 Structure (always): stray temp files and interrupted deletes are cleaned up, orphan packs are
-indexed or removed (rules in ``store/recovery.py``), every pack row has its file with the
-right size, every chunk row points at a pack row, every blob's chunk list is complete and
-adds up to the blob's size. With ``read_data`` every pack is read whole and hashed against
+indexed or removed (rules in ``store/recovery.py``), then every reference is followed down:
+record spans to their stored texts, file spans to their blobs, each blob's chunk list to
+chunk rows (complete, adding up to the blob's size), chunk rows to pack rows, and pack rows
+to pack files of the right size. With ``read_data`` every pack is read whole and hashed against
 its name, its index compared with the catalog, and every chunk decoded and re-hashed.
 The library only reports; the CLI renders the report.
 """
@@ -11,6 +12,8 @@ The library only reports; the CLI renders the report.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from snapexport.errors import CorruptionError
 from snapexport.store import Store, journal, recovery
@@ -26,15 +29,35 @@ class CheckReport:
     chunks: int = 0
     blobs: int = 0
     bytes_read: int = 0
+    read_data: bool = False  # every byte was read, not only the references followed
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "problems": list(self.problems),
+            "repairs": list(self.repairs),
+            "packs": self.packs,
+            "chunks": self.chunks,
+            "blobs": self.blobs,
+            "read_data": self.read_data,
+            "bytes_read": self.bytes_read,
+        }
+
+
+def run_check(store_location: str | Path, *, read_data: bool = False) -> CheckReport:
+    """``snapexport check``: open the store for writing (check repairs what a crash left)
+    and check it."""
+    with Store.open(store_location, write=True) as store:
+        return check_store(store, read_data=read_data)
+
 
 def check_store(store: Store, *, read_data: bool = False) -> CheckReport:
     """Check ``store`` (opened for writing: the check repairs what a crash leaves)."""
-    report = CheckReport()
+    report = CheckReport(read_data=read_data)
     _recover(store, report)
     present, foreign = recovery.list_pack_objects(store)
     for name in foreign:
@@ -55,6 +78,7 @@ def check_store(store: Store, *, read_data: bool = False) -> CheckReport:
     for pid in refs.packs_missing_rows():
         report.problems.append(f"chunks refer to pack {pid}, which the catalog does not list")
     report.chunks = refs.chunk_count()
+    _check_spans(store, report)
     _check_blobs(store, report)
     report.problems += journal.problems(store, set(present))
     if read_data:
@@ -78,6 +102,19 @@ def _recover(store: Store, report: CheckReport) -> None:
         report.repairs.append(f"removed orphan pack {pid} (all its chunks are stored elsewhere)")
     for pid in done.damaged:
         report.problems.append(f"orphan pack {pid} is damaged (does not match its name)")
+
+
+def _check_spans(store: Store, report: CheckReport) -> None:
+    refs = store.catalog.references
+    for model, pk, born, h in refs.record_spans_missing_texts():
+        report.problems.append(
+            f"record {model} pk {pk} (snapshots from #{born}) needs text {h.hex()},"
+            " which is not stored"
+        )
+    for path, born, blob in refs.file_spans_missing_blobs():
+        report.problems.append(
+            f"file {path} (snapshots from #{born}) needs blob {blob.hex()}, which is not stored"
+        )
 
 
 def _check_blobs(store: Store, report: CheckReport) -> None:

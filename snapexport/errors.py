@@ -29,6 +29,12 @@ class UsageError(SnapexportError):
     exit_code = EXIT_USAGE
 
 
+class SnapshotNotFoundError(SnapexportError):
+    """No snapshot (or more than one) matches what the caller named; the CLI answers 2."""
+
+    exit_code = EXIT_USAGE
+
+
 class StoreError(SnapexportError):
     """The store folder is missing, foreign, or unusable."""
 
@@ -55,3 +61,11 @@ class SnapshotIncompleteError(SnapexportError):
 
 class MaterializeError(SnapexportError):
     """A snapshot could not be written out as an export."""
+
+
+class ExportRequestError(MaterializeError):
+    """The export asked for cannot be made as asked: the target is missing, not a folder or
+    not writable, a zip name is unusable, or options contradict; nothing was written. The
+    CLI answers 2."""
+
+    exit_code = EXIT_USAGE

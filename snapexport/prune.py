@@ -19,18 +19,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from snapexport import faults
 from snapexport.catalog import Catalog
 from snapexport.catalog.retention import SpansCollected
 from snapexport.errors import UsageError
 from snapexport.faults import checkpoint
-from snapexport.policy import Decision, Policy, apply_policy
+from snapexport.policy import Decision, Policy, apply_policy, parse_duration
+from snapexport.store import Store
+from snapexport.store.gc import collect_garbage
 from snapexport.values import SnapshotMeta
-
-if TYPE_CHECKING:
-    from snapexport.store import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +161,6 @@ def run_prune(
     runs inside one transaction that is rolled back, so the report is exact and nothing
     changes.
     """
-    from snapexport.store import gc
-
     catalog = store.catalog
     report = PruneReport(snapshots_removed=len(plan.remove) if plan else 0)
     if dry_run:
@@ -174,7 +171,7 @@ def run_prune(
                 catalog.retention.forget(s.seq for s in plan.remove)
             if collect:
                 report.add(catalog.retention.collect_spans())
-                result = gc.collect_garbage(
+                result = collect_garbage(
                     store, catalog.retention.live_blobs(), max_unused=max_unused, dry_run=True
                 )
                 report.store = dict(result.as_dict())
@@ -191,3 +188,103 @@ def run_prune(
         report.store = dict(result.as_dict())
         checkpoint("prune:after-gc")
     return report
+
+
+# -- the verbs: ``snapexport forget`` and ``snapexport prune`` ------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetRequest:
+    """What ``forget``/``prune`` were asked: snapshot ids or a policy, and whether to collect.
+
+    ``keep_within`` stays text (``30d``) until the run: a bad duration is reported after the
+    store opened, as every other problem with the request.
+    """
+
+    ids: tuple[str, ...] = ()
+    keep_last: int = 0
+    keep_hourly: int = 0
+    keep_daily: int = 0
+    keep_weekly: int = 0
+    keep_monthly: int = 0
+    keep_yearly: int = 0
+    keep_within: str | None = None
+    keep_tags: tuple[str, ...] = ()
+    tag: str | None = None  # consider only snapshots with this tag
+    allow_empty: bool = False  # a policy may remove every snapshot
+    collect: bool = True  # free what nothing uses afterwards (prune)
+    dry_run: bool = False
+    max_unused: float = 0.10
+
+    def policy(self) -> Policy:
+        return Policy(
+            keep_last=self.keep_last,
+            keep_hourly=self.keep_hourly,
+            keep_daily=self.keep_daily,
+            keep_weekly=self.keep_weekly,
+            keep_monthly=self.keep_monthly,
+            keep_yearly=self.keep_yearly,
+            keep_within=parse_duration(self.keep_within) if self.keep_within else None,
+            keep_tags=self.keep_tags,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PruneOutcome:
+    """What a ``forget``/``prune`` run decided and freed (or, dry, would)."""
+
+    plan: ForgetPlan | None  # None: nothing to forget, only collect
+    report: PruneReport
+    dry_run: bool
+    collected: bool
+
+    def as_json(self) -> dict[str, Any]:
+        plan, report = self.plan, self.report
+        return {
+            "dry_run": self.dry_run,
+            "keep": [
+                {
+                    "id": d.snapshot.id,
+                    "time": d.snapshot.time.isoformat(),
+                    "reasons": list(d.reasons),
+                }
+                for d in (plan.keep if plan else [])
+            ],
+            "remove": [
+                {"id": s.id, "time": s.time.isoformat()} for s in (plan.remove if plan else [])
+            ],
+            "freed": {
+                "record_spans": report.record_spans_deleted,
+                "record_texts": report.record_texts_deleted,
+                "file_spans": report.file_spans_deleted,
+                **report.store,
+            },
+        }
+
+
+def plan_request(catalog: Catalog, request: ForgetRequest) -> ForgetPlan | None:
+    """The snapshots ``request`` forgets; None when it only collects (``prune`` alone)."""
+    policy = request.policy()
+    if request.ids:
+        if not policy.is_empty():
+            raise UsageError("name snapshots or give a policy, not both")
+        return plan_ids(catalog, request.ids)
+    if request.collect and policy.is_empty():
+        return None
+    return plan_policy(catalog, policy, tag=request.tag, allow_empty=request.allow_empty)
+
+
+def forget_and_prune(store_location: str, request: ForgetRequest) -> PruneOutcome:
+    """``snapexport forget``/``prune``: open the store, plan, forget, collect."""
+    # A dry run only reads: a shared lock, no crash recovery, and its simulated changes are
+    # rolled back, so the store's files and catalog stay exactly as they were.
+    with Store.open(store_location, write=not request.dry_run) as store:
+        plan = plan_request(store.catalog, request)
+        report = run_prune(
+            store,
+            plan,
+            collect=request.collect,
+            dry_run=request.dry_run,
+            max_unused=request.max_unused,
+        )
+    return PruneOutcome(plan, report, request.dry_run, request.collect)

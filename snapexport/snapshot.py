@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import blake3
 
@@ -29,11 +29,10 @@ from snapexport.errors import SnapexportError, SnapshotIncompleteError
 from snapexport.faults import checkpoint
 from snapexport.filewalk import FileWalk
 from snapexport.progress import NullReporter, Reporter
+from snapexport.source import SourceRequest, open_source
 from snapexport.source.base import RowRef, SerializedRecord, Source
+from snapexport.store import Store
 from snapexport.values import MissingFile, SnapshotMeta
-
-if TYPE_CHECKING:
-    from snapexport.store import Store
 
 DOCUMENT_MODEL = "documents.document"
 _BATCH = 500
@@ -83,6 +82,10 @@ class SnapshotResult:
     @property
     def complete(self) -> bool:
         return not self.missing
+
+    def as_json(self) -> dict[str, Any]:
+        """The one JSON object ``snapshot --json`` prints."""
+        return self.summary()
 
     def summary(self) -> dict[str, Any]:
         """The one JSON object ``snapshot --json`` prints."""
@@ -158,6 +161,19 @@ def take_snapshot(
         seconds=time.monotonic() - started,
         verified={"records": walk.records_verified},
     )
+
+
+def record_snapshot(
+    store_location: str | Path,
+    site: SourceRequest,
+    options: SnapshotOptions = SnapshotOptions(),
+    reporter: Reporter | None = None,
+) -> SnapshotResult:
+    """``snapexport snapshot``: open the source (a site's Django boots first, so a bad
+    site is reported before the store is locked), then the store, and record one snapshot."""
+    source = open_source(site)
+    with Store.open(store_location, write=True) as store:
+        return take_snapshot(store, source, options, reporter)
 
 
 def _stored(store: Store) -> int:

@@ -7,12 +7,12 @@ Materialize and verify read snapshots only through this view; the SQL behind it 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+from snapexport.store import Store
 from snapexport.values import MissingFile, SnapshotMeta, StoredFile, StoredRecord
-
-if TYPE_CHECKING:
-    from snapexport.store import Store
 
 
 class CatalogView:
@@ -46,3 +46,35 @@ def open_view(store: Store, spec: str = "latest", *, tag: str | None = None) -> 
 
 def list_snapshots(store: Store, *, tag: str | None = None) -> list[SnapshotMeta]:
     return store.catalog.snapshots.all(tag=tag)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotList:
+    """What ``snapexport snapshots`` lists: the snapshots, oldest commit first."""
+
+    snapshots: tuple[SnapshotMeta, ...]
+
+    def as_json(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": m.id,
+                "short_id": m.short_id,
+                "time": m.time.isoformat(),
+                "host": m.host,
+                "profile": m.profile,
+                "tags": list(m.tags),
+                "complete": m.complete,
+                "documents": m.stats.get("documents"),
+                "records": m.stats.get("records"),
+                "files": m.stats.get("files"),
+                "logical_bytes": m.stats.get("logical_bytes"),
+                "bytes_added": m.stats.get("bytes_added"),
+            }
+            for m in self.snapshots
+        ]
+
+
+def snapshots_in(store_location: str | Path, *, tag: str | None = None) -> SnapshotList:
+    """``snapexport snapshots``: the store's snapshots (only those with ``tag``, if given)."""
+    with Store.open(store_location) as store:
+        return SnapshotList(tuple(list_snapshots(store, tag=tag)))

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import blake3
+import pytest
 
 from snapexport.check import check_store
+from snapexport.snapshot import take_snapshot
+from snapexport.source.base import FileRef, RowRef, SerializedRecord, SiteInfo
 from snapexport.store import Store
 from snapexport.store.chunker import ChunkerParams
+from snapexport.store.packs import object_name
 
 SMALL = ChunkerParams(min_size=256, avg_size=1024, max_size=4096)
 
@@ -49,3 +56,95 @@ def test_damaged_pack_reported_without_read_data_by_size(tmp_path: Path) -> None
         report = check_store(store)
     assert not report.ok
     assert report.problems[0].startswith(f"pack {pack.name} has ")
+
+
+class _TwoFiles:
+    """A tiny source: two records, each owning one file."""
+
+    def __init__(self, folder: Path) -> None:
+        self.refs = []
+        for pk in (1, 2):
+            f = folder / f"doc{pk}.bin"
+            f.write_bytes(blake3.blake3(bytes([pk])).digest(length=20_000))
+            self.refs.append(FileRef(f"doc{pk}.bin", str(f), "file", "shelf.item", str(pk)))
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[None]:
+        yield
+
+    def info(self) -> SiteInfo:
+        return SiteInfo("django", ("shelf.item",), None, "UTC", {})
+
+    def rows(self, model: str) -> Iterator[RowRef]:
+        for pk in (1, 2):
+            yield RowRef(str(pk), bytes([pk]) * 32, pk.to_bytes(4, "big"))
+
+    def serialize(self, model: str, pks: Sequence[str]) -> Iterator[SerializedRecord]:
+        for pk in pks:
+            record = {"model": model, "pk": int(pk), "fields": {"name": f"item {pk}"}}
+            yield SerializedRecord(pk, json.dumps(record, indent=2))
+
+    def files(self) -> Iterator[FileRef]:
+        return iter(self.refs)
+
+
+def _break_record_text(store: Store) -> str:
+    (h,) = store.catalog.conn.execute("SELECT hash FROM record_spans WHERE pk = '1'").fetchone()
+    store.catalog.conn.execute("DELETE FROM record_data WHERE hash = ?", (h,))
+    return f"record shelf.item pk 1 (snapshots from #1) needs text {bytes(h).hex()}"
+
+
+def _break_file_blob(store: Store) -> str:
+    conn = store.catalog.conn
+    (blob,) = conn.execute("SELECT blob FROM file_spans WHERE path = 'doc1.bin'").fetchone()
+    conn.execute("DELETE FROM blob_chunks WHERE blob = ?", (blob,))
+    conn.execute("DELETE FROM blobs WHERE id = ?", (blob,))
+    return f"file doc1.bin (snapshots from #1) needs blob {bytes(blob).hex()}"
+
+
+def _break_blob_chunk(store: Store) -> str:
+    conn = store.catalog.conn
+    (blob,) = conn.execute("SELECT blob FROM file_spans WHERE path = 'doc2.bin'").fetchone()
+    (chunk,) = conn.execute(
+        "SELECT chunk FROM blob_chunks WHERE blob = ? AND seq = 0", (blob,)
+    ).fetchone()
+    conn.execute("DELETE FROM chunks WHERE id = ?", (chunk,))
+    return f"blob {bytes(blob).hex()} needs chunk {bytes(chunk).hex()}, which is not stored"
+
+
+def _break_chunk_pack(store: Store) -> str:
+    conn = store.catalog.conn
+    (blob,) = conn.execute("SELECT blob FROM file_spans WHERE path = 'doc2.bin'").fetchone()
+    (chunk,) = conn.execute(
+        "SELECT chunk FROM blob_chunks WHERE blob = ? AND seq = 0", (blob,)
+    ).fetchone()
+    conn.execute("UPDATE chunks SET pack = ? WHERE id = ?", ("f" * 64, chunk))
+    return f"chunks refer to pack {'f' * 64}, which the catalog does not list"
+
+
+def _break_pack_file(store: Store) -> str:
+    (pack,) = store.catalog.conn.execute("SELECT id FROM packs ORDER BY id").fetchone()
+    store.backend.remove(object_name(pack))
+    return f"pack {pack} is missing"
+
+
+@pytest.mark.parametrize(
+    "breaker",
+    [_break_record_text, _break_file_blob, _break_blob_chunk, _break_chunk_pack, _break_pack_file],
+    ids=lambda f: f.__name__.removeprefix("_break_"),
+)
+def test_check_follows_every_reference_down(
+    tmp_path: Path, breaker: Callable[[Store], str]
+) -> None:
+    """record span -> text, file span -> blob -> chunk -> pack row -> pack file: break one
+    link at a time on a store with a real snapshot, and check names exactly that link."""
+    path = tmp_path / "s"
+    source = _TwoFiles(tmp_path)
+    with Store.init(path, pack_size=32 * 1024, chunker=SMALL) as store:
+        take_snapshot(store, source)
+    with Store.open(path, write=True) as store:
+        assert check_store(store).ok
+        expected = breaker(store)
+        report = check_store(store)
+    assert not report.ok
+    assert any(p.startswith(expected) for p in report.problems), report.problems

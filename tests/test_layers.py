@@ -44,6 +44,8 @@ ALLOWED: dict[str, set[str]] = {
     "snapshot": {"catalog", "filewalk", "source", "store"},
     "snapshots": {"catalog", "store"},
     "diff": {"catalog"},
+    "difftarget": {"diff", "store", "verify"},
+    "materializing": {"materialize", "snapshots", "store"},
     "prune": {"catalog", "policy", "store"},
     "check": {"catalog", "store"},
     "verify": {"materialize", "snapshots", "store"},

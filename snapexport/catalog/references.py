@@ -29,6 +29,24 @@ class References:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
+    def file_spans_missing_blobs(self) -> Iterator[tuple[str, int, bytes]]:
+        """(path, born, blob) of every file span whose blob has no blob row."""
+        for path, born, blob in self._conn.execute(
+            "SELECT f.path, f.born, f.blob FROM file_spans f"
+            " WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.id = f.blob)"
+            " ORDER BY f.path, f.born"
+        ):
+            yield path, born, bytes(blob)
+
+    def record_spans_missing_texts(self) -> Iterator[tuple[str, str, int, bytes]]:
+        """(model, pk, born, hash) of every record span whose text is not stored."""
+        for model, pk, born, h in self._conn.execute(
+            "SELECT s.model, s.pk, s.born, s.hash FROM record_spans s"
+            " WHERE NOT EXISTS (SELECT 1 FROM record_data d WHERE d.hash = s.hash)"
+            " ORDER BY s.model, s.pk, s.born"
+        ):
+            yield model, pk, born, bytes(h)
+
     def chunk_count(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
 

@@ -15,7 +15,7 @@ from snapexport.catalog import records
 from snapexport.catalog.link import Transactional
 from snapexport.catalog.meta import MetaKey
 from snapexport.catalog.staging import apply_staging
-from snapexport.errors import UsageError
+from snapexport.errors import SnapshotNotFoundError
 from snapexport.values import SnapshotMeta
 
 _COLUMNS = "seq, id, time, host, profile, tags, complete, info, stats"
@@ -50,7 +50,7 @@ def list_snapshots(conn: sqlite3.Connection, *, tag: str | None = None) -> list[
 def get_by_seq(conn: sqlite3.Connection, seq: int) -> SnapshotMeta:
     row = conn.execute(f"SELECT {_COLUMNS} FROM snapshots WHERE seq = ?", (seq,)).fetchone()
     if row is None:
-        raise UsageError(f"no snapshot with sequence number {seq}")
+        raise SnapshotNotFoundError(f"no snapshot with sequence number {seq}")
     return _meta(row)
 
 
@@ -70,26 +70,30 @@ def resolve(
         candidates = sorted(list_snapshots(conn, tag=tag), key=lambda s: (s.time, s.seq))
         if not candidates:
             where = f" with tag {tag!r}" if tag else ""
-            raise UsageError(f"the store has no snapshot{where}")
+            raise SnapshotNotFoundError(f"the store has no snapshot{where}")
         if back >= len(candidates):
-            raise UsageError(f"{spec}: the store has only {len(candidates)} snapshot(s)")
+            raise SnapshotNotFoundError(f"{spec}: the store has only {len(candidates)} snapshot(s)")
         return candidates[-1 - back]
     if not re.fullmatch(r"[0-9a-fA-F]+", spec):
-        raise UsageError(f"{spec!r} is not a snapshot id, an id prefix, latest or latest~N")
+        raise SnapshotNotFoundError(
+            f"{spec!r} is not a snapshot id, an id prefix, latest or latest~N"
+        )
     if len(spec) < MIN_PREFIX:
-        raise UsageError(f"snapshot id prefix {spec!r} is too short (at least {MIN_PREFIX})")
+        raise SnapshotNotFoundError(
+            f"snapshot id prefix {spec!r} is too short (at least {MIN_PREFIX})"
+        )
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM snapshots WHERE id >= ? AND id < ? ORDER BY seq",
         (spec.lower(), spec.lower() + "g"),
     ).fetchall()
     if not rows:
-        raise UsageError(f"no snapshot matches {spec!r}")
+        raise SnapshotNotFoundError(f"no snapshot matches {spec!r}")
     if len(rows) > 1:
         ids = ", ".join(r[1][:12] for r in rows[:5])
-        raise UsageError(f"snapshot id prefix {spec!r} is ambiguous: {ids}")
+        raise SnapshotNotFoundError(f"snapshot id prefix {spec!r} is ambiguous: {ids}")
     meta = _meta(rows[0])
     if tag is not None and tag not in meta.tags:
-        raise UsageError(f"snapshot {meta.short_id} does not carry tag {tag!r}")
+        raise SnapshotNotFoundError(f"snapshot {meta.short_id} does not carry tag {tag!r}")
     return meta
 
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
 from snapexport.cli import handle_errors, main, store_option
-from snapexport.errors import UsageError
 
 EXIT_SAME = 0
 EXIT_DIFFERENT = 1
@@ -49,46 +47,21 @@ def diff(
     materialize), compare that export with snapshot A instead: missing, extra and
     different files and manifest records.
     """
-    from snapexport.store import Store
+    from snapexport.diff import render
+    from snapexport.difftarget import run_diff
 
-    with Store.open(store_location) as store:
-        if _is_export(b):
-            from snapexport.verify import compare_export
-
-            comparison = compare_export(store, a, Path(b), passphrase=passphrase, tag=tag)
-            if as_json:
-                click.echo(json.dumps(comparison.as_json(), ensure_ascii=False))
-            else:
-                for line in comparison.render():
-                    click.echo(line)
-            sys.exit(EXIT_SAME if comparison.identical else EXIT_DIFFERENT)
-        if not _looks_like_id(b):
-            raise UsageError(f"{b!r} is neither a snapshot nor an export folder or zip")
-        from snapexport.diff import diff_snapshots, render
-
-        snapshots = store.catalog.snapshots
-        result = diff_snapshots(
-            store.catalog.changes,
-            snapshots.resolve(a, tag=tag),
-            snapshots.resolve(b, tag=tag),
-        )
+    outcome = run_diff(store_location, a, b, tag=tag, passphrase=passphrase)
     if as_json:
-        click.echo(json.dumps(result.as_json(), ensure_ascii=False))
-    else:
-        for line in render(result, fields=fields, stat=stat):
+        click.echo(json.dumps(outcome.as_json(), ensure_ascii=False))
+    elif outcome.export is not None:
+        for line in outcome.export.render():
             click.echo(line)
-
-
-def _is_export(text: str) -> bool:
-    """A path that exists, unless it is also spelled like a snapshot id (then ``./id``)."""
-    path = Path(text)
-    if not path.exists():
-        return False
-    return not _looks_like_id(text) or "/" in text or path.suffix == ".zip"
-
-
-def _looks_like_id(text: str) -> bool:
-    return text.startswith("latest") or all(c in "0123456789abcdefABCDEF" for c in text)
+    else:
+        assert outcome.snapshots is not None
+        for line in render(outcome.snapshots, fields=fields, stat=stat):
+            click.echo(line)
+    if outcome.export is not None:
+        sys.exit(EXIT_SAME if outcome.export.identical else EXIT_DIFFERENT)
 
 
 __all__ = ["diff"]

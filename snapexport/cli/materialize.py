@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
-from snapexport.cli import handle_errors, main, store_option
+from snapexport.cli import handle_errors, main, render, store_option
 from snapexport.errors import EXIT_INCOMPLETE, UsageError
 from snapexport.progress import reporter_for
 
@@ -61,10 +60,8 @@ def materialize(
 
     Runs from the store alone: no Django project, database or media folder is needed.
     """
-    from snapexport.materialize.exporter import materialize as run
     from snapexport.materialize.options import ExportOptions
-    from snapexport.snapshots import open_view
-    from snapexport.store import Store
+    from snapexport.materializing import materialize_snapshot
 
     if len(args) == 1:
         spec, target = "latest", args[0]
@@ -87,32 +84,14 @@ def materialize(
         compare_json=compare_json,
         zip_compression=zip_compression,  # type: ignore[arg-type]
     )
-    with Store.open(store_location) as store:
-        view = open_view(store, spec, tag=tag)
-        result = run(view, Path(target), options, reporter=reporter_for(quiet=as_json))
-    summary = {
-        "snapshot": view.meta.id,
-        "path": str(result.path),
-        "records": result.records,
-        "documents": result.documents,
-        "files_written": result.files_written,
-        "files_skipped": result.files_skipped,
-        "files_deleted": result.files_deleted,
-        "bytes_written": result.bytes_written,
-        "complete": result.complete,
-        "missing": [f"{m.name} ({m.reason})" for m in result.missing],
-        "departures": list(result.departures),
-        "warnings": list(result.warnings),
-    }
+    done = materialize_snapshot(
+        store_location, spec, target, options, tag=tag, reporter=reporter_for(quiet=as_json)
+    )
+    result = done.result
     if as_json:
-        click.echo(json.dumps(summary, ensure_ascii=False))
+        click.echo(json.dumps(done.as_json(), ensure_ascii=False))
     else:
-        state = "" if result.complete else f", INCOMPLETE: {len(result.missing)} file(s) missing"
-        click.echo(
-            f"materialized snapshot {view.meta.short_id} to {result.path}: {result.documents}"
-            f" documents, {result.records} records, {result.files_written} files written,"
-            f" {result.files_skipped} unchanged, {result.bytes_written / 1e6:.1f} MB{state}"
-        )
+        click.echo(render.materialized_line(done))
     for w in result.warnings:
         click.echo(f"snapexport: warning: {w}", err=True)
     for d in result.departures:

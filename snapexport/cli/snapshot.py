@@ -5,38 +5,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import click
 
-from snapexport.cli import handle_errors, main, store_option
+from snapexport.cli import handle_errors, main, render, store_option
 from snapexport.errors import EXIT_INCOMPLETE
-
-if TYPE_CHECKING:
-    from snapexport.snapshot import SnapshotResult
-    from snapexport.source.base import Source
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1e6:.1f} MB"
-
-
-def _summary_line(r: SnapshotResult) -> str:
-    d = r.documents
-    docs = (
-        f"documents {d['new']} new, {d['changed']} changed, {d['unchanged']} unchanged,"
-        f" {d['removed']} removed; "
-        if any(d.values())
-        else ""
-    )
-    rec = r.records
-    state = "complete" if r.complete else f"INCOMPLETE ({len(r.missing)} file(s) missing)"
-    return (
-        f"snapshot {r.meta.short_id} saved, {state}: {docs}records {rec['new']} new,"
-        f" {rec['changed']} changed, {rec['removed']} removed; files read {r.files_read},"
-        f" skipped {r.files_skipped}; read {_mb(r.bytes_read)}, stored {_mb(r.bytes_stored)}"
-        f" in {r.seconds:.1f}s"
-    )
 
 
 @main.command()
@@ -103,24 +76,21 @@ def snapshot(
     Exit codes: 0 done, 1 error (nothing committed), 2 usage, 3 committed but incomplete.
     """
     from snapexport.progress import reporter_for
-    from snapexport.snapshot import SnapshotOptions, take_snapshot
-    from snapexport.store import Store
+    from snapexport.snapshot import SnapshotOptions, record_snapshot
+    from snapexport.source import SourceRequest
 
-    source: Source
-    if from_export is not None:
-        from snapexport.source.export import ExportSource
-
-        source = ExportSource(from_export, passphrase=passphrase)
-    else:
-        from snapexport.source import connect_site
-
-        chosen = None if profile == "auto" else profile
-        options_for: dict[str, Any] = {"batch_size": batch_size}
-        if chosen == "django" or include or exclude or extra_folder or natural_keys:
-            options_for.update(include=include, exclude=exclude, extra_folders=extra_folder)
-            if natural_keys:
-                options_for.update(natural_foreign=True, natural_primary=True)
-        source = connect_site(settings, [pythonpath] if pythonpath else [], chosen, **options_for)
+    site = SourceRequest(
+        settings=settings,
+        pythonpath=pythonpath,
+        profile=profile,
+        include=tuple(include),
+        exclude=tuple(exclude),
+        natural_keys=natural_keys,
+        extra_folders=tuple(extra_folder),
+        batch_size=batch_size,
+        from_export=from_export,
+        passphrase=passphrase,
+    )
     options = SnapshotOptions(
         tags=tags,
         batch_size=batch_size,
@@ -128,12 +98,11 @@ def snapshot(
         verify_records=verify_records,
         strict=strict,
     )
-    with Store.open(store_location, write=True) as store:
-        result = take_snapshot(store, source, options, reporter_for(quiet=as_json))
+    result = record_snapshot(store_location, site, options, reporter_for(quiet=as_json))
     if as_json:
-        click.echo(json.dumps(result.summary()))
+        click.echo(json.dumps(result.as_json()))
     else:
-        click.echo(_summary_line(result))
+        click.echo(render.snapshot_line(result))
     for w in result.warnings:
         click.echo(f"snapexport: warning: {w}", err=True)
     for m in result.missing:
@@ -149,44 +118,11 @@ def snapshot(
 @handle_errors
 def snapshots(store_location: str, tag: str | None, as_json: bool) -> None:
     """List the store's snapshots, oldest first."""
-    from snapexport.snapshots import list_snapshots
-    from snapexport.store import Store
+    from snapexport.snapshots import snapshots_in
 
-    with Store.open(store_location) as store:
-        metas = list_snapshots(store, tag=tag)
+    listing = snapshots_in(store_location, tag=tag)
     if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "id": m.id,
-                        "short_id": m.short_id,
-                        "time": m.time.isoformat(),
-                        "host": m.host,
-                        "profile": m.profile,
-                        "tags": list(m.tags),
-                        "complete": m.complete,
-                        "documents": m.stats.get("documents"),
-                        "records": m.stats.get("records"),
-                        "files": m.stats.get("files"),
-                        "logical_bytes": m.stats.get("logical_bytes"),
-                        "bytes_added": m.stats.get("bytes_added"),
-                    }
-                    for m in metas
-                ]
-            )
-        )
+        click.echo(json.dumps(listing.as_json()))
         return
-    click.echo(
-        f"{'ID':<9} {'Time (UTC)':<20} {'Docs':>6} {'Records':>8} {'Files':>6}"
-        f" {'Size':>10} {'Added':>10}  State  Tags"
-    )
-    for m in metas:
-        s = m.stats
-        click.echo(
-            f"{m.short_id:<9} {m.time.strftime('%Y-%m-%d %H:%M:%S'):<20}"
-            f" {s.get('documents', 0):>6} {s.get('records', 0):>8} {s.get('files', 0):>6}"
-            f" {_mb(s.get('logical_bytes', 0)):>10} {_mb(s.get('bytes_added', 0)):>10}"
-            f"  {'ok    ' if m.complete else 'INCOMPLETE'} {','.join(m.tags)}"
-        )
-    click.echo(f"{len(metas)} snapshot(s)")
+    for line in render.snapshot_table(listing):
+        click.echo(line)

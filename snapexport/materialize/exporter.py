@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from snapexport.errors import MaterializeError, SnapexportError, UsageError
+from snapexport.errors import EXIT_USAGE, ExportRequestError, MaterializeError, SnapexportError
 from snapexport.materialize import generic
 from snapexport.materialize.crypto import CRYPT_FIELDS, PLAINTEXT_NOTICE, FieldCrypto
 from snapexport.materialize.directory_sink import DirectorySink
@@ -71,7 +71,7 @@ def materialize(
 ) -> MaterializeResult:
     """Write ``view`` into ``target`` as ``document_exporter`` would with ``options``.
 
-    Raises UsageError for a bad target or flag combination, MaterializeError when the export
+    Raises ExportRequestError for a bad target or flag combination, MaterializeError when the export
     cannot be written (a directory export is then partial; a zip export leaves nothing).
     A snapshot that lacks files is written with what it has: ``result.missing`` lists the
     rest.
@@ -80,7 +80,7 @@ def materialize(
     target = Path(target)
     check_target(target)
     if options.zip and (options.compare_checksums or options.compare_json):
-        raise UsageError(
+        raise ExportRequestError(
             "--compare-checksums and --compare-json have no effect when used with --zip"
         )
     tz = _time_zone(view)
@@ -120,22 +120,22 @@ def _sections_of(view: SnapshotView) -> list[str]:
 def check_target(target: Path) -> None:
     """The exporter's three checks on TARGET (it is never created)."""
     if not target.exists():
-        raise UsageError("That path doesn't exist")
+        raise ExportRequestError("That path doesn't exist")
     if not target.is_dir():
-        raise UsageError("That path isn't a directory")
+        raise ExportRequestError("That path isn't a directory")
     if not os.access(target, os.W_OK):
-        raise UsageError("That path doesn't appear to be writable")
+        raise ExportRequestError("That path doesn't appear to be writable")
 
 
 def zip_path(view: SnapshotView, target: Path, options: ExportOptions, tz: tzinfo) -> Path:
     """``(target / name).with_suffix(".zip")``; default name export-<local date ISO>."""
     name = options.zip_name or f"export-{view.meta.time.astimezone(tz).date().isoformat()}"
     if "/" in name or os.sep in name or name in ("", ".", ".."):
-        raise UsageError(f"--zip-name {name!r} must be a plain file name")
+        raise ExportRequestError(f"--zip-name {name!r} must be a plain file name")
     try:
         return (target / name).with_suffix(".zip")
     except ValueError as err:
-        raise UsageError(f"--zip-name {name!r} is not a usable file name") from err
+        raise ExportRequestError(f"--zip-name {name!r} is not a usable file name") from err
 
 
 def make_sink(view: SnapshotView, target: Path, options: ExportOptions, tz: tzinfo) -> Sink:
@@ -269,7 +269,9 @@ class _PaperlessRun:
         )
 
     def _failed(self, err: SnapexportError) -> SnapexportError:
-        if isinstance(err, UsageError) or isinstance(self.sink, ZipSink):
+        # what the caller asked wrongly (exit 2: a passphrase that does not decrypt) is not
+        # a failure of the export; a zip export leaves nothing behind to call partial
+        if err.exit_code == EXIT_USAGE or isinstance(self.sink, ZipSink):
             return err
         return MaterializeError(f"{err} (the export in {self.target} is partial)")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from snapexport.errors import MaterializeError, SnapexportError, UsageError
+from snapexport.errors import ExportRequestError, MaterializeError, SnapexportError
 from snapexport.materialize.encoding import ManifestWriter
 from snapexport.materialize.naming import check_inside
 from snapexport.materialize.options import (
@@ -42,7 +42,7 @@ def materialize_django(
     """Write a ``django``-profile snapshot (see module docstring)."""
     for attr, flag in _PAPERLESS_ONLY.items():
         if getattr(options, attr):
-            raise UsageError(f"{flag} applies to paperless snapshots only")
+            raise ExportRequestError(f"{flag} applies to paperless snapshots only")
     v = view
     records = 0
     try:

@@ -7,10 +7,12 @@ returns the profile's ``Source`` (see ``base.py`` for the contract).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from snapexport.source.base import Source
     from snapexport.source.django_site import SiteSource
 
 PROFILES = ("paperless", "django")
@@ -44,3 +46,39 @@ def connect_site(
     from snapexport.source.django import DjangoSource
 
     return DjangoSource(**options)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRequest:
+    """Which source ``snapexport snapshot`` reads: a live site, or an export on disk."""
+
+    settings: str | None = None
+    pythonpath: str | None = None
+    profile: str = "auto"  # 'auto' | 'paperless' | 'django'
+    include: tuple[str, ...] = ()  # django profile: app or app.Model
+    exclude: tuple[str, ...] = ()
+    natural_keys: bool = False
+    extra_folders: tuple[str, ...] = ()
+    batch_size: int = 500
+    from_export: Path | None = None  # an export (folder or zip) instead of a live site
+    passphrase: str | None = None  # with from_export: the export's passphrase
+
+
+def open_source(request: SourceRequest) -> Source:
+    """The ``Source`` a request names (booting the site's Django for a live site).
+
+    Any django-profile option (include, exclude, extra folders, natural keys) implies that
+    profile's options even when the profile is detected.
+    """
+    if request.from_export is not None:
+        from snapexport.source.export import ExportSource
+
+        return ExportSource(request.from_export, passphrase=request.passphrase)
+    chosen = None if request.profile == "auto" else request.profile
+    options: dict[str, Any] = {"batch_size": request.batch_size}
+    r = request
+    if chosen == "django" or r.include or r.exclude or r.extra_folders or r.natural_keys:
+        options.update(include=r.include, exclude=r.exclude, extra_folders=r.extra_folders)
+        if r.natural_keys:
+            options.update(natural_foreign=True, natural_primary=True)
+    return connect_site(r.settings, [r.pythonpath] if r.pythonpath else [], chosen, **options)

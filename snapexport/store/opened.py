@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from snapexport.catalog.db import Catalog
 from snapexport.catalog.meta import MetaKey
@@ -264,6 +266,37 @@ class Store(BlobStore):
             self.close()
         else:
             self.abort()
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """What ``snapexport init`` made."""
+
+    store_id: str
+    location: str
+    encrypted: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {"store_id": self.store_id, "location": self.location, "encrypted": self.encrypted}
+
+
+def create_store(
+    store_location: str | Path, *, compression_level: int = 3, encrypt: bool = False
+) -> Created:
+    """``snapexport init``: create an empty store (a folder, or an s3://bucket/prefix)."""
+    with Store.init(store_location, compression_level=compression_level,
+                    encrypt=encrypt) as store:  # fmt: skip
+        return Created(store.config.store_id, str(store.location), encrypt)
+
+
+Rebuilt = journal_rebuild.RebuildResult  # what ``snapexport rebuild-catalog`` did
+
+
+def rebuild(
+    store_location: str | Path, *, password: str | None = None, stop_at_last_good: bool = False
+) -> journal_rebuild.RebuildResult:
+    """``snapexport rebuild-catalog``, as a result object."""
+    return rebuild_catalog(store_location, password=password, stop_at_last_good=stop_at_last_good)
 
 
 def rebuild_catalog(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
+from snapexport.store.opened import Store
 from snapexport.store.repository import BlobStore
 
 
@@ -26,6 +28,9 @@ class ContentStats:
 
     def as_dict(self) -> dict[str, int | float]:
         return dataclasses.asdict(self)
+
+    def as_json(self) -> dict[str, int | float]:
+        return self.as_dict()
 
 
 def _ratio(a: int, b: int) -> float:
@@ -52,3 +57,9 @@ def content_stats(store: BlobStore) -> ContentStats:
         dedup_ratio=_ratio(t.blob_bytes, t.chunk_plain_bytes),
         total_ratio=_ratio(t.blob_bytes, t.pack_bytes),
     )
+
+
+def stats_of(store_location: str | Path) -> ContentStats:
+    """``snapexport stats``: the figures of the store at ``store_location``."""
+    with Store.open(store_location) as store:
+        return content_stats(store)

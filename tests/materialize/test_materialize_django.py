@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import SourceView
 
-from snapexport.errors import UsageError
+from snapexport.errors import ExportRequestError
 from snapexport.materialize import ExportOptions, materialize
 
 
@@ -31,5 +31,5 @@ def test_django_profile_writes_all_records_and_storage_paths(
 
 def test_django_profile_refuses_paperless_flags(plain_view: SourceView, tmp_path: Path) -> None:
     view = plain_view.copy().with_meta(profile="django")
-    with pytest.raises(UsageError, match="paperless snapshots only"):
+    with pytest.raises(ExportRequestError, match="paperless snapshots only"):
         materialize(view, tmp_path, ExportOptions(split_manifest=True))

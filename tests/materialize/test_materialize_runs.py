@@ -15,7 +15,7 @@ import blake3
 import pytest
 from conftest import SourceView
 
-from snapexport.errors import CorruptionError, MaterializeError, UsageError
+from snapexport.errors import CorruptionError, ExportRequestError, MaterializeError
 from snapexport.materialize import ExportOptions, exporter, materialize
 from snapexport.materialize.view import MissingFile, SnapshotMeta, StoredFile, StoredRecord
 from snapexport.store import Store
@@ -234,22 +234,22 @@ def test_zip_compression_modes(plain_view: SourceView, tmp_path: Path, mode: str
 
 
 def test_target_checks(plain_view: SourceView, tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="That path doesn't exist"):
+    with pytest.raises(ExportRequestError, match="That path doesn't exist"):
         materialize(plain_view, tmp_path / "nope", ExportOptions())
     (tmp_path / "file").write_text("x")
-    with pytest.raises(UsageError, match="That path isn't a directory"):
+    with pytest.raises(ExportRequestError, match="That path isn't a directory"):
         materialize(plain_view, tmp_path / "file", ExportOptions())
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
     if os.access(locked, os.W_OK):
         pytest.skip("running as a user that can write anywhere")
-    with pytest.raises(UsageError, match="That path doesn't appear to be writable"):
+    with pytest.raises(ExportRequestError, match="That path doesn't appear to be writable"):
         materialize(plain_view, locked, ExportOptions())
 
 
 @pytest.mark.parametrize("flag", ["compare_checksums", "compare_json"])
 def test_zip_refuses_compare_flags(plain_view: SourceView, tmp_path: Path, flag: str) -> None:
-    with pytest.raises(UsageError, match="no effect when used with --zip"):
+    with pytest.raises(ExportRequestError, match="no effect when used with --zip"):
         materialize(plain_view, tmp_path, ExportOptions(zip=True, **{flag: True}))
 
 

@@ -1,0 +1,131 @@
+"""Text for people: how the commands' result objects read on a terminal or in a cron mail.
+
+The library returns result objects (each with ``as_json()`` for ``--json``); the commands
+hand them here for the text they print. The words are part of the interface (tests compare
+them), so they change only on purpose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # each command imports only what it runs (tests/test_cli_lazy.py)
+    from snapexport.check import CheckReport
+    from snapexport.materializing import Materialized
+    from snapexport.prune import PruneOutcome
+    from snapexport.snapshot import SnapshotResult
+    from snapexport.snapshots import SnapshotList
+    from snapexport.store.opened import Created, Rebuilt
+    from snapexport.store.stats import ContentStats
+
+
+def mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def created_line(created: Created) -> str:
+    what = "encrypted store" if created.encrypted else "store"
+    return f"created {what} {created.store_id} at {created.location}"
+
+
+def rebuilt_line(rebuilt: Rebuilt) -> str:
+    if rebuilt.checkpoint is None:
+        found = "no catalog checkpoint (content only)"
+    else:
+        found = f"checkpoint {rebuilt.checkpoint} and {rebuilt.deltas} delta(s)"
+    return f"rebuilt the catalog from {rebuilt.packs} packs: {found}"
+
+
+def rebuild_stopped_lines(rebuilt: Rebuilt) -> list[str]:
+    """For stderr, when a rebuild stopped at the last good state."""
+    if rebuilt.stopped_at is None:
+        return []
+    lost = ", ".join(s[:8] for s in rebuilt.lost_snapshots) or "none recorded after it"
+    return [
+        f"stopped at the last good state: {rebuilt.problem}",
+        f"snapshots lost: {lost} (and any the damaged delta itself recorded)",
+    ]
+
+
+def materialized_line(done: Materialized) -> str:
+    r = done.result
+    state = "" if r.complete else f", INCOMPLETE: {len(r.missing)} file(s) missing"
+    return (
+        f"materialized snapshot {done.snapshot.short_id} to {r.path}: {r.documents}"
+        f" documents, {r.records} records, {r.files_written} files written,"
+        f" {r.files_skipped} unchanged, {r.bytes_written / 1e6:.1f} MB{state}"
+    )
+
+
+def check_summary(report: CheckReport) -> str:
+    """What was checked: counts, and the bytes read with --read-data."""
+    what = f"{report.packs} packs, {report.chunks} chunks, {report.blobs} blobs"
+    if report.read_data:
+        what += f", {report.bytes_read / 1e6:.1f} MB read"
+    return what
+
+
+def stats_lines(figures: ContentStats) -> Iterator[str]:
+    yield f"packs:             {figures.packs} ({figures.stored_bytes / 1e6:.1f} MB stored)"
+    yield f"chunks:            {figures.chunks} ({figures.unique_bytes / 1e6:.1f} MB plain)"
+    yield f"blobs:             {figures.blobs} ({figures.logical_bytes / 1e6:.1f} MB logical)"
+    yield f"compression ratio: {figures.compression_ratio:.2f}"
+    yield f"dedup ratio:       {figures.dedup_ratio:.2f}"
+    yield f"total ratio:       {figures.total_ratio:.2f}"
+
+
+def snapshot_line(r: SnapshotResult) -> str:
+    """The one line ``snapexport snapshot`` prints."""
+    d = r.documents
+    docs = (
+        f"documents {d['new']} new, {d['changed']} changed, {d['unchanged']} unchanged,"
+        f" {d['removed']} removed; "
+        if any(d.values())
+        else ""
+    )
+    rec = r.records
+    state = "complete" if r.complete else f"INCOMPLETE ({len(r.missing)} file(s) missing)"
+    return (
+        f"snapshot {r.meta.short_id} saved, {state}: {docs}records {rec['new']} new,"
+        f" {rec['changed']} changed, {rec['removed']} removed; files read {r.files_read},"
+        f" skipped {r.files_skipped}; read {mb(r.bytes_read)}, stored {mb(r.bytes_stored)}"
+        f" in {r.seconds:.1f}s"
+    )
+
+
+def snapshot_table(listing: SnapshotList) -> Iterator[str]:
+    """``snapexport snapshots``: a header, one row per snapshot, a count."""
+    yield (
+        f"{'ID':<9} {'Time (UTC)':<20} {'Docs':>6} {'Records':>8} {'Files':>6}"
+        f" {'Size':>10} {'Added':>10}  State  Tags"
+    )
+    for m in listing.snapshots:
+        s = m.stats
+        yield (
+            f"{m.short_id:<9} {m.time.strftime('%Y-%m-%d %H:%M:%S'):<20}"
+            f" {s.get('documents', 0):>6} {s.get('records', 0):>8} {s.get('files', 0):>6}"
+            f" {mb(s.get('logical_bytes', 0)):>10} {mb(s.get('bytes_added', 0)):>10}"
+            f"  {'ok    ' if m.complete else 'INCOMPLETE'} {','.join(m.tags)}"
+        )
+    yield f"{len(listing.snapshots)} snapshot(s)"
+
+
+def prune_lines(outcome: PruneOutcome) -> Iterator[str]:
+    """``forget``/``prune``: one line per snapshot decided, a tally, then what was freed."""
+    plan, report, dry_run = outcome.plan, outcome.report, outcome.dry_run
+    if plan is not None:
+        for d in plan.decisions:
+            verb = "keep  " if d.keep else ("would remove" if dry_run else "remove")
+            why = f"  ({', '.join(d.reasons)})" if d.keep else ""
+            yield f"{verb:<12} {d.snapshot.short_id} {d.snapshot.time:%Y-%m-%d %H:%M:%S}{why}"
+        yield f"{len(plan.keep)} kept, {len(plan.remove)} {'to remove' if dry_run else 'removed'}"
+    if outcome.collected:
+        prefix = "would free" if dry_run else "freed"
+        yield (
+            f"{prefix} {report.store.get('bytes_freed', 0) / 1e6:.1f} MB:"
+            f" {report.record_spans_deleted} record versions, {report.file_spans_deleted} file"
+            f" versions, {report.store.get('blobs_deleted', 0)} blobs,"
+            f" {report.store.get('packs_deleted', 0)} packs deleted,"
+            f" {report.store.get('packs_repacked', 0)} repacked"
+        )
