@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from snapexport.cli import handle_errors, main, store_option
+from snapexport.cli import handle_errors, main, render, store_option
 from snapexport.errors import StoreError
 
 
@@ -38,13 +38,10 @@ _new_option = click.option(
 @handle_errors
 def key_list(store_location: str) -> None:
     """List the key objects; * marks the one the password opens."""
-    from snapexport.store import Store, keys
+    from snapexport.store.keyring import list_passwords
 
-    with Store.open(store_location) as store:
-        _require_encrypted(store)
-        for k in keys.list_keys(store.backend):
-            mark = "*" if k.id == store.key_id else " "
-            click.echo(f"{mark} {k.id[:12]}  {k.created}  {k.user}@{k.host}  {k.kdf}")
+    for line in render.key_lines(list_passwords(store_location)):
+        click.echo(line)
 
 
 @key.command("add")
@@ -53,13 +50,10 @@ def key_list(store_location: str) -> None:
 @handle_errors
 def key_add(store_location: str, new_password_file: str | None) -> None:
     """Add a password that opens the store too."""
-    from snapexport.store import Store, keys
+    from snapexport.store.keyring import add_password
 
-    with Store.open(store_location, write=True) as store:
-        _require_encrypted(store)
-        assert store.master is not None
-        key_id = keys.add_key(store.backend, store.master, _new_password(new_password_file))
-    click.echo(f"added key {key_id[:12]}")
+    done = add_password(store_location, lambda: _new_password(new_password_file))
+    click.echo(render.key_change_line(done))
 
 
 @key.command("remove")
@@ -68,13 +62,9 @@ def key_add(store_location: str, new_password_file: str | None) -> None:
 @handle_errors
 def key_remove(store_location: str, key_id: str) -> None:
     """Remove a key object (not the one the given password opens)."""
-    from snapexport.store import Store, keys
+    from snapexport.store.keyring import remove_password
 
-    with Store.open(store_location, write=True) as store:
-        _require_encrypted(store)
-        assert store.key_id is not None
-        gone = keys.remove_key(store.backend, key_id, current=store.key_id)
-    click.echo(f"removed key {gone[:12]}")
+    click.echo(render.key_change_line(remove_password(store_location, key_id)))
 
 
 @key.command("passwd")
@@ -83,16 +73,7 @@ def key_remove(store_location: str, key_id: str) -> None:
 @handle_errors
 def key_passwd(store_location: str, new_password_file: str | None) -> None:
     """Change the password: add a key for the new one, then remove the old key."""
-    from snapexport.store import Store, keys
+    from snapexport.store.keyring import change_password
 
-    with Store.open(store_location, write=True) as store:
-        _require_encrypted(store)
-        assert store.master is not None and store.key_id is not None
-        new_id = keys.add_key(store.backend, store.master, _new_password(new_password_file))
-        store.backend.remove(keys.KEYS_PREFIX + store.key_id)
-    click.echo(f"password changed: key {new_id[:12]} replaces {store.key_id[:12]}")
-
-
-def _require_encrypted(store: object) -> None:
-    if getattr(store, "master", None) is None:
-        raise StoreError("the store is not encrypted: it has no keys")
+    done = change_password(store_location, lambda: _new_password(new_password_file))
+    click.echo(render.key_change_line(done))

@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # each command imports only what it runs (tests/test_cli_lazy.py)
     from snapexport.check import CheckReport
+    from snapexport.demo.tour import DemoRun
     from snapexport.materializing import Materialized
     from snapexport.prune import PruneOutcome
     from snapexport.snapshot import SnapshotResult
     from snapexport.snapshots import SnapshotList
+    from snapexport.store.keyring import KeyChange, KeyList
     from snapexport.store.opened import Created, Rebuilt
     from snapexport.store.stats import ContentStats
 
@@ -129,3 +131,39 @@ def prune_lines(outcome: PruneOutcome) -> Iterator[str]:
             f" {report.store.get('packs_deleted', 0)} packs deleted,"
             f" {report.store.get('packs_repacked', 0)} repacked"
         )
+
+
+def key_lines(listing: KeyList) -> Iterator[str]:
+    """``key list``: one line per key object; * marks the one the password opened."""
+    for k in listing.keys:
+        mark = "*" if k.id == listing.current else " "
+        yield f"{mark} {k.id[:12]}  {k.created}  {k.user}@{k.host}  {k.kdf}"
+
+
+def key_change_line(change: KeyChange) -> str:
+    if change.added and change.removed:
+        return f"password changed: key {change.added[:12]} replaces {change.removed[:12]}"
+    if change.added:
+        return f"added key {change.added[:12]}"
+    assert change.removed is not None
+    return f"removed key {change.removed[:12]}"
+
+
+def demo_lines(run: DemoRun) -> Iterator[str]:
+    """``demo``: one line per snapshot taken, what the night cost, what to try next."""
+    for name, r in run.results:
+        d = r.documents
+        yield (
+            f"{name}: snapshot {r.meta.short_id}: documents {d['new']} new, {d['changed']}"
+            f" changed, {d['removed']} removed, {d['unchanged']} unchanged; files read"
+            f" {r.files_read} ({r.bytes_read / 1e6:.2f} MB), skipped {r.files_skipped};"
+            f" stored {r.bytes_stored / 1e6:.2f} MB in {r.seconds:.2f}s"
+        )
+    first, last = run.results[0][1], run.results[-1][1]
+    if len(run.results) > 1 and first.bytes_stored:
+        share = 100 * last.bytes_stored / first.bytes_stored
+        yield f"the night cost {share:.1f}% of the first snapshot's stored bytes"
+    yield (
+        f"next: snapexport materialize --store {run.store} --zip OUT   |"
+        f"   snapexport diff --store {run.store} latest~1 latest"
+    )
