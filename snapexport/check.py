@@ -20,7 +20,7 @@ from typing import Any
 
 from snapexport.checkscope import PackSubset
 from snapexport.errors import CorruptionError, StoreLockedError
-from snapexport.store import Store, recovery
+from snapexport.store import Store, journal, recovery
 from snapexport.store.missing import LostPacks, forget_missing_packs
 from snapexport.store.opened import OPEN_NOTES
 from snapexport.values import SnapshotMeta
@@ -153,6 +153,7 @@ def check_store(
     _check_spans(store, report)
     _check_blobs(store, report)
     _check_lost_files(store, report)
+    report.problems += journal.problems(store, set(present))
     to_read = _scoped(store, report, set(good_packs), subset, snapshots)
     if report.read_data:
         for pid, size in good_packs.items():
@@ -223,6 +224,9 @@ def _check_lost_files(store: Store, report: CheckReport) -> None:
 
 def _recover(store: Store, report: CheckReport) -> None:
     done = recovery.recover(store)
+    finished = journal.finish_pending(store)
+    if finished:
+        report.repairs.append(finished)
     for name in done.temp_removed:
         where = name if "/" in name else f"tmp/{name}"
         report.repairs.append(f"removed stray temp file {where}")

@@ -171,9 +171,9 @@ def run_prune(
                 catalog.retention.forget(s.seq for s in plan.remove)
             if collect:
                 report.add(catalog.retention.collect_spans())
-                # A real run saves a new catalog image when it changed the snapshot
-                # tables, and then frees the one before it (see below).
-                replaced = catalog.images.current().get("state") != catalog.images.state()
+                # A real run saves a checkpoint of the catalog when it changed it, and
+                # then frees the journal entries before it (see below).
+                replaced = catalog.journal.log_max() > 0 or store.config.version < 3
                 result = collect_garbage(
                     store, catalog.retention.live_blobs(), max_unused=max_unused,
                     dry_run=True, keep_image=not replaced,
@@ -190,11 +190,11 @@ def run_prune(
             store.backend = _CheckpointedBackend(store.backend)
         result = store.collect_garbage(catalog.retention.live_blobs(), max_unused=max_unused)
         report.store = dict(result.as_dict())
-        # The store keeps its newest catalog image and saves a new one when the snapshot
-        # tables changed, which this prune did: saved on close, the new image would leave
-        # the one before it for the next prune to free. Save it now and collect again, so
-        # that one prune frees everything its policy and max_unused allow.
-        if store.publish_catalog() is not None:
+        # The store keeps its newest checkpoint and the deltas since. Saved on close, this
+        # prune's change would be one more delta, leaving them all for the next prune to
+        # free. Save a checkpoint now and collect again, so that one prune frees everything
+        # its policy and max_unused allow.
+        if store.publish_catalog(checkpoint=True) is not None:
             again = store.collect_garbage(catalog.retention.live_blobs(), max_unused=max_unused)
             for key, value in again.as_dict().items():
                 if key != "dry_run":

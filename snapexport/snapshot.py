@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import blake3
-import zstandard
 
 from snapexport.catalog import records as spans
 from snapexport.catalog.records import Spans
@@ -249,7 +248,7 @@ class _Walk(FileWalk):
         self.options = options
         self.per_model: dict[str, _Counts] = {}
         self.records_verified = 0
-        self._cctx = zstandard.ZstdCompressor(level=6)
+        self._cctx = store.catalog.record_texts.compressor()
         self._mismatches: list[str] = []
 
     def total_records(self) -> _Counts:

@@ -24,8 +24,11 @@ from snapexport.catalog.coverage import Coverage
 from snapexport.catalog.documents import Documents
 from snapexport.catalog.garbage import Garbage
 from snapexport.catalog.images import Images
+from snapexport.catalog.journal import Journal
 from snapexport.catalog.meta import MetaKey
 from snapexport.catalog.records import Spans
+from snapexport.catalog.recordtext import RecordTexts
+from snapexport.catalog.recordtext import load as load_record_dicts
 from snapexport.catalog.references import References
 from snapexport.catalog.retention import Retention
 from snapexport.catalog.schema import MIGRATIONS, SCHEMA_VERSION
@@ -113,6 +116,16 @@ class Catalog:
         """Bookkeeping of the catalog's own images in the store."""
         return Images(self.conn)
 
+    @cached_property
+    def record_texts(self) -> RecordTexts:
+        """How record texts are compressed (zstd with a dictionary trained on the site)."""
+        return RecordTexts(self.conn)
+
+    @cached_property
+    def journal(self) -> Journal:
+        """The catalog journal: what changed since the last delta, the chain (#15)."""
+        return Journal(self.conn)
+
     @classmethod
     def open(cls, path: str | Path, *, create: bool = False, read_only: bool = False) -> Catalog:
         """Open (or with ``create``, create) the catalog at ``path`` and migrate it forward.
@@ -140,6 +153,7 @@ class Catalog:
             conn.execute("PRAGMA foreign_keys = OFF")
             catalog = cls(conn, path)
             catalog._migrate()
+            load_record_dicts(conn)
         except sqlite3.DatabaseError as err:
             raise StoreError(
                 f"catalog {path} is unreadable ({err}): rebuild it from the packs with"

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import zstandard
 
+from snapexport.catalog import recordtext
 from snapexport.values import MissingFile, StoredFile, StoredRecord
 
 ALIVE = "born <= :seq AND (died IS NULL OR died > :seq)"
@@ -101,10 +102,7 @@ def blob_by_checksum(
 
 
 _dctx = zstandard.ZstdDecompressor()
-
-
-def decode_text(data: bytes) -> str:
-    return _dctx.decompress(data).decode("utf-8")
+decode_text = recordtext.decode_text  # a stored record text (recordtext.py), as str
 
 
 def records_of(conn: sqlite3.Connection, seq: int, model: str) -> Iterator[StoredRecord]:

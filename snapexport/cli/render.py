@@ -32,9 +32,22 @@ def created_line(created: Created) -> str:
 
 
 def rebuilt_line(rebuilt: Rebuilt) -> str:
-    gen = rebuilt.generation
-    found = f"catalog image {gen}" if gen is not None else "no catalog image (content only)"
+    if rebuilt.checkpoint is None:
+        found = "no catalog checkpoint (content only)"
+    else:
+        found = f"checkpoint {rebuilt.checkpoint} and {rebuilt.deltas} delta(s)"
     return f"rebuilt the catalog from {rebuilt.packs} packs: {found}"
+
+
+def rebuild_stopped_lines(rebuilt: Rebuilt) -> list[str]:
+    """For stderr, when a rebuild stopped at the last good state."""
+    if rebuilt.stopped_at is None:
+        return []
+    lost = ", ".join(s[:8] for s in rebuilt.lost_snapshots) or "none recorded after it"
+    return [
+        f"stopped at the last good state: {rebuilt.problem}",
+        f"snapshots lost: {lost} (and any the damaged delta itself recorded)",
+    ]
 
 
 def materialized_line(done: Materialized) -> str:

@@ -29,12 +29,22 @@ def init(store_location: str, compression_level: int, encrypt: bool) -> None:
 
 @main.command("rebuild-catalog")
 @store_option
+@click.option("--stop-at-last-good", is_flag=True,
+              help="When a catalog delta is missing or damaged, keep the state before it "
+                   "(naming the snapshots lost) instead of stopping with an error.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="One JSON object for scripts.")
 @handle_errors
-def rebuild_catalog(store_location: str) -> None:
+def rebuild_catalog(store_location: str, stop_at_last_good: bool, as_json: bool) -> None:
     """Rebuild a lost or damaged catalog from the pack files alone."""
     from snapexport.store.opened import rebuild
 
-    click.echo(render.rebuilt_line(rebuild(store_location)))
+    result = rebuild(store_location, stop_at_last_good=stop_at_last_good)
+    if as_json:
+        click.echo(json.dumps(result.as_json()))
+        return
+    click.echo(render.rebuilt_line(result))
+    for line in render.rebuild_stopped_lines(result):
+        click.echo(line, err=True)
 
 
 @main.command()

@@ -25,7 +25,7 @@ from snapexport.catalog.db import Catalog
 from snapexport.catalog.meta import MetaKey
 from snapexport.errors import StoreError, UsageError
 from snapexport.fsutil import PRIVATE_DIR, private_dir
-from snapexport.store import catalog_image, gc, keys, recovery
+from snapexport.store import gc, journal, journal_rebuild, keys, recovery
 from snapexport.store.backend import Backend, open_backend
 from snapexport.store.chunker import Chunker, ChunkerParams
 from snapexport.store.compression import Codecs
@@ -212,7 +212,7 @@ class Store(BlobStore):
             )
         try:
             if not in_store:
-                catalog_image.sync_local(loc, backend, config, master, key_id, work)
+                journal_rebuild.sync_local(loc, backend, config, master, key_id, work)
             catalog = Catalog.open(work / CATALOG_FILE, read_only=read_only and in_store)
         except BaseException:
             lock.release()
@@ -258,14 +258,15 @@ class Store(BlobStore):
         self._collected = self._collected or not dry_run
         return report
 
-    def publish_catalog(self) -> int | None:
-        """Save an image of the catalog into the packs (and, when the catalog lives in the
-        cache, an encrypted copy under ``catalog/``) if it changed since the last one.
+    def publish_catalog(self, *, checkpoint: bool = False) -> int | None:
+        """Save what this writer changed in the catalog into the store: a delta, or now and
+        then a checkpoint (always with ``checkpoint``), and, when the catalog lives in the
+        cache, a catalog copy.
 
-        Called on close; returns the new image generation or None when nothing changed.
+        Called on close; returns the new journal generation or None when nothing changed.
         """
         self._require_writer()
-        return catalog_image.publish(self, prune_copies=self._collected)
+        return journal.publish(self, prune_copies=self._collected, checkpoint=checkpoint)
 
     def close(self) -> None:
         """Flush (when writing), then release the lock and the catalog."""
@@ -333,29 +334,21 @@ def create_store(
         return Created(store.config.store_id, str(store.location), encrypt)
 
 
-@dataclass(frozen=True, slots=True)
-class Rebuilt:
-    """What ``snapexport rebuild-catalog`` did."""
-
-    packs: int  # pack files indexed
-    generation: int | None  # the catalog image loaded; None: the packs hold none
-
-    def as_json(self) -> dict[str, Any]:
-        return {"packs": self.packs, "catalog_image": self.generation}
+Rebuilt = journal_rebuild.RebuildResult  # what ``snapexport rebuild-catalog`` did
 
 
-def rebuild(store_location: str | Path, *, password: str | None = None) -> Rebuilt:
+def rebuild(
+    store_location: str | Path, *, password: str | None = None, stop_at_last_good: bool = False
+) -> journal_rebuild.RebuildResult:
     """``snapexport rebuild-catalog``, as a result object."""
-    return Rebuilt(*rebuild_catalog(store_location, password=password))
+    return rebuild_catalog(store_location, password=password, stop_at_last_good=stop_at_last_good)
 
 
 def rebuild_catalog(
-    store_location: str | Path, *, password: str | None = None
-) -> tuple[int, int | None]:
-    """``snapexport rebuild-catalog``: replace the catalog with one rebuilt from the packs.
-
-    Returns (packs indexed, image generation or None when the packs hold no image).
-    """
+    store_location: str | Path, *, password: str | None = None, stop_at_last_good: bool = False
+) -> journal_rebuild.RebuildResult:
+    """``snapexport rebuild-catalog``: replace the catalog with one rebuilt from the packs
+    (the newest checkpoint and its deltas, store/journal_rebuild.py)."""
     loc = StoreLocation.parse(store_location)
     backend = open_backend(loc)
     config = StoreConfig.read(backend, str(loc))
@@ -363,7 +356,8 @@ def rebuild_catalog(
     work = work_dir(loc, config)
     lock = retrying(lambda: take_lock(loc, backend, exclusive=True), wait_seconds())
     try:
-        return catalog_image.rebuild_from_packs(loc, backend, config, master, key_id, work)
+        return journal_rebuild.rebuild_with_lock(loc, backend, config, master, key_id, work,
+                                                 stop_at_last_good=stop_at_last_good)  # fmt: skip
     except sqlite3.Error as err:
         raise StoreError(f"cannot rebuild the catalog: {err}") from err
     finally:

@@ -155,18 +155,21 @@ class ReindexReport:
     damaged: tuple[str, ...]
 
 
-def reindex(store: BlobStore) -> ReindexReport:
+def reindex(store: BlobStore, *, only_unknown: bool = False) -> ReindexReport:
     """Rebuild the packs and chunks tables from the pack files' trailers alone.
 
     Existing rows are kept; missing pack and chunk rows are added. Only each pack's footer
-    and index are read. Blob rows cannot be rebuilt this way: a blob's chunk list lives
-    only in the catalog.
+    and index are read (with ``only_unknown``, only of packs the catalog does not list).
+    Blob rows cannot be rebuilt this way: a blob's chunk list lives only in the catalog
+    (and its journal).
     """
     found, _ = list_pack_objects(store)
     known = store.catalog.content.pack_ids()
     damaged: list[str] = []
     packs_added = chunks_added = 0
     for pid, size in sorted(found.items()):
+        if only_unknown and pid in known:
+            continue
         name = packs.object_name(pid)
         try:
             footer = store.backend.load(name, max(size - packs.FOOTER_SIZE, 0))

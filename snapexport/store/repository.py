@@ -350,7 +350,12 @@ class BlobStore:
             raise StoreError("internal error: blobs left pending after flush")
 
     def put_stream(
-        self, f: BinaryIO, chunker: Chunker, *, compressible: bool | None = None
+        self,
+        f: BinaryIO,
+        chunker: Chunker,
+        *,
+        compressible: bool | None = None,
+        kind: int = KIND_DATA,
     ) -> BlobRef:
         """Store stream ``f`` as one blob cut by ``chunker`` instead of the store's own.
 
@@ -362,7 +367,7 @@ class BlobStore:
         sink = self._packs()
         saved, sink.max_queued_bytes = sink.max_queued_bytes, 4 * chunker.params.avg_size
         try:
-            return self._put_chunks(chunker.chunks(f), compressible)
+            return self._put_chunks(chunker.chunks(f), compressible, kind)
         finally:
             sink.max_queued_bytes = saved
 
