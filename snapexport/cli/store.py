@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
@@ -18,49 +17,52 @@ from snapexport.errors import EXIT_ERROR
 @click.option("--encrypt", is_flag=True,
               help="Encrypt everything in the store (password: SNAPEXPORT_PASSWORD, "
                    "--password-file, or a prompt on a terminal).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="One JSON object for scripts.")
 @handle_errors
-def init(store_location: str, compression_level: int, encrypt: bool) -> None:
+def init(store_location: str, compression_level: int, encrypt: bool, as_json: bool) -> None:
     """Create an empty store (a folder, or an s3://bucket/prefix)."""
     from snapexport.store.opened import create_store
 
     created = create_store(store_location, compression_level=compression_level, encrypt=encrypt)
-    click.echo(render.created_line(created))
+    click.echo(render.json_line(created) if as_json else render.created_line(created))
 
 
 @main.command("rebuild-catalog")
 @store_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object for scripts.")
 @handle_errors
-def rebuild_catalog(store_location: str) -> None:
+def rebuild_catalog(store_location: str, as_json: bool) -> None:
     """Rebuild a lost or damaged catalog from the pack files alone."""
     from snapexport.store.opened import rebuild
 
-    click.echo(render.rebuilt_line(rebuild(store_location)))
+    rebuilt = rebuild(store_location)
+    click.echo(render.json_line(rebuilt) if as_json else render.rebuilt_line(rebuilt))
 
 
 @main.command()
 @store_option
 @click.option("--read-data", is_flag=True, help="Read, decompress and re-hash every chunk.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object for scripts.")
 @handle_errors
-def check(store_location: str, read_data: bool) -> None:
+def check(store_location: str, read_data: bool, as_json: bool) -> None:
     """Check that every catalog reference resolves (and with --read-data, every byte)."""
     from snapexport.check import run_check
 
     report = run_check(store_location, read_data=read_data)
-    for line in report.repairs:
-        click.echo(f"repaired: {line}")
-    for line in report.problems:
-        click.echo(f"damaged: {line}", err=True)
-    what = render.check_summary(report)
+    if as_json:
+        click.echo(render.json_line(report))
+        if not report.ok:
+            click.echo(render.check_failure_line(report), err=True)
+    else:
+        for to_stderr, line in render.check_lines(report):
+            click.echo(line, err=to_stderr)
     if not report.ok:
-        click.echo(f"snapexport: error: check found {len(report.problems)} problem(s) in "
-                   f"{what}", err=True)  # fmt: skip
         sys.exit(EXIT_ERROR)
-    click.echo(f"no problems found: {what}")
 
 
 @main.command()
 @store_option
-@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object for scripts.")
 @handle_errors
 def stats(store_location: str, as_json: bool) -> None:
     """Show chunk, pack and blob counts, stored versus logical bytes and the ratios."""
@@ -68,7 +70,7 @@ def stats(store_location: str, as_json: bool) -> None:
 
     figures = stats_of(store_location)
     if as_json:
-        click.echo(json.dumps(figures.as_json(), indent=2))
+        click.echo(render.json_line(figures))
         return
     for line in render.stats_lines(figures):
         click.echo(line)
