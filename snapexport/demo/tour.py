@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from snapexport.demo.generate import create_site, simulate_night
-from snapexport.errors import UsageError
+from snapexport.errors import RequestError
 from snapexport.progress import Reporter
 from snapexport.snapshot import SnapshotResult, take_snapshot
 from snapexport.snapshots import list_snapshots
@@ -39,7 +39,7 @@ def run_demo(
     site, store_path = folder / "site", folder / "store"
     fresh = not site.exists()
     if folder.exists() and fresh and any(folder.iterdir()):
-        raise UsageError(f"{folder} is not empty and holds no demo site")
+        raise RequestError(f"{folder} is not empty and holds no demo site")
     os.environ["SNAPEXPORT_DEMO_DIR"] = str(site.resolve())
     results: list[tuple[str, SnapshotResult]] = []
     if fresh:
