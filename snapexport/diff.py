@@ -436,6 +436,25 @@ def _document_change(
     return ("content changed" if content else "metadata changed"), what
 
 
+def record_field_changes(
+    changes: Changes, a: int, b: int, before: dict[str, Any], after: dict[str, Any]
+) -> list[FieldChange]:
+    """One record's fields from snapshot ``a`` to ``b``, named as ``diff --fields`` shows them
+    (``history`` uses this for each pair of a document's versions)."""
+    texts = _Texts(changes, a, {})
+    _want_names(texts, a, b, before, after)
+    texts.resolve()
+    return _field_changes(texts, a, b, before, after)
+
+
+def document_change(
+    before: dict[str, Any], after: dict[str, Any], files: dict[str, str], parts: set[str]
+) -> tuple[str, list[str]]:
+    """A changed document's kind ('trashed', 'restored', 'content changed', 'metadata
+    changed') and what changed about it, as ``diff`` names them."""
+    return _document_change(before, after, files, parts)
+
+
 def _totals(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
 

@@ -47,7 +47,11 @@ ALLOWED: dict[str, set[str]] = {
     "difftarget": {"diff", "store", "verify"},
     "materializing": {"materialize", "snapshots", "store"},
     "prune": {"catalog", "policy", "store"},
-    "check": {"catalog", "store"},
+    "check": {"catalog", "checkscope", "store"},
+    "checkscope": set(),
+    # single documents (ls, find, history, restore): read through the catalog's document
+    # index, name files with materialize's Namer, compare fields with diff's comparison
+    "documents": {"catalog", "diff", "materialize", "store"},
     "verify": {"materialize", "snapshots", "store"},
     # the demo site and its data need nothing; demo/tour.py (the `demo` verb) runs a night
     "demo": {"snapshot", "snapshots", "source", "store"},

@@ -18,6 +18,8 @@ from snapexport import __version__
 from snapexport.catalog import meta
 from snapexport.catalog.changes import Changes
 from snapexport.catalog.content import Content
+from snapexport.catalog.coverage import Coverage
+from snapexport.catalog.documents import Documents
 from snapexport.catalog.garbage import Garbage
 from snapexport.catalog.images import Images
 from snapexport.catalog.meta import MetaKey
@@ -92,6 +94,16 @@ class Catalog:
     def references(self) -> References:
         """Which catalog references do not resolve (check)."""
         return References(self.conn)
+
+    @cached_property
+    def coverage(self) -> Coverage:
+        """What given snapshots need: their packs, their unresolved references (check)."""
+        return Coverage(self.conn)
+
+    @cached_property
+    def documents(self) -> Documents:
+        """Documents through the document index (ls, find, history, restore)."""
+        return Documents(self.conn)
 
     @cached_property
     def images(self) -> Images:

@@ -139,6 +139,11 @@ COMMAND_MODULES: dict[str, str] = {
     "prune": "prune",
     "demo": "demo",
     "key": "keys",
+    "ls": "documents",
+    "find": "documents",
+    "history": "documents",
+    "restore": "documents",
+    "dump": "documents",
 }
 
 

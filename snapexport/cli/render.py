@@ -60,8 +60,12 @@ def materialized_line(done: Materialized) -> str:
 def check_summary(report: CheckReport) -> str:
     """What was checked: counts, and the bytes read with --read-data."""
     what = f"{report.packs} packs, {report.chunks} chunks, {report.blobs} blobs"
-    if report.read_data:
+    if report.read_data and report.scope == "all":
         what += f", {report.bytes_read / 1e6:.1f} MB read"
+    elif report.read_data:
+        what += (f"; read {report.packs_read} of {report.packs} packs"
+                 f" ({report.pack_bytes_read / 1e6:.1f} of {report.pack_bytes_total / 1e6:.1f}"
+                 f" MB, {report.scope})")  # fmt: skip
     return what
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from snapexport.cli import handle_errors, main, render, store_option
-from snapexport.errors import EXIT_INCOMPLETE
+from snapexport.errors import EXIT_ERROR, EXIT_INCOMPLETE
 
 
 @main.command()
@@ -42,6 +42,14 @@ from snapexport.errors import EXIT_INCOMPLETE
 @click.option("--passphrase", help="With --from-export: the export's passphrase.")
 @click.option("--tag", "tags", multiple=True, help="Tag the snapshot (repeatable).")
 @click.option("--batch-size", type=click.IntRange(1), default=500, show_default=True)
+@click.option(
+    "--db-timeout",
+    default="10min",
+    show_default=True,
+    metavar="DURATION",
+    help="Give up (exit 1, nothing committed) when a table stays locked this long"
+    " (e.g. 30s, 10min, 1h).",
+)
 @click.option("--verify-files", is_flag=True, help="Read and hash every file; trust no cache.")
 @click.option(
     "--verify-records",
@@ -65,6 +73,7 @@ def snapshot(
     passphrase: str | None,
     tags: tuple[str, ...],
     batch_size: int,
+    db_timeout: str,
     verify_files: bool,
     verify_records: bool,
     strict: bool,
@@ -78,6 +87,7 @@ def snapshot(
     from snapexport.progress import reporter_for
     from snapexport.snapshot import SnapshotOptions, record_snapshot
     from snapexport.source import SourceRequest
+    from snapexport.source.django_waits import parse_timeout
 
     site = SourceRequest(
         settings=settings,
@@ -88,6 +98,7 @@ def snapshot(
         natural_keys=natural_keys,
         extra_folders=tuple(extra_folder),
         batch_size=batch_size,
+        db_timeout=parse_timeout(db_timeout),
         from_export=from_export,
         passphrase=passphrase,
     )
@@ -114,15 +125,26 @@ def snapshot(
 @main.command()
 @store_option
 @click.option("--tag", help="Only snapshots with this tag.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON list for scripts.")
+@click.option("--max-age", metavar="DURATION",
+              help="Exit 1 with one line when the newest complete snapshot is older"
+                   " (e.g. 26h, 1d, 90min).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON list for scripts (with --max-age: an object, see docs).")  # fmt: skip
 @handle_errors
-def snapshots(store_location: str, tag: str | None, as_json: bool) -> None:
+def snapshots(store_location: str, tag: str | None, max_age: str | None, as_json: bool) -> None:
     """List the store's snapshots, oldest first."""
     from snapexport.snapshots import snapshots_in
 
-    listing = snapshots_in(store_location, tag=tag)
+    listing = snapshots_in(store_location, tag=tag, max_age=max_age)
+    fresh = listing.freshness
     if as_json:
         click.echo(json.dumps(listing.as_json()))
-        return
-    for line in render.snapshot_table(listing):
-        click.echo(line)
+    elif fresh is not None and fresh.fresh:
+        click.echo(fresh.summary())
+    elif fresh is None:
+        for line in render.snapshot_table(listing):
+            click.echo(line)
+    problem = fresh.problem() if fresh is not None else None
+    if problem is not None:
+        click.echo(f"snapexport: error: {problem}", err=True)
+        sys.exit(EXIT_ERROR)

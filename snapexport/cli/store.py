@@ -41,14 +41,22 @@ def rebuild_catalog(store_location: str, as_json: bool) -> None:
 
 @main.command()
 @store_option
+@click.argument("snapshots", nargs=-1, metavar="[SNAPSHOT]...")
 @click.option("--read-data", is_flag=True, help="Read, decompress and re-hash every chunk.")
+@click.option("--read-data-subset", "subset", metavar="N/M|P%",
+              help="Read only slice N of M of the packs (by id: M runs cover every pack once),"
+                   " or P%% of them at random.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="One JSON object for scripts.")
 @handle_errors
-def check(store_location: str, read_data: bool, as_json: bool) -> None:
-    """Check that every catalog reference resolves (and with --read-data, every byte)."""
+def check(store_location: str, snapshots: tuple[str, ...], read_data: bool,
+          subset: str | None, as_json: bool) -> None:  # fmt: skip
+    """Check that every catalog reference resolves (and with --read-data, every byte).
+
+    With SNAPSHOT ids, only what those snapshots need is read.
+    """
     from snapexport.check import run_check
 
-    report = run_check(store_location, read_data=read_data)
+    report = run_check(store_location, read_data=read_data, subset=subset, snapshots=snapshots)
     if as_json:
         click.echo(render.json_line(report))
         if not report.ok:

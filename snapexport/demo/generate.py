@@ -166,9 +166,25 @@ def _in_process(folder: Path) -> bool:
     return state
 
 
-def create_site(folder: Path, documents: int = 200, seed: int = 0) -> None:
-    """Create a migrated demo site with ``documents`` documents in ``folder``."""
+def create_site(
+    folder: Path, documents: int = 200, seed: int = 0, database: str | None = None
+) -> None:
+    """Create a migrated demo site with ``documents`` documents in ``folder``.
+
+    ``database``: a URL (``postgresql://…``, ``mysql://…``) of an empty database for the
+    site's records, kept in ``folder/database.url`` (mode 0600: it may hold a password);
+    None keeps them in ``folder/db.sqlite3``.
+    """
     folder = Path(folder)
+    if database:
+        from snapexport.demo.database import database_settings
+
+        database_settings(database)  # a bad URL fails here, before anything is written
+        folder.mkdir(parents=True, exist_ok=True)
+        url_file = folder / "database.url"
+        fd = os.open(url_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(database + "\n")
     if not _in_process(folder):
         _run_elsewhere(["create", str(folder), "--documents", str(documents), "--seed", str(seed)])
         return
@@ -417,13 +433,17 @@ def _create(folder: Path, documents: int, seed: int) -> None:
     from django.contrib.auth.hashers import make_password
     from django.contrib.auth.models import Group, Permission, User
     from django.core.management import call_command
-    from django.db import transaction
+    from django.db import connection, transaction
     from django.db.migrations.recorder import MigrationRecorder
 
     from snapexport.demo.site import models as m
+    from snapexport.errors import RequestError
 
     if (folder / "db.sqlite3").exists():
-        raise RuntimeError(f"{folder} already holds a demo site")
+        raise RequestError(f"{folder} already holds a demo site")
+    if connection.vendor != "sqlite" and connection.introspection.table_names():
+        name = connection.settings_dict["NAME"]
+        raise RequestError(f"the {connection.vendor} database {name!r} is not empty")
     call_command("migrate", verbosity=0, interactive=False)
     # Migration timestamps are the one non-deterministic thing migrate writes.
     MigrationRecorder.Migration.objects.update(applied=BASE_TIME)
@@ -515,6 +535,21 @@ def _create(folder: Path, documents: int, seed: int) -> None:
         used: set[str] = set()
         _create_documents(rng, cat, media, range(1, documents + 1), BASE_TIME, used)
         _versions_links_and_trash(rng, cat, media, documents, used)
+    _reset_sequences()
+
+
+def _reset_sequences() -> None:
+    """Rows inserted with explicit keys leave PostgreSQL's id sequences behind: move each
+    past its table's largest key so that rows created without a key get a free one."""
+    from django.apps import apps
+    from django.core.management.color import no_style
+    from django.db import connection
+
+    statements = connection.ops.sequence_reset_sql(no_style(), list(apps.get_models()))
+    if statements:
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
 
 
 def _versions_links_and_trash(
@@ -635,6 +670,7 @@ def _night(folder: Path, seed: int, rates: NightRates) -> None:
             _trash(pk, next(clock), rng)
         for pk in rng.sample(_live_roots(), min(len(live), max(1, count // rates.delete_every))):
             _delete(pk, media)
+    _reset_sequences()
 
 
 def _live_roots() -> list[int]:
@@ -744,6 +780,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     create.add_argument("folder", type=Path)
     create.add_argument("--documents", type=int, default=200)
     create.add_argument("--seed", type=int, default=0)
+    create.add_argument(
+        "--database", metavar="URL", help="an empty PostgreSQL or MySQL database (default: SQLite)"
+    )
     night = commands.add_parser("night", help="apply one night of changes to FOLDER")
     night.add_argument("folder", type=Path)
     night.add_argument("--seed", type=int, default=1)
@@ -763,7 +802,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     args = parser.parse_args(argv)
     if args.command == "create":
-        create_site(args.folder, args.documents, args.seed)
+        create_site(args.folder, args.documents, args.seed, args.database)
     else:
         rates = NightRates(args.new_every, args.edit_every, args.trash_every, args.delete_every)
         if min(rates.new_every, rates.edit_every, rates.trash_every, rates.delete_every) < 1:

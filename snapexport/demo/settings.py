@@ -1,14 +1,17 @@
 """Settings of the bundled demo site; its folder comes from ``SNAPEXPORT_DEMO_DIR``.
 
-The folder holds ``db.sqlite3`` and ``media/`` (paperless's layout below it:
-``documents/originals``, ``documents/archive``, ``documents/thumbnails``,
-``documents/share_link_bundles``).
+The folder holds ``media/`` (paperless's layout below it: ``documents/originals``,
+``documents/archive``, ``documents/thumbnails``, ``documents/share_link_bundles``) and the
+database: ``db.sqlite3``, or the server database named by the URL in ``database.url``
+(written by ``snapexport demo --database URL``; ``SNAPEXPORT_DEMO_DATABASE`` overrides it).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from snapexport.demo.database import database_settings, use_pymysql_if_needed
 
 DEMO_DIR = Path(os.environ.get("SNAPEXPORT_DEMO_DIR", "demo-site")).resolve()
 
@@ -20,15 +23,25 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "snapexport.demo.site",
-    "snapexport",
+]
+# As paperless-ngx does: PAPERLESS_APPS (comma-separated) adds apps, e.g. PAPERLESS_APPS=
+# snapexport makes `manage.py snapexport ...` (here `python -m django snapexport ...`) work.
+INSTALLED_APPS += [
+    app.strip()
+    for app in os.environ.get("PAPERLESS_APPS", "").split(",")
+    if app.strip() and app.strip() not in INSTALLED_APPS
 ]
 
+DATABASE_URL_FILE = DEMO_DIR / "database.url"
+DATABASE_URL = os.environ.get("SNAPEXPORT_DEMO_DATABASE") or (
+    DATABASE_URL_FILE.read_text().strip() if DATABASE_URL_FILE.is_file() else ""
+)
 DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": str(DEMO_DIR / "db.sqlite3"),
-    }
+    "default": database_settings(DATABASE_URL)
+    if DATABASE_URL
+    else {"ENGINE": "django.db.backends.sqlite3", "NAME": str(DEMO_DIR / "db.sqlite3")}
 }
+use_pymysql_if_needed(DATABASES)
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 TIME_ZONE = "UTC"

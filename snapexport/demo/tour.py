@@ -8,6 +8,7 @@ snapshots again, so the second snapshot shows what a night costs.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,17 +34,32 @@ class DemoRun:
 
 
 def run_demo(
-    folder: Path, *, documents: int = 200, seed: int = 0, reporter: Reporter | None = None
+    folder: Path,
+    *,
+    documents: int = 200,
+    seed: int = 0,
+    database: str | None = None,
+    reporter: Reporter | None = None,
 ) -> DemoRun:
-    """Create the demo (first run) or simulate one more night, and snapshot it."""
+    """Create the demo (first run) or simulate one more night, and snapshot it.
+
+    ``database``: the URL of an empty PostgreSQL or MySQL/MariaDB database for a new
+    site's records (None: SQLite in the site folder); a site keeps the one it was made with.
+    """
     site, store_path = folder / "site", folder / "store"
     fresh = not site.exists()
     if folder.exists() and fresh and any(folder.iterdir()):
         raise RequestError(f"{folder} is not empty and holds no demo site")
     os.environ["SNAPEXPORT_DEMO_DIR"] = str(site.resolve())
     results: list[tuple[str, SnapshotResult]] = []
+    if not fresh and database and not (site / "database.url").is_file():
+        raise RequestError(f"{site} keeps its records in SQLite; --database applies to new sites")
     if fresh:
-        create_site(site, documents=documents, seed=seed)
+        try:
+            create_site(site, documents=documents, seed=seed, database=database)
+        except BaseException:
+            shutil.rmtree(site, ignore_errors=True)  # no half-made site to trip the next run
+            raise
         Store.init(store_path).close()
     source = connect_site("snapexport.demo.settings")
     with Store.open(store_path, write=True) as store:

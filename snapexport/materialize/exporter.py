@@ -48,7 +48,7 @@ from snapexport.materialize.options import (
 from snapexport.materialize.sinks import Sink
 from snapexport.materialize.view import SnapshotView
 from snapexport.materialize.zip_sink import ZipSink
-from snapexport.values import MissingFile, StoredFile
+from snapexport.values import MissingFile, SnapshotMeta, StoredFile
 
 DOCUMENT = "documents.document"
 BUNDLE = "documents.sharelinkbundle"
@@ -155,7 +155,12 @@ def make_sink(view: SnapshotView, target: Path, options: ExportOptions, tz: tzin
 
 
 def _time_zone(view: SnapshotView) -> tzinfo:
-    name = view.meta.info.get("time_zone") or "UTC"
+    return snapshot_time_zone(view.meta)
+
+
+def snapshot_time_zone(meta: SnapshotMeta) -> tzinfo:
+    """The site's time zone the snapshot recorded (export names use its local dates)."""
+    name = meta.info.get("time_zone") or "UTC"
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as err:
@@ -405,17 +410,7 @@ class _PaperlessRun:
         )
 
     def _created(self, value: Any) -> str:
-        """``created.isoformat()``: a date in 3.x; older datetimes become the local date."""
-        text = str(value or "")
-        if len(text) <= 10:
-            return text
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            return text[:10]
-        if moment.tzinfo is None:
-            return moment.date().isoformat()
-        return moment.astimezone(_time_zone(self.view)).date().isoformat()
+        return created_text(value, _time_zone(self.view))
 
     def _bundles(self, writer: ManifestWriter) -> None:
         for rec in self.view.records(BUNDLE):
@@ -467,6 +462,20 @@ class _PaperlessRun:
             ) from err
         if self.reporter is not None:
             self.reporter.advance(nbytes=stored.size)
+
+
+def created_text(value: Any, tz: tzinfo) -> str:
+    """``created.isoformat()``: a date in 3.x; older datetimes become the local date."""
+    text = str(value or "")
+    if len(text) <= 10:
+        return text
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text[:10]
+    if moment.tzinfo is None:
+        return moment.date().isoformat()
+    return moment.astimezone(tz).date().isoformat()
 
 
 def _stream(

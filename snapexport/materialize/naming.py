@@ -116,14 +116,20 @@ class Namer:
         no_thumbnail: bool,
         no_archive: bool,
         split_manifest: bool,
+        in_memory: bool = False,
     ) -> None:
+        """``in_memory`` keeps the taken names in Python sets: for naming a handful of
+        documents (one alone, for the document index), where two on-disk sets would cost
+        more than the naming."""
         self._format = use_filename_format
         self._prefix = use_folder_prefix
         self._no_thumbnail = no_thumbnail
         self._no_archive = no_archive
         self._split = split_manifest
-        self._bases = DiskSet()  # the exporter's own uniqueness set (base names)
-        self._used = DiskSet()  # every arcname handed out so far (on disk: flat memory)
+        # The exporter's own uniqueness set (base names), and every arcname handed out so
+        # far: on disk, so memory stays flat over a whole site.
+        self._bases: DiskSet | set[str] = set() if in_memory else DiskSet()
+        self._used: DiskSet | set[str] = set() if in_memory else DiskSet()
 
     def reserve(self, arcname: str) -> None:
         """Mark a name as taken (bundles, metadata, manifest)."""

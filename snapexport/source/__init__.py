@@ -28,9 +28,10 @@ def connect_site(
 
     ``profile`` None detects it (``paperless`` when the registry has
     ``documents.Document``). ``options`` go to ``PaperlessSource`` (``batch_size``,
-    ``lock_timeout``) or ``DjangoSource`` (``include``, ``exclude``, ``natural_foreign``,
+    ``lock_timeout``, ``db_timeout``) or ``DjangoSource`` (``include``, ``exclude``,
+    ``natural_foreign``,
     ``natural_primary``, ``include_contenttypes``, ``extra_folders``, ``folder_excludes``,
-    ``batch_size``, ...).
+    ``batch_size``, ``db_timeout``, ...).
     """
     from snapexport.errors import RequestError
     from snapexport.source.bootstrap import boot, detect_profile
@@ -60,6 +61,7 @@ class SourceRequest:
     natural_keys: bool = False
     extra_folders: tuple[str, ...] = ()
     batch_size: int = 500
+    db_timeout: float = 600.0  # seconds a table may stay locked (--db-timeout)
     from_export: Path | None = None  # an export (folder or zip) instead of a live site
     passphrase: str | None = None  # with from_export: the export's passphrase
 
@@ -75,7 +77,7 @@ def open_source(request: SourceRequest) -> Source:
 
         return ExportSource(request.from_export, passphrase=request.passphrase)
     chosen = None if request.profile == "auto" else request.profile
-    options: dict[str, Any] = {"batch_size": request.batch_size}
+    options: dict[str, Any] = {"batch_size": request.batch_size, "db_timeout": request.db_timeout}
     r = request
     if chosen == "django" or r.include or r.exclude or r.extra_folders or r.natural_keys:
         options.update(include=r.include, exclude=r.exclude, extra_folders=r.extra_folders)

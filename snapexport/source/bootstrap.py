@@ -23,16 +23,25 @@ DJANGO = "django"
 def boot(settings: str | None = None, pythonpath: Sequence[str | Path] = ()) -> str:
     """Set up Django for the site's settings module; return the module name.
 
-    ``settings`` defaults to ``DJANGO_SETTINGS_MODULE``; ``pythonpath`` folders are put
-    first on ``sys.path`` (like ``manage.py --pythonpath``).
+    ``settings`` defaults to ``DJANGO_SETTINGS_MODULE``, else ``paperless.settings`` when
+    the working folder holds ``paperless/settings.py`` (paperless-ngx's ``src/``, the
+    official container's working folder). ``pythonpath`` folders are put first on
+    ``sys.path`` (like ``manage.py --pythonpath``), and the working folder is on it as it
+    is for ``manage.py`` run from there (last, so it never shadows an installed package).
     """
     for folder in reversed(pythonpath):
         path = str(Path(folder).resolve())
         if path not in sys.path:
             sys.path.insert(0, path)
-    module_name = settings or os.environ.get("DJANGO_SETTINGS_MODULE")
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)
+    module_name = settings or os.environ.get("DJANGO_SETTINGS_MODULE") or found_settings(cwd)
     if not module_name:
-        raise SourceError("no Django settings: pass --settings or set DJANGO_SETTINGS_MODULE")
+        raise SourceError(
+            "no Django settings: pass --settings, set DJANGO_SETTINGS_MODULE,"
+            " or run from the folder that holds manage.py"
+        )
 
     from django.conf import settings as django_settings
 
@@ -62,6 +71,14 @@ def boot(settings: str | None = None, pythonpath: Sequence[str | Path] = ()) -> 
     os.environ["DJANGO_SETTINGS_MODULE"] = module_name
     _setup()
     return module_name
+
+
+def found_settings(folder: str | Path) -> str | None:
+    """The settings module ``manage.py`` in ``folder`` would use, as far as it can be told
+    without running it: ``paperless.settings`` when ``folder/paperless/settings.py`` exists."""
+    if (Path(folder) / "paperless" / "settings.py").is_file():
+        return "paperless.settings"
+    return None
 
 
 def _setup() -> None:

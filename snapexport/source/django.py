@@ -72,8 +72,9 @@ class DjangoSource(SiteSource):
         folder_excludes: Sequence[str] = (),
         batch_size: int = 500,
         using: str = "default",
+        db_timeout: float = 600.0,
     ) -> None:
-        super().__init__(batch_size=batch_size, using=using)
+        super().__init__(batch_size=batch_size, using=using, db_timeout=db_timeout)
         _check_labels([*include, *exclude])
         self.include = tuple(include)
         self.exclude = tuple(exclude)

@@ -19,6 +19,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections
 from django.db.models import Model, QuerySet
 
+from snapexport.errors import SourceError
 from snapexport.source.base import RowRef, SerializedRecord
 from snapexport.source.fingerprint import Fingerprinter
 from snapexport.source.ordering import OrderTerm, ordering_terms
@@ -31,6 +32,32 @@ def pk_text(value: Any) -> str:
     if type(value) is int:
         return str(value)  # what json.dumps writes for an int, without the encoder set-up
     return json.dumps(value, cls=DjangoJSONEncoder)
+
+
+def _local_column(meta: Any, path: str) -> str | None:
+    """The model's own column an ordering path names, or None for a related value."""
+    if path == "pk":
+        return str(meta.pk.attname)
+    try:
+        f = meta.get_field(path)
+    except Exception:
+        return None
+    if getattr(f, "concrete", False) and not f.many_to_many:
+        return str(f.attname)
+    return None
+
+
+def _model_query_rows(queryset: QuerySet[Any], chunk_size: int) -> Iterator[tuple[Any, ...]]:
+    """The rows of ``queryset``'s own model query (the SQL ``iterator()`` of model
+    instances sends, server-side cursor included) as tuples of converted column values,
+    without building instances. ``values_list`` would send other SQL (column aliases,
+    ``ORDER BY 3``), which a planner may answer with another plan."""
+    using = queryset.db
+    chunked = not connections[using].settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
+    compiler = queryset.query.chain().get_compiler(using)
+    yield from compiler.results_iter(
+        tuple_expected=True, chunked_fetch=chunked, chunk_size=chunk_size
+    )
 
 
 def within(queryset: QuerySet[Any], column: str, keys: set[Any]) -> QuerySet[Any]:
@@ -131,53 +158,81 @@ class SectionReader:
         return Fingerprinter(salt)
 
     def rows(self) -> Iterator[RowRef]:
+        """Every row, in the order the exporter's own query returns them.
+
+        The query is the section's model query with its own ordering (none added, no
+        tie-break, no extra column): the SQL the exporter sends, through the same kind of
+        cursor (``iterator()``), in the snapshot's transaction. So the database picks the
+        same plan, and ties, rows of unordered sections and collation order arrive as
+        they would in the export. The sort key still orders by the terms and the primary
+        key; where arrival and key disagree the snapshot keeps the arrival order
+        (``snapshot_orders``).
+        """
         # Natural keys are cached within one walk only: a later walk sees renames.
         self._nk_cache.clear()
         model = self.model
         meta = model._meta
-        using = self.queryset().db
+        queryset = self.queryset()
+        using = queryset.db
         nulls_largest = connections[using].vendor in ("postgresql", "oracle")
-        columns = [f.attname for f in meta.local_fields]
+        columns = [f.attname for f in meta.concrete_fields]
         pk_index = columns.index(meta.pk.attname)
         terms = self.order_terms()
-        select = list(columns)
+        # Each term's value: a column of the row, or a related value fetched per chunk.
+        related: list[str] = []
         term_index = []
         for term in terms:
-            name = meta.pk.attname if term.path == "pk" else term.path
-            try:
-                f = meta.get_field(name)
-                if not f.is_relation and f.attname in columns:
-                    name = f.attname
-            except Exception:
-                pass
-            if name not in select:
-                select.append(name)
-            term_index.append(select.index(name))
+            column = _local_column(meta, term.path)
+            if column is None:
+                if term.path not in related:
+                    related.append(term.path)
+                term_index.append(len(columns) + related.index(term.path))
+            else:
+                term_index.append(columns.index(column))
         fk_natural = self._natural_fk_fields() if self.natural_foreign else []
         relations = self.m2m_relations()
         fingerprinter = self.fingerprinter()
-        order = [t.expression() for t in terms]
-        if not any(t.path in ("pk", meta.pk.attname, meta.pk.name) for t in terms):
-            order.append(OrderTerm("pk").expression())
-        queryset = self.queryset().order_by(*order).values_list(*select)
-        # The terms' values, then the pk: what the key orders by.
         key_terms = [
             (i, t.descending, t.nulls_first) for i, t in zip(term_index, terms, strict=True)
         ]
-        key_terms.append((pk_index, False, None))
+        # Ties last: the primary key (always, so keys stay those of earlier versions), in
+        # the direction of the last term, as an index scan serves ties (SQLite and
+        # PostgreSQL scan a descending order backwards: equal values come newest first).
+        last = terms[-1] if terms else None
+        tie_descending = (
+            last is not None
+            and last.descending
+            and _local_column(meta, last.path) != meta.pk.attname
+        )
+        key_terms.append((pk_index, tie_descending, None))
         sort_key = key_encoder(key_terms, nulls_largest=nulls_largest)
         chunk: list[tuple[Any, ...]] = []
-        for row in queryset.iterator(chunk_size=self.batch_size):
+        for row in _model_query_rows(queryset, self.batch_size):
+            if len(row) != len(columns):
+                raise SourceError(
+                    f"{self.label}: the model query selects {len(row)} columns,"
+                    f" not the {len(columns)} concrete fields"
+                )
             chunk.append(row)
             if len(chunk) >= self.batch_size:
                 yield from self._chunk(
-                    chunk, pk_index, sort_key, relations, fk_natural, fingerprinter, len(columns),
+                    chunk, pk_index, sort_key, relations, fk_natural, fingerprinter, related,
                 )  # fmt: skip
                 chunk = []
         if chunk:
             yield from self._chunk(
-                chunk, pk_index, sort_key, relations, fk_natural, fingerprinter, len(columns),
+                chunk, pk_index, sort_key, relations, fk_natural, fingerprinter, related,
             )  # fmt: skip
+
+    def _related_values(self, related: list[str], pks: list[Any]) -> dict[Any, tuple[Any, ...]]:
+        """Ordering values that live in related tables, for one chunk, in one query."""
+        manager = self.model._base_manager.db_manager(self.queryset().db)
+        out: dict[Any, tuple[Any, ...]] = {}
+        wanted = set(pks)
+        for row in within(manager.all(), "pk", wanted).values_list("pk", *related):
+            if row[0] in wanted:
+                out[row[0]] = row[1:]
+        return out
 
     def _chunk(
         self,
@@ -187,9 +242,11 @@ class SectionReader:
         relations: list[M2MRelation],
         fk_natural: list[tuple[int, type[Model]]],
         fingerprinter: Fingerprinter,
-        width: int,
+        related: list[str],
     ) -> Iterator[RowRef]:
         pks = [row[pk_index] for row in chunk]
+        values = self._related_values(related, pks) if related else None
+        missing = (None,) * len(related)
         lists = {r.name: self._m2m_lists(r, pks) for r in relations}
         natural: dict[int, Mapping[Any, Any]] = {}
         for index, target in fk_natural:
@@ -197,7 +254,7 @@ class SectionReader:
         inputs = self.extras.inputs(pks) if self.extras is not None else {}
         for row in chunk:
             pk = row[pk_index]
-            raw = list(row[:width])
+            raw = list(row)
             for index, _target in fk_natural:
                 raw.append(natural[index].get(row[index]))
             fingerprint = fingerprinter.row(
@@ -205,7 +262,8 @@ class SectionReader:
                 [lists[r.name].get(pk, []) for r in relations],
                 inputs.get(pk),
             )
-            yield RowRef(pk_text(pk), fingerprint, sort_key(row))
+            key_row = row if values is None else row + values.get(pk, missing)
+            yield RowRef(pk_text(pk), fingerprint, sort_key(key_row))
 
     def _m2m_lists(self, relation: M2MRelation, pks: list[Any]) -> dict[Any, list[Any]]:
         """Each row's related keys in the order the serializer lists them."""
@@ -243,7 +301,7 @@ class SectionReader:
         """(column index, target model) of FKs the serializer writes as natural keys."""
         meta = self.model._meta
         out = []
-        for index, f in enumerate(meta.local_fields):
+        for index, f in enumerate(meta.concrete_fields):
             if f.remote_field is not None and f.serialize:
                 target = f.remote_field.model
                 if hasattr(target, "natural_key"):

@@ -18,6 +18,7 @@ from django.db import connections, transaction
 from snapexport.errors import SourceError
 from snapexport.source.base import FileRef, RowRef, SerializedRecord, SiteInfo
 from snapexport.source.django_rows import SectionReader
+from snapexport.source.django_waits import begin_walk, guard_database
 
 
 class SiteSource:
@@ -25,11 +26,16 @@ class SiteSource:
 
     profile = "django"
 
-    def __init__(self, *, batch_size: int = 500, using: str = "default") -> None:
+    def __init__(
+        self, *, batch_size: int = 500, using: str = "default", db_timeout: float = 600.0
+    ) -> None:
         if batch_size < 1:
             raise SourceError("--batch-size must be at least 1")
+        if db_timeout <= 0:
+            raise SourceError("--db-timeout must be positive")
         self.batch_size = batch_size
         self.using = using
+        self.db_timeout = db_timeout
         self._readers: dict[str, SectionReader] | None = None
 
     # --- what subclasses provide -------------------------------------------------------
@@ -65,14 +71,16 @@ class SiteSource:
 
     @contextlib.contextmanager
     def open(self) -> Iterator[None]:
-        """The media lock (if any), then one transaction for every read of the walk."""
+        """The media lock (if any), then one read-only transaction for the whole walk that
+        sees one state of the database, and waits for no lock longer than ``db_timeout``."""
         with self.lock(), transaction.atomic(using=self.using):
-            connection = connections[self.using]
-            if connection.vendor == "postgresql":
-                # One snapshot of the database for the whole walk, not one per statement.
-                with connection.cursor() as cursor:
-                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            yield
+            begin_walk(connections[self.using], self.db_timeout)
+            with guard_database(self, "django_migrations"):
+                yield
+
+    def table_of(self, model: str) -> str:
+        """The database table a section reads."""
+        return str(self.reader(model).model._meta.db_table)
 
     def info(self) -> SiteInfo:
         return SiteInfo(
@@ -85,10 +93,12 @@ class SiteSource:
         )
 
     def rows(self, model: str) -> Iterator[RowRef]:
-        return self.reader(model).rows()
+        with guard_database(self, self.table_of(model)):
+            yield from self.reader(model).rows()
 
     def serialize(self, model: str, pks: Sequence[str]) -> Iterator[SerializedRecord]:
-        return self.reader(model).serialize(pks)
+        with guard_database(self, self.table_of(model)):
+            yield from self.reader(model).serialize(pks)
 
     # --- helpers -----------------------------------------------------------------------
 

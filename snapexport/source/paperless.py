@@ -210,9 +210,14 @@ class PaperlessSource(SiteSource):
     profile = PAPERLESS
 
     def __init__(
-        self, *, batch_size: int = 500, using: str = "default", lock_timeout: float = 600.0
+        self,
+        *,
+        batch_size: int = 500,
+        using: str = "default",
+        lock_timeout: float = 600.0,
+        db_timeout: float = 600.0,
     ) -> None:
-        super().__init__(batch_size=batch_size, using=using)
+        super().__init__(batch_size=batch_size, using=using, db_timeout=db_timeout)
         self.lock_timeout = lock_timeout
 
     def audit_log_enabled(self) -> bool:

@@ -102,7 +102,7 @@ def test_manage_py_snapexport_forwards_to_the_cli(tmp_path: Path) -> None:
         "--version",
         "--settings",
         "snapexport.demo.settings",
-        env={"SNAPEXPORT_DEMO_DIR": str(tmp_path)},
+        env={"SNAPEXPORT_DEMO_DIR": str(tmp_path), "PAPERLESS_APPS": "snapexport"},
     )
     assert done.returncode == 0, done.stderr
     assert "snapexport, version" in done.stdout

@@ -65,6 +65,10 @@ class Snapexport:
     def prune(self, keep_daily: int) -> list[Run]:
         return [self._cli("prune", "--store", str(self.store), "--keep-daily", str(keep_daily))]
 
+    def documents(self, verb: str, *args: str) -> Run:
+        """One of the single-document commands (ls, find, history, restore, dump), --json."""
+        return self._cli(verb, "--store", str(self.store), "--json", *args)
+
     def size(self) -> int:
         return tree_bytes(self.store)
 

@@ -2,7 +2,8 @@
 
 Memory must not grow with the number of documents: every command streams. Both sites are
 the demo's own (tiny files, so the record and file counts dominate); each gets a first
-snapshot, a night, a second snapshot, a zip and a folder materialize, a diff and a prune.
+snapshot, a night, a second snapshot, a zip and a folder materialize, a diff, the
+single-document commands (find, ls, history, restore, check of a quarter) and a prune.
 The target: on the large site, every command's peak RSS within 1.3x of the small site's.
 """
 
@@ -29,6 +30,11 @@ def _commands(ours: Snapexport, out: Path) -> list[tuple[str, Callable[[], Run]]
         shutil.rmtree(out, ignore_errors=True)
         return ours.materialize_dir(out)
 
+    def restored() -> Run:
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        return ours.documents("restore", "--document", "42", str(out))
+
     def zipped() -> Run:
         shutil.rmtree(out, ignore_errors=True)
         return ours.materialize_zip(out)
@@ -40,6 +46,12 @@ def _commands(ours: Snapexport, out: Path) -> list[tuple[str, Callable[[], Run]]
         ("materialize --zip", zipped),
         ("materialize (folder)", folder),
         ("diff", ours.diff),
+        # Single documents (issue 18): the first of these builds the document index.
+        ("find (index built)", lambda: ours.documents("find", "scan_00042")),
+        ("ls", lambda: ours.documents("ls")),
+        ("history", lambda: ours.documents("history", "42")),
+        ("restore", restored),
+        ("check 1/4", lambda: ours.documents("check", "--read-data-subset", "1/4")),
         ("prune", lambda: ours.prune(1)[0]),
     ]
 

@@ -1,0 +1,129 @@
+"""How fast ``ls``, ``find`` and ``history`` answer on a large catalog, and their peak RSS.
+
+Builds the same store as ``bench_diff.py`` (a paperless catalog of ``--documents``
+documents, inserted span by span, then a second snapshot with 1 % of the documents edited,
+trashed, deleted or added; no pack files, so only the catalog commands can run), then runs
+each command in a fresh process, ``--repeat`` times, and prints the median wall time (Python
+start-up included) and the peak RSS (VmHWM). The first run builds the document index (a
+cache beside the catalog, in SNAPEXPORT_CACHE_DIR): it is timed on its own, as "index build".
+The target (issue 18): under 1 s each at 100,000 documents, once the index exists. With
+``--small`` a site a tenth the size runs too: equal RSS shows memory flat in the documents.
+
+    python tools/bench_documents.py [--documents 100000] [--repeat 5] [--small] [--keep DIR]
+
+Timing figures need a quiet machine; byte counts and RSS do not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_diff import build  # a sibling tool: the same catalog
+
+# Runs the CLI in-process, then reports its peak RSS (VmHWM: ru_maxrss carries over the
+# parent's across fork and exec).
+CHILD = """
+import os, sys, time
+from snapexport.cli import main
+t = time.perf_counter()
+try:
+    main.main(sys.argv[1:], standalone_mode=False)
+except SystemExit:
+    pass
+took = time.perf_counter() - t
+status = open("/proc/self/status").read().split("VmHWM:")[1].split()[0]
+os.write(2, f"\\nBENCH {took} {status}\\n".encode())
+"""
+
+
+def _run(args: list[str], cache: Path) -> tuple[float, float, int, int]:
+    """(wall seconds, in-process seconds, peak RSS KiB, stdout bytes) of one command."""
+    env = {**os.environ, "SNAPEXPORT_CACHE_DIR": str(cache)}
+    t = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", CHILD, *args], capture_output=True, env=env)
+    wall = time.perf_counter() - t
+    line = [x for x in done.stderr.decode().splitlines() if x.startswith("BENCH ")]
+    if done.returncode != 0 or not line:
+        raise SystemExit(f"{args}: {done.stderr.decode()}")
+    _, took, rss = line[-1].split()
+    return wall, float(took), int(rss), len(done.stdout)
+
+
+def commands(store: Path, documents: int) -> list[tuple[str, list[str]]]:
+    s = ["--store", str(store)]
+    edited = str(documents // 2)
+    return [
+        ("find TITLE WORD", ["find", *s, "--json", f"Mortgage Loan Tax {edited}"]),
+        ("find correspondent", ["find", *s, "--json", "Correspondent 17"]),
+        ("find checksum", ["find", *s, "--json", "deadbeef00"]),
+        ("history", ["history", *s, "--json", edited]),
+        ("ls --tag", ["ls", *s, "--json", "--tag", "Tag 7"]),
+        ("ls --title GLOB", ["ls", *s, "--json", "--title", "*Invoice Invoice*"]),
+        ("ls (every document)", ["ls", *s, "--json"]),
+    ]
+
+
+def measure(store: Path, documents: int, repeat: int, cache: Path) -> list[dict[str, Any]]:
+    shutil.rmtree(cache, ignore_errors=True)
+    rows = []
+    wall, took, rss, _ = _run(["find", "--store", str(store), "--json", "zzzz"], cache)
+    rows.append({"command": "index build (first find)", "wall_s": wall, "in_process_s": took,
+                 "rss_mb": rss / 1024, "output_bytes": 0})  # fmt: skip
+    for name, args in commands(store, documents):
+        runs = [_run(args, cache) for _ in range(repeat)]
+        rows.append({
+            "command": name,
+            "wall_s": statistics.median(r[0] for r in runs),
+            "in_process_s": statistics.median(r[1] for r in runs),
+            "rss_mb": max(r[2] for r in runs) / 1024,
+            "output_bytes": runs[0][3],
+        })  # fmt: skip
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--documents", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--small", action="store_true", help="also a site a tenth the size")
+    parser.add_argument("--keep", type=Path, help="build the stores here and keep them")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    root = args.keep or Path(tempfile.mkdtemp(prefix="bench-documents-"))
+    root.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {}
+    try:
+        sizes = [args.documents] + ([args.documents // 10] if args.small else [])
+        for documents in sizes:
+            path = root / f"store-{documents}"
+            if not path.exists():
+                build(root, documents, max(1, documents // 100))
+            rows = measure(path, documents, args.repeat, root / f"cache-{documents}")
+            results[str(documents)] = rows
+            print(f"{documents:,} documents (median of {args.repeat}; wall includes Python"
+                  " start-up):")  # fmt: skip
+            for r in rows:
+                print(f"  {r['command']:<26} wall {r['wall_s']:6.2f}s  in-process"
+                      f" {r['in_process_s']:6.2f}s  peak RSS {r['rss_mb']:5.0f} MB"
+                      f"  output {r['output_bytes'] / 1e6:6.2f} MB")  # fmt: skip
+    finally:
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
