@@ -171,9 +171,13 @@ def run_prune(
                 catalog.retention.forget(s.seq for s in plan.remove)
             if collect:
                 report.add(catalog.retention.collect_spans())
+                # A real run saves a new catalog image when it changed the snapshot
+                # tables, and then frees the one before it (see below).
+                replaced = catalog.images.current().get("state") != catalog.images.state()
                 result = collect_garbage(
-                    store, catalog.retention.live_blobs(), max_unused=max_unused, dry_run=True
-                )
+                    store, catalog.retention.live_blobs(), max_unused=max_unused,
+                    dry_run=True, keep_image=not replaced,
+                )  # fmt: skip
                 report.store = dict(result.as_dict())
         return report
     if plan is not None:
@@ -186,6 +190,15 @@ def run_prune(
             store.backend = _CheckpointedBackend(store.backend)
         result = store.collect_garbage(catalog.retention.live_blobs(), max_unused=max_unused)
         report.store = dict(result.as_dict())
+        # The store keeps its newest catalog image and saves a new one when the snapshot
+        # tables changed, which this prune did: saved on close, the new image would leave
+        # the one before it for the next prune to free. Save it now and collect again, so
+        # that one prune frees everything its policy and max_unused allow.
+        if store.publish_catalog() is not None:
+            again = store.collect_garbage(catalog.retention.live_blobs(), max_unused=max_unused)
+            for key, value in again.as_dict().items():
+                if key != "dry_run":
+                    report.store[key] = int(report.store[key]) + int(value)
         checkpoint("prune:after-gc")
     return report
 

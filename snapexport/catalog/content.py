@@ -235,6 +235,83 @@ def insert_blob(
     return bool(cur.rowcount)
 
 
+def drop_packs(conn: sqlite3.Connection, pack_ids: Sequence[str]) -> list[bytes]:
+    """Forget packs that are gone: their rows, their chunks' rows, and the rows of every
+    blob that needed one of those chunks (returned). Run inside a transaction."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS lost_packs (id TEXT PRIMARY KEY)")
+    conn.execute("DELETE FROM temp.lost_packs")
+    conn.executemany("INSERT OR IGNORE INTO temp.lost_packs (id) VALUES (?)",
+                     [(p,) for p in pack_ids])  # fmt: skip
+    blobs = [
+        bytes(r[0])
+        for r in conn.execute(
+            "SELECT DISTINCT bc.blob FROM chunks c JOIN blob_chunks bc ON bc.chunk = c.id"
+            " WHERE c.pack IN (SELECT id FROM temp.lost_packs)"
+        )
+    ]
+    conn.execute("DELETE FROM chunks WHERE pack IN (SELECT id FROM temp.lost_packs)")
+    conn.execute("DELETE FROM packs WHERE id IN (SELECT id FROM temp.lost_packs)")
+    delete_blobs(conn, blobs)
+    conn.execute("DELETE FROM temp.lost_packs")
+    return blobs
+
+
+def lost_files(conn: sqlite3.Connection) -> list[tuple[int, str, bool, int, str]]:
+    """Per snapshot that holds files whose blob is not stored (their content was in a pack
+    that went missing): (seq, id, complete flag, how many, first path), oldest first."""
+    return [
+        (r[0], r[1], bool(r[2]), r[3], r[4])
+        for r in conn.execute(
+            "SELECT s.seq, s.id, s.complete, count(*), min(f.path) FROM file_spans f"
+            " JOIN snapshots s ON s.seq >= f.born AND (f.died IS NULL OR s.seq < f.died)"
+            " WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.id = f.blob)"
+            " GROUP BY s.seq ORDER BY s.seq"
+        )
+    ]
+
+
+def snapshots_needing_pack(conn: sqlite3.Connection, pack_id: str) -> list[tuple[str, int]]:
+    """(snapshot id, files) of every snapshot holding a file with content in ``pack_id``."""
+    return [
+        (r[0], r[1])
+        for r in conn.execute(
+            "SELECT s.id, count(DISTINCT f.path) FROM chunks c"
+            " JOIN blob_chunks bc ON bc.chunk = c.id JOIN file_spans f ON f.blob = bc.blob"
+            " JOIN snapshots s ON s.seq >= f.born AND (f.died IS NULL OR s.seq < f.died)"
+            " WHERE c.pack = ? GROUP BY s.seq ORDER BY s.seq",
+            (pack_id,),
+        )
+    ]
+
+
+def mark_complete(conn: sqlite3.Connection, seqs: Iterable[int], complete: bool) -> None:
+    """Set the snapshots' complete flag (repair marks snapshots that lost content)."""
+    conn.executemany(
+        "UPDATE snapshots SET complete = ? WHERE seq = ?", [(int(complete), s) for s in seqs]
+    )
+
+
+def whole_but_marked_incomplete(conn: sqlite3.Connection) -> list[int]:
+    """Snapshots flagged incomplete that miss nothing now (content stored again since)."""
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT s.seq FROM snapshots s WHERE s.complete = 0"
+            " AND NOT EXISTS (SELECT 1 FROM snapshot_missing m WHERE m.seq = s.seq)"
+            " AND NOT EXISTS (SELECT 1 FROM file_spans f WHERE f.born <= s.seq"
+            "   AND (f.died IS NULL OR f.died > s.seq)"
+            "   AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.id = f.blob))"
+        )
+    ]
+
+
+def delete_blobs(conn: sqlite3.Connection, ids: Iterable[bytes]) -> None:
+    """Delete blob rows and their chunk lists (the chunks stay until their pack goes)."""
+    rows = [(b,) for b in ids]
+    conn.executemany("DELETE FROM blob_chunks WHERE blob = ?", rows)
+    conn.executemany("DELETE FROM blobs WHERE id = ?", rows)
+
+
 def packs(conn: sqlite3.Connection) -> Iterator[PackRow]:
     for r in conn.execute("SELECT id, size, chunks, created FROM packs ORDER BY id"):
         yield PackRow(r[0], r[1], r[2], r[3])
@@ -341,3 +418,22 @@ class Content:
 
     def forget_packs(self, ids: Sequence[str]) -> None:
         forget_packs(self._conn, ids)
+
+    def forget_blobs(self, ids: Iterable[bytes]) -> None:
+        delete_blobs(self._conn, ids)
+
+    def drop_lost_packs(self, pack_ids: Sequence[str]) -> list[bytes]:
+        """Forget packs that are gone with every blob that needed them (returned)."""
+        return drop_packs(self._conn, pack_ids)
+
+    def lost_files(self) -> list[tuple[int, str, bool, int, str]]:
+        return lost_files(self._conn)
+
+    def snapshots_needing_pack(self, pack_id: str) -> list[tuple[str, int]]:
+        return snapshots_needing_pack(self._conn, pack_id)
+
+    def mark_complete(self, seqs: Iterable[int], complete: bool) -> None:
+        mark_complete(self._conn, seqs, complete)
+
+    def whole_but_marked_incomplete(self) -> list[int]:
+        return whole_but_marked_incomplete(self._conn)

@@ -73,6 +73,8 @@ def check_lines(report: CheckReport) -> Iterator[tuple[bool, str]]:
     """``check``: (to stderr?, line) for each repair and problem, then the verdict."""
     for line in report.repairs:
         yield False, f"repaired: {line}"
+    for line in report.notes:
+        yield False, f"note: {line}"
     for line in report.problems:
         yield True, f"damaged: {line}"
     yield (False, f"no problems found: {check_summary(report)}") if report.ok else (
@@ -113,6 +115,7 @@ def snapshot_line(r: SnapshotResult) -> str:
         f" {rec['changed']} changed, {rec['removed']} removed; files read {r.files_read},"
         f" skipped {r.files_skipped}; read {mb(r.bytes_read)}, stored {mb(r.bytes_stored)}"
         f" in {r.seconds:.1f}s"
+        + (f"; {r.restored} file(s) stored again (lost with a missing pack)" if r.restored else "")
     )
 
 

@@ -1,4 +1,4 @@
-"""Store commands: ``init``, ``check``, ``stats`` and ``rebuild-catalog``."""
+"""Store commands: ``init``, ``check``, ``repair``, ``stats`` and ``rebuild-catalog``."""
 
 from __future__ import annotations
 
@@ -66,6 +66,35 @@ def check(store_location: str, snapshots: tuple[str, ...], read_data: bool,
             click.echo(line, err=to_stderr)
     if not report.ok:
         sys.exit(EXIT_ERROR)
+
+
+@main.command()
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object for scripts.")
+@handle_errors
+def repair(store_location: str, as_json: bool) -> None:
+    """Forget packs the store no longer holds and mark the snapshots they damaged.
+
+    The next snapshot then stores again what the site still has (and heals older snapshots
+    holding the same files); materialize writes the rest of a damaged snapshot.
+    """
+    from snapexport.check import run_repair
+
+    report = run_repair(store_location)
+    if as_json:
+        click.echo(render.json_line(report))
+        return
+    for pid in report.lost.packs:
+        click.echo(f"forgot missing pack {pid}")
+    for d in report.damaged:
+        click.echo(
+            f"snapshot {d.id[:8]}: {d.files_lost} file(s) lost (first: {d.first_path}),"
+            " marked incomplete"
+        )
+    if report.healed:
+        click.echo(f"{report.healed} snapshot(s) whole again (their files were stored again)")
+    if not (report.lost or report.damaged or report.healed):
+        click.echo("nothing to repair")
 
 
 @main.command()

@@ -62,7 +62,7 @@ def run_demo(
             raise
         Store.init(store_path).close()
     source = connect_site("snapexport.demo.settings")
-    with Store.open(store_path, write=True) as store:
+    with Store.open(store_path, write=True, append=True) as store:
         if fresh:
             results.append(("first snapshot", take_snapshot(store, source)))
         night = len(list_snapshots(store)) + seed

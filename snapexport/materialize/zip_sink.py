@@ -28,6 +28,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO
 
+from snapexport.faults import checkpoint
 from snapexport.fsutil import fsync_dir
 from snapexport.materialize.options import ZipCompression
 from snapexport.materialize.sinks import Chunks, SinkCounts
@@ -117,6 +118,7 @@ class ZipSink:
             for chunk in chunks():
                 out.write(chunk)
                 self.counts.bytes_written += len(chunk)
+                checkpoint("materialize:in-file")
         self._spill()
         self.counts.files_written += 1
 

@@ -31,7 +31,7 @@ from snapexport.catalog.db import Catalog
 from snapexport.catalog.images import generation_of_file
 from snapexport.catalog.meta import MetaKey
 from snapexport.errors import CorruptionError, StoreError
-from snapexport.fsutil import atomic_writer
+from snapexport.fsutil import atomic_writer, create_private, private_dir
 from snapexport.store import packs, recovery
 from snapexport.store.chunker import MIB, Chunker, ChunkerParams
 from snapexport.store.crypto import NONCE_SIZE, OVERHEAD, TAG_SIZE, MasterKey
@@ -162,7 +162,8 @@ def _upload_copy(store: BlobStore, gen: int) -> None:
     sealed = store.tmp_dir / f"catalog-copy-{os.getpid()}.sealed"
     try:
         store.catalog.images.vacuum_into(path)
-        with open(path, "rb") as src, open(sealed, "wb") as dst:
+        sealed.unlink(missing_ok=True)
+        with open(path, "rb") as src, open(create_private(sealed), "wb") as dst:
             pieces = _compressed(src)
             for piece in store.cipher.seal_stream(pieces) if store.cipher else pieces:
                 dst.write(piece)
@@ -250,7 +251,7 @@ def sync_local(
 ) -> str | None:
     """Make the cache catalog at ``work`` current: download a newer copy, or rebuild from
     the packs when there is no catalog and no copy. Returns what was done, if anything."""
-    work.mkdir(parents=True, exist_ok=True)
+    private_dir(work)
     path = work / CATALOG_FILE
     local = generation_of_file(path)
     copies = sorted(g for n, _ in backend.list(COPIES_PREFIX) if (g := _gen_of(n)))
@@ -281,7 +282,7 @@ def rebuild_from_packs(
     scratch = work / "rebuild.sqlite"
     for p in (scratch, Path(str(scratch) + "-wal"), Path(str(scratch) + "-shm")):
         p.unlink(missing_ok=True)
-    work.mkdir(parents=True, exist_ok=True)
+    private_dir(work)
     catalog = Catalog.open(scratch, create=True)
     # Blobs over the scratch catalog; the caller holds the store's lock.
     store = BlobStore(loc, backend, config, catalog, write=False, work_dir=work,
@@ -356,7 +357,11 @@ def _reconcile(store: BlobStore, header: ImageHeader, header_chunk: bytes) -> No
     with catalog.transaction():
         catalog.content.forget_packs(gone)
     recovery.reindex(store)
+    # Images older than this one may have been collected after it was taken (a prune
+    # saves its image, then frees the one before): their rows are dropped with them.
+    older = [b for b in catalog.images.blob_ids() if b not in (header.blob, header_chunk)]
     with catalog.transaction():
+        catalog.content.forget_blobs(older)
         catalog.content.insert_blob(header.blob, header.size, list(header.chunks))
         size = catalog.content.chunk_size(header_chunk)
         assert size is not None  # the header was just read from that chunk

@@ -47,16 +47,26 @@ class GcReport:
 
 
 def collect_garbage(
-    store: BlobStore, live: Iterable[bytes], *, max_unused: float, dry_run: bool
+    store: BlobStore,
+    live: Iterable[bytes],
+    *,
+    max_unused: float,
+    dry_run: bool,
+    keep_image: bool = True,
 ) -> GcReport:
     """See the module docstring; ``store`` must be open for writing and flushed.
 
-    ``live`` streams the ids of every blob still in use.
+    ``live`` streams the ids of every blob still in use. ``keep_image=False`` (dry runs
+    only) counts the newest catalog image as dead too: what a prune frees once it has saved
+    the image that replaces it.
     """
+    if not keep_image and not dry_run:
+        raise ValueError("the newest catalog image is only ever collected after a newer one")
     garbage = store.catalog.garbage
     garbage.mark_live(live)
     # the newest catalog image stays; older images go like any unused blob
-    garbage.also_live(store.catalog.images.live_blobs())
+    if keep_image:
+        garbage.also_live(store.catalog.images.live_blobs())
     images = set(store.catalog.images.blob_ids())
     dead_blobs = garbage.dead_blobs()
     dead_chunks = garbage.mark_dead_chunks()

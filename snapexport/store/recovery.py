@@ -27,6 +27,7 @@ import blake3
 from snapexport.catalog.content import ChunkRow
 from snapexport.catalog.meta import MetaKey
 from snapexport.errors import CorruptionError
+from snapexport.fsutil import is_temp_name
 from snapexport.store import packs
 from snapexport.store.repository import BlobStore
 
@@ -53,6 +54,17 @@ def clean_tmp(store: BlobStore) -> list[str]:
             with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                 p.unlink()
                 removed.append(p.name)
+    # Small objects (keys, catalog copies, the config) are written beside their final
+    # name through a temporary one (fsutil.atomic_writer); only writers write them.
+    if store.root is not None:
+        for folder in (store.root, store.root / "keys", store.root / "catalog"):
+            if not folder.is_dir():
+                continue
+            for p in sorted(folder.iterdir()):
+                if is_temp_name(p.name):
+                    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                        p.unlink()
+                        removed.append(p.relative_to(store.root).as_posix())
     return removed
 
 

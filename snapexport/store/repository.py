@@ -23,6 +23,7 @@ from typing import BinaryIO
 from snapexport.catalog import content
 from snapexport.catalog.db import Catalog
 from snapexport.errors import CorruptionError, StoreError
+from snapexport.fsutil import private_dir
 from snapexport.store.backend import Backend
 from snapexport.store.chunker import Chunker
 from snapexport.store.compression import Codecs
@@ -32,7 +33,7 @@ from snapexport.store.ids import BytesLike, Ids
 from snapexport.store.layout import TMP_DIR, catalog_in_store
 from snapexport.store.lease import LeaseLock
 from snapexport.store.location import StoreLocation
-from snapexport.store.lock import StoreLock
+from snapexport.store.lock import NoLock, StoreLock
 from snapexport.store.packs import KIND_DATA, FinishedPack, codec_of, entry_type, object_name
 from snapexport.store.packsink import PackSink
 
@@ -147,7 +148,7 @@ class BlobStore:
         work_dir: Path,
         master: MasterKey | None = None,
         key_id: str | None = None,
-        lock: StoreLock | LeaseLock | None = None,
+        lock: StoreLock | LeaseLock | NoLock | None = None,
     ) -> None:
         self.location = location
         #: the store folder (None for object storage)
@@ -165,7 +166,10 @@ class BlobStore:
         self.chunker = Chunker(config.chunker)
         #: local folder for packs being written and other scratch files
         self.tmp_dir = work_dir / TMP_DIR
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        if write:
+            private_dir(self.tmp_dir)
+        #: what the user should know about how the store was opened (read-only, no lock)
+        self.notes: list[str] = []
         self._pool: ThreadPoolExecutor | None = None
         self._reader: ThreadPoolExecutor | None = None  # loads chunks of a local store
         self._sink: PackSink | None = None

@@ -301,3 +301,31 @@ def test_snapshot_during_prune_is_refused_by_the_lock(
         _, err = prune.communicate(timeout=120)
     assert prune.returncode == 0, err
     assert _ids(store) == prune_base.ids[-1:]
+
+
+def test_one_prune_frees_all_and_a_second_frees_nothing(
+    prune_base: PruneBase, tmp_path: Path
+) -> None:
+    store = _copy_store(prune_base, tmp_path / "store")
+    dry = json.loads(ok("prune", "--store", store, "--keep-last", "2", "--dry-run", "--json"))
+    first = json.loads(ok("prune", "--store", store, "--keep-last", "2", "--json"))
+    for key in ("blobs_deleted", "packs_deleted", "packs_repacked"):
+        assert dry["freed"][key] == first["freed"][key], key
+    assert first["freed"]["bytes_freed"] > 0
+    # The catalog image the snapshots left was replaced by the prune's own, and freed by it.
+    second = json.loads(ok("prune", "--store", store, "--keep-last", "2", "--json"))
+    assert second["remove"] == []
+    for key in ("blobs_deleted", "packs_deleted", "packs_repacked", "packs_written"):
+        assert second["freed"][key] == 0, (key, second["freed"])
+    assert second["freed"]["bytes_freed"] == 0
+    # max_unused 0 then frees the dead chunks left in kept packs, and after that, nothing.
+    json.loads(ok("prune", "--store", store, "--keep-last", "2", "--max-unused", "0", "--json"))
+    last = json.loads(
+        ok("prune", "--store", store, "--keep-last", "2", "--max-unused", "0", "--json")
+    )
+    assert last["freed"]["bytes_freed"] == 0 and last["freed"]["packs_repacked"] == 0
+    _check_kept(store, prune_base, tmp_path)
+    # The image the prune saved before freeing the older one rebuilds a clean catalog.
+    (store / "catalog.sqlite").unlink()
+    ok("rebuild-catalog", "--store", store)
+    _check_kept(store, prune_base, tmp_path)

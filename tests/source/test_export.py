@@ -12,11 +12,7 @@ import pytest
 from snapexport.errors import RequestError, SourceError
 from snapexport.materialize.encoding import EXPORTED_KEYS
 from snapexport.source.export import ExportSource
-
-GOLDEN = (
-    Path(__file__).resolve().parents[2] / ".." / "shared" / "golden" / "paperless-3.0.5-d200"
-).resolve()
-pytestmark = pytest.mark.skipif(not GOLDEN.exists(), reason="golden outputs not present")
+from tests.sitetools import GOLDEN
 
 
 def records_of(source: ExportSource) -> dict[str, list[tuple[str, str]]]:
