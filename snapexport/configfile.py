@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from snapexport.errors import UsageError
+from snapexport.errors import RequestError
 
 CONFIG_ENV = "SNAPEXPORT_CONFIG"
 CONFIG_NAME = "snapexport.toml"
@@ -172,18 +172,18 @@ def find(explicit: str | os.PathLike[str] | None, store: str | None) -> Path | N
 
 
 def load(path: Path | None) -> Config:
-    """Read and validate ``path``; UsageError names the key and the problem in one line."""
+    """Read and validate ``path``; RequestError names the key and the problem in one line."""
     if path is None:
         return Config(None)
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
     except FileNotFoundError:
-        raise UsageError(f"config file {path} does not exist") from None
+        raise RequestError(f"config file {path} does not exist") from None
     except OSError as err:
-        raise UsageError(f"cannot read config file {path}: {err.strerror}") from None
+        raise RequestError(f"cannot read config file {path}: {err.strerror}") from None
     except tomllib.TOMLDecodeError as err:
-        raise UsageError(f"{path}: not valid TOML: {err}") from None
+        raise RequestError(f"{path}: not valid TOML: {err}") from None
     validate(data, str(path))
     return Config(Path(path).absolute(), data)
 
@@ -192,19 +192,19 @@ def validate(data: Mapping[str, Any], where: str) -> None:
     for name, value in data.items():
         keys = KEYS.get(name)
         if keys is None:
-            raise UsageError(f"{where}: unknown section [{name}] (known: {', '.join(KEYS)})")
+            raise RequestError(f"{where}: unknown section [{name}] (known: {', '.join(KEYS)})")
         if name == "copy":
             if not isinstance(value, list):
-                raise UsageError(f"{where}: copy targets are [[copy]] tables")
+                raise RequestError(f"{where}: copy targets are [[copy]] tables")
             names: set[str] = set()
             for i, target in enumerate(value):
                 label = f"copy[{i}]"
                 _check_table(target, keys, f"{where}: {label}")
                 for required in ("name", "store"):
                     if required not in target:
-                        raise UsageError(f"{where}: {label}.{required} is missing")
+                        raise RequestError(f"{where}: {label}.{required} is missing")
                 if target["name"] in names:
-                    raise UsageError(f"{where}: {label}.name {target['name']!r} is used twice")
+                    raise RequestError(f"{where}: {label}.name {target['name']!r} is used twice")
                 names.add(target["name"])
             continue
         _check_table(value, keys, f"{where}: {name}")
@@ -213,21 +213,21 @@ def validate(data: Mapping[str, Any], where: str) -> None:
 
 def _check_table(value: Any, keys: Mapping[str, Key], label: str) -> None:
     if not isinstance(value, dict):
-        raise UsageError(f"{label} must be a table")
+        raise RequestError(f"{label} must be a table")
     for key, item in value.items():
         spec = keys.get(key)
         if spec is None:
-            raise UsageError(f"{label}.{key}: unknown key (known: {', '.join(keys)})")
+            raise RequestError(f"{label}.{key}: unknown key (known: {', '.join(keys)})")
         if isinstance(item, bool) and spec.kind is not bool:
-            raise UsageError(f"{label}.{key}: expected {_kind(spec)}, got a boolean")
+            raise RequestError(f"{label}.{key}: expected {_kind(spec)}, got a boolean")
         if not isinstance(item, spec.kind):
-            raise UsageError(f"{label}.{key}: expected {_kind(spec)}, got {type(item).__name__}")
+            raise RequestError(f"{label}.{key}: expected {_kind(spec)}, got {type(item).__name__}")
         if spec.list_of is not None and not all(isinstance(x, spec.list_of) for x in item):
-            raise UsageError(f"{label}.{key}: expected a list of {spec.list_of.__name__}s")
+            raise RequestError(f"{label}.{key}: expected a list of {spec.list_of.__name__}s")
         if spec.choices and item not in spec.choices:
-            raise UsageError(f"{label}.{key}: {item!r} is not one of {', '.join(spec.choices)}")
+            raise RequestError(f"{label}.{key}: {item!r} is not one of {', '.join(spec.choices)}")
         if spec.kind is int and item < 0:
-            raise UsageError(f"{label}.{key}: must not be negative")
+            raise RequestError(f"{label}.{key}: must not be negative")
 
 
 def _kind(spec: Key) -> str:
@@ -248,25 +248,25 @@ def _check_values(data: Mapping[str, Any], where: str) -> None:
         _parsed(parse_duration, SCHEDULES.get(prune["every"], prune["every"]),
                 f"{where}: prune.every")  # fmt: skip
     if "max_unused" in prune and not 0 <= prune["max_unused"] <= 1:
-        raise UsageError(f"{where}: prune.max_unused must be between 0 and 1")
+        raise RequestError(f"{where}: prune.max_unused must be between 0 and 1")
     timeout = data.get("monitor", {}).get("ping_timeout")
     if timeout is not None and not 0 < timeout <= 120:
-        raise UsageError(f"{where}: monitor.ping_timeout must be above 0 and at most 120")
+        raise RequestError(f"{where}: monitor.ping_timeout must be above 0 and at most 120")
     for section in ("store", *(f"copy[{i}]" for i in range(len(data.get("copy", []))))):
         table = data.get("store", {}) if section == "store" else data["copy"][int(section[5:-1])]
         if "password_file" in table and "password_env" in table:
-            raise UsageError(f"{where}: {section}: give password_file or password_env, not both")
+            raise RequestError(f"{where}: {section}: give password_file or password_env, not both")
     for key in ("healthchecks", "uptime_kuma", "ping_start", "ping_success", "ping_fail"):
         url = data.get("monitor", {}).get(key)
         if url is not None and not url.startswith(("http://", "https://")):
-            raise UsageError(f"{where}: monitor.{key}: {url!r} is not an http(s) URL")
+            raise RequestError(f"{where}: monitor.{key}: {url!r} is not an http(s) URL")
 
 
 def _parsed(parse: Any, value: str, label: str) -> None:
     try:
         parse(value)
-    except UsageError as err:
-        raise UsageError(f"{label}: {err}") from None
+    except RequestError as err:
+        raise RequestError(f"{label}: {err}") from None
 
 
 def password_from(table: Mapping[str, Any], config: Config) -> str | None:
@@ -274,14 +274,14 @@ def password_from(table: Mapping[str, Any], config: Config) -> str | None:
     if "password_env" in table:
         name = table["password_env"]
         if name not in os.environ:
-            raise UsageError(f"the environment variable {name} (password_env) is not set")
+            raise RequestError(f"the environment variable {name} (password_env) is not set")
         return os.environ[name]
     if "password_file" in table:
         path = config.resolve(table["password_file"])
         try:
             return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as err:
-            raise UsageError(f"cannot read the password file {path}: {err.strerror}") from None
+            raise RequestError(f"cannot read the password file {path}: {err.strerror}") from None
     return None
 
 

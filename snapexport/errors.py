@@ -25,10 +25,17 @@ class SnapexportError(Exception):
     exit_code: int = EXIT_ERROR
 
 
-class UsageError(SnapexportError):
-    """The command line asked for something that cannot be (bad argument, unknown id)."""
+class RequestError(SnapexportError):
+    """What the caller asked for cannot be done as asked: a malformed value (a duration, a
+    profile name), a path that is not an export, a passphrase that does not fit, options that
+    contradict. Nothing was changed. The CLI answers 2 (the caller must ask differently)."""
 
     exit_code = EXIT_USAGE
+
+
+# The command line's own name for a request error (cli/ only; tests/test_layers.py keeps it
+# out of library code, which raises RequestError or a more specific subclass).
+UsageError = RequestError
 
 
 class SnapshotNotFoundError(SnapexportError):

@@ -24,7 +24,7 @@ from typing import Any
 from snapexport import faults
 from snapexport.catalog import Catalog
 from snapexport.catalog.retention import SpansCollected
-from snapexport.errors import UsageError
+from snapexport.errors import RequestError
 from snapexport.faults import checkpoint
 from snapexport.policy import Decision, Policy, apply_policy, parse_duration
 from snapexport.store import Store
@@ -74,11 +74,11 @@ def plan_policy(
 ) -> ForgetPlan:
     """Apply ``policy`` to the snapshots (only those with ``tag``, when given)."""
     if policy.is_empty():
-        raise UsageError("no policy given: name snapshots to forget or use --keep-* options")
+        raise RequestError("no policy given: name snapshots to forget or use --keep-* options")
     candidates = catalog.snapshots.all(tag=tag)
     decisions = tuple(apply_policy(candidates, policy, tz=tz))
     if decisions and not any(d.keep for d in decisions) and not allow_empty:
-        raise UsageError(
+        raise RequestError(
             f"the policy would remove all {len(decisions)} snapshot(s); add --allow-empty"
             " if that is what you want"
         )
@@ -280,7 +280,7 @@ def plan_request(catalog: Catalog, request: ForgetRequest) -> ForgetPlan | None:
     policy = request.policy()
     if request.ids:
         if not policy.is_empty():
-            raise UsageError("name snapshots or give a policy, not both")
+            raise RequestError("name snapshots or give a policy, not both")
         return plan_ids(catalog, request.ids)
     if request.collect and policy.is_empty():
         return None

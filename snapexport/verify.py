@@ -34,7 +34,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from snapexport.errors import SnapexportError, UsageError
+from snapexport.errors import RequestError, SnapexportError
 from snapexport.materialize.crypto import CRYPT_FIELDS, CRYPTO_KEY, FieldCrypto
 from snapexport.materialize.encoding import EXPORTED_KEYS
 from snapexport.materialize.exporter import write_export
@@ -145,7 +145,7 @@ def compare_export(
 ) -> ExportComparison:
     """Compare the export at ``path`` with snapshot ``spec`` (id, prefix, latest, latest~N).
 
-    Raises UsageError when ``path`` is not an export, when the export is encrypted and no
+    Raises RequestError when ``path`` is not an export, when the export is encrypted and no
     (or a wrong) passphrase is given, or when the snapshot does not exist.
     """
     from snapexport.snapshots import open_view
@@ -157,7 +157,7 @@ def compare_export(
         crypto = None
         if CRYPTO_KEY in metadata:
             if not passphrase:
-                raise UsageError(
+                raise RequestError(
                     f"{path}: this export's sensitive fields are encrypted (metadata.json has"
                     " __crypto__): give --passphrase"
                 )
@@ -183,17 +183,17 @@ def _open_container(path: Path) -> Iterator[Container]:
         container: Container = DirectoryContainer(path)
     elif path.is_file():
         if not zipfile.is_zipfile(path):
-            raise UsageError(f"{path} is neither an export folder nor a zip file")
+            raise RequestError(f"{path} is neither an export folder nor a zip file")
         container = ZipContainer(path, UTC)
     else:
-        raise UsageError(f"{path}: no such file or folder")
+        raise RequestError(f"{path}: no such file or folder")
     try:
         container.__enter__()
     except (OSError, zipfile.BadZipFile) as err:
-        raise UsageError(f"{path}: not a readable export ({err})") from err
+        raise RequestError(f"{path}: not a readable export ({err})") from err
     try:
         if not container.members(MANIFEST):
-            raise UsageError(f"{path}: no manifest.json, not an export")
+            raise RequestError(f"{path}: no manifest.json, not an export")
         yield container
     finally:
         container.__exit__(None, None, None)
@@ -207,7 +207,7 @@ def _read_metadata(container: Container, path: Path) -> dict[str, Any]:
         with members[-1].open() as f:
             data = json.loads(f.read())
     except (OSError, ValueError) as err:
-        raise UsageError(f"{path}: metadata.json is not readable JSON ({err})") from err
+        raise RequestError(f"{path}: metadata.json is not readable JSON ({err})") from err
     return data if isinstance(data, dict) else {}
 
 
@@ -308,9 +308,9 @@ def _parsed_whole(member: Member, skip: int) -> Iterator[bytes]:
         try:
             records = json.load(f)
         except ValueError as err:
-            raise UsageError(f"{member.name} is not valid JSON ({err})") from err
+            raise RequestError(f"{member.name} is not valid JSON ({err})") from err
     if not isinstance(records, list):
-        raise UsageError(f"{member.name} is not a list of records")
+        raise RequestError(f"{member.name} is not a list of records")
     for record in records[skip:]:
         yield json.dumps(record, indent=2, ensure_ascii=False).encode("utf-8")
 
@@ -602,7 +602,7 @@ class _Matcher:
         try:
             record = json.loads(text)
         except ValueError as err:
-            raise UsageError(f"{where}: a record is not valid JSON ({err})") from err
+            raise RequestError(f"{where}: a record is not valid JSON ({err})") from err
         if not isinstance(record, dict):
             record = {"model": "?", "pk": None, "value": record}
         model = str(record.get("model", "?"))

@@ -134,6 +134,34 @@ def chunk_rows(conn: sqlite3.Connection, ids: Sequence[bytes]) -> dict[bytes, Ch
     return out
 
 
+def chunks_in_other_packs(
+    conn: sqlite3.Connection, ids: Iterable[bytes], pack_id: str
+) -> set[bytes]:
+    """Those of ``ids`` whose chunk row names a listed pack other than ``pack_id``.
+
+    A chunk row naming ``pack_id`` itself, or a pack without a ``packs`` row, is no second
+    copy: deleting ``pack_id`` on its strength would lose the only one.
+    """
+    found: set[bytes] = set()
+    for batch in batched(dict.fromkeys(ids)):
+        marks = ",".join("?" * len(batch))
+        found.update(
+            bytes(r[0])
+            for r in conn.execute(
+                f"SELECT c.id FROM chunks c JOIN packs p ON p.id = c.pack"
+                f" WHERE c.id IN ({marks}) AND c.pack != ?",
+                [*batch, pack_id],
+            )
+        )
+    return found
+
+
+def pack_is_referenced(conn: sqlite3.Connection, pack_id: str) -> bool:
+    """Whether any chunk row names ``pack_id`` (listed in ``packs`` or not)."""
+    row = conn.execute("SELECT 1 FROM chunks WHERE pack = ? LIMIT 1", (pack_id,)).fetchone()
+    return row is not None
+
+
 def chunks_of_pack(conn: sqlite3.Connection, pack_id: str) -> list[ChunkRow]:
     rows = conn.execute(
         "SELECT id, pack, offset, length, size, codec FROM chunks WHERE pack = ? ORDER BY offset",
@@ -162,6 +190,30 @@ def insert_pack(
     conn.executemany(
         "INSERT OR IGNORE INTO chunks (id, pack, offset, length, size, codec) "
         "VALUES (?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    return conn.total_changes - before
+
+
+def adopt_pack(
+    conn: sqlite3.Connection, pack_id: str, size: int, chunks: Iterable[ChunkRow]
+) -> int:
+    """Register a verified pack file found without a ``packs`` row.
+
+    Like ``insert_pack``, but a chunk row naming a pack the catalog does not list is moved
+    to this pack, which verifiably holds the chunk. Returns how many chunk rows changed.
+    """
+    rows = [(c.id, c.pack, c.offset, c.length, c.size, c.codec) for c in chunks]
+    conn.execute(
+        "INSERT OR IGNORE INTO packs (id, size, chunks, created) VALUES (?, ?, ?, ?)",
+        (pack_id, size, len(rows), now_iso()),
+    )
+    before = conn.total_changes
+    conn.executemany(
+        "INSERT INTO chunks (id, pack, offset, length, size, codec) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET pack = excluded.pack, offset = excluded.offset,"
+        " length = excluded.length, size = excluded.size, codec = excluded.codec"
+        " WHERE chunks.pack NOT IN (SELECT id FROM packs)",
         rows,
     )
     return conn.total_changes - before
@@ -334,6 +386,12 @@ class Content:
     def chunks_of_pack(self, pack_id: str) -> list[ChunkRow]:
         return chunks_of_pack(self._conn, pack_id)
 
+    def chunks_in_other_packs(self, ids: Iterable[bytes], pack_id: str) -> set[bytes]:
+        return chunks_in_other_packs(self._conn, ids, pack_id)
+
+    def pack_is_referenced(self, pack_id: str) -> bool:
+        return pack_is_referenced(self._conn, pack_id)
+
     def chunks_of_kind(self, kind: int) -> list[ChunkRow]:
         return chunks_of_kind(self._conn, kind)
 
@@ -351,6 +409,9 @@ class Content:
 
     def insert_pack(self, pack_id: str, size: int, chunks: Iterable[ChunkRow]) -> int:
         return insert_pack(self._conn, pack_id, size, chunks)
+
+    def adopt_pack(self, pack_id: str, size: int, chunks: Iterable[ChunkRow]) -> int:
+        return adopt_pack(self._conn, pack_id, size, chunks)
 
     def insert_blob(self, blob_id: bytes, size: int, chunks: Sequence[bytes]) -> bool:
         return insert_blob(self._conn, blob_id, size, chunks)

@@ -7,8 +7,9 @@ them), so they change only on purpose.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # each command imports only what it runs (tests/test_cli_lazy.py)
     from snapexport.check import CheckReport
@@ -20,6 +21,15 @@ if TYPE_CHECKING:  # each command imports only what it runs (tests/test_cli_lazy
     from snapexport.store.keyring import KeyChange, KeyList
     from snapexport.store.opened import Created, Rebuilt
     from snapexport.store.stats import ContentStats
+
+
+class _HasJson(Protocol):
+    def as_json(self) -> Any: ...
+
+
+def json_line(result: _HasJson) -> str:
+    """``--json``: the result object as one line of JSON (non-ASCII kept as is)."""
+    return json.dumps(result.as_json(), ensure_ascii=False)
 
 
 def mb(n: int) -> str:
@@ -70,6 +80,27 @@ def check_summary(report: CheckReport) -> str:
                  f" ({report.pack_bytes_read / 1e6:.1f} of {report.pack_bytes_total / 1e6:.1f}"
                  f" MB, {report.scope})")  # fmt: skip
     return what
+
+
+def check_lines(report: CheckReport) -> Iterator[tuple[bool, str]]:
+    """``check``: (to stderr?, line) for each repair and problem, then the verdict."""
+    for line in report.repairs:
+        yield False, f"repaired: {line}"
+    for line in report.notes:
+        yield False, f"note: {line}"
+    for line in report.problems:
+        yield True, f"damaged: {line}"
+    yield (False, f"no problems found: {check_summary(report)}") if report.ok else (
+        True, check_failure_line(report),
+    )  # fmt: skip
+
+
+def check_failure_line(report: CheckReport) -> str:
+    """The stderr line of a check that found problems (also printed with ``--json``)."""
+    return (
+        f"snapexport: error: check found {len(report.problems)} problem(s) in"
+        f" {check_summary(report)}"
+    )
 
 
 def stats_lines(figures: ContentStats) -> Iterator[str]:

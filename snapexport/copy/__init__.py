@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from snapexport.catalog.replay import Replay
-from snapexport.errors import StoreError, UsageError
+from snapexport.errors import RequestError, StoreError
 from snapexport.faults import checkpoint
 from snapexport.progress import NullReporter, Reporter
 from snapexport.values import SnapshotMeta
@@ -165,7 +165,7 @@ def copy_snapshots(
     started = time.monotonic()
     src_loc, dst_loc = StoreLocation.parse(source_location), StoreLocation.parse(target_location)
     if str(src_loc) == str(dst_loc):
-        raise UsageError(f"copy: the target {dst_loc} is the source store itself")
+        raise RequestError(f"copy: the target {dst_loc} is the source store itself")
     reporter = reporter or NullReporter()
     done: list[CopiedSnapshot] = []
     with Store.open(source_location) as src:

@@ -13,7 +13,7 @@ import json
 import os
 from typing import Any
 
-from snapexport.errors import UsageError
+from snapexport.errors import RequestError
 from snapexport.materialize.encoding import dumps
 
 CRYPT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -45,11 +45,11 @@ class FieldCrypto:
             from cryptography.hazmat.primitives import hashes
             from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
         except ImportError as err:  # pragma: no cover - depends on the installation
-            raise UsageError(
+            raise RequestError(
                 "--passphrase needs the 'cryptography' package (pip install 'snapexport[crypto]')"
             ) from err
         if algo != KDF_ALGO:
-            raise UsageError(f"{algo} is an unknown key derivation function")
+            raise RequestError(f"{algo} is an unknown key derivation function")
         self.salt_hex = salt_hex or os.urandom(SALT_SIZE).hex()
         self.iterations = iterations
         self.key_size = key_size
@@ -94,7 +94,7 @@ class FieldCrypto:
         try:
             return self._fernet.decrypt(bytes.fromhex(value)).decode("utf-8")
         except (InvalidToken, ValueError) as err:
-            raise UsageError("the passphrase does not decrypt this export") from err
+            raise RequestError("the passphrase does not decrypt this export") from err
 
     def encrypt_text(self, model: str, text: str) -> str:
         """The record text with its sensitive fields encrypted (truthy values only)."""

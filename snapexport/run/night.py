@@ -28,8 +28,8 @@ from snapexport.errors import (
     EXIT_INCOMPLETE,
     EXIT_OK,
     EXIT_USAGE,
+    RequestError,
     SnapexportError,
-    UsageError,
 )
 from snapexport.run import monitor
 
@@ -45,7 +45,7 @@ def now() -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"{NOW_ENV}={text!r} is not an ISO date and time") from None
+        raise RequestError(f"{NOW_ENV}={text!r} is not an ISO date and time") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 import blake3
 from pathvalidate import sanitize_filename
 
-from snapexport.errors import SourceError, UsageError
+from snapexport.errors import RequestError, SourceError
 from snapexport.materialize.crypto import CRYPT_FIELDS, CRYPTO_KEY, FieldCrypto
 from snapexport.materialize.encoding import EXPORTED_KEYS, dumps
 from snapexport.materialize.naming import file_type
@@ -268,7 +268,7 @@ class ExportSource:
         self._crypto = None
         if CRYPTO_KEY in self.metadata:
             if not self.passphrase:
-                raise UsageError(
+                raise RequestError(
                     f"{self.path}: this export's sensitive fields are encrypted "
                     "(metadata.json has __crypto__): give the passphrase it was made with"
                 )

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from snapexport.errors import StoreLockedError, UsageError
+from snapexport.errors import RequestError, StoreLockedError
 from snapexport.fsutil import TMP_SUFFIX, atomic_write_bytes, create_private, private_dir
 from snapexport.store.layout import GC_FILE, LOCK_FILE, READERS_DIR, WRITER_FILE
 
@@ -87,7 +87,7 @@ def parse_duration(text: str) -> float:
             return float(t[:-1]) * units[t[-1]]
         return float(t)
     except ValueError:
-        raise UsageError(f"--wait-lock {text!r}: give a duration such as 90s, 5m or 1h") from None
+        raise RequestError(f"--wait-lock {text!r}: give a duration such as 90s, 5m or 1h") from None
 
 
 def retrying(take: Callable[[], T], wait: float, *, clock: Callable[[], float] = time.monotonic,

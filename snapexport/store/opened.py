@@ -23,7 +23,7 @@ from typing import Any
 
 from snapexport.catalog.db import Catalog
 from snapexport.catalog.meta import MetaKey
-from snapexport.errors import StoreError, UsageError
+from snapexport.errors import RequestError, StoreError
 from snapexport.fsutil import PRIVATE_DIR, private_dir
 from snapexport.store import gc, journal, journal_rebuild, keys, recovery
 from snapexport.store.backend import Backend, open_backend
@@ -168,7 +168,7 @@ class Store(BlobStore):
         if no_lock is None:
             no_lock = os.environ.get(NO_LOCK_ENV, "") not in ("", "0")
         if no_lock and write:
-            raise UsageError("--no-lock is for commands that only read the store")
+            raise RequestError("--no-lock is for commands that only read the store")
         loc = StoreLocation.parse(location)
         root = loc.path
         if root is not None:

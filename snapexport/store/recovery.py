@@ -10,7 +10,9 @@ Rules (docs/format.md, "Crash recovery"):
   must equal its name and its index must parse. A verified orphan holding any chunk the
   catalog lacks was sealed by a writer that died before committing: it is indexed, so its
   chunks are reused by the next run instead of being stored again. A verified orphan whose
-  chunks are all indexed elsewhere is a leftover copy (interrupted repack) and is deleted.
+  chunks are all indexed in *other listed* packs is a leftover copy (interrupted repack) and
+  is deleted; chunk rows naming the orphan itself (its ``packs`` row was lost) or another
+  unlisted pack are no copy: the orphan is adopted and those rows moved to it.
   An orphan that does not verify is reported as damaged and left alone.
 """
 
@@ -76,7 +78,9 @@ def finish_pending_deletes(store: BlobStore) -> list[str]:
     doomed = pending_deletes(store)
     known = store.catalog.content.pack_ids()
     for pid in doomed:
-        if pid not in known:  # never delete a pack the catalog (again) refers to
+        # never delete a pack the catalog (again) lists or any chunk row still names:
+        # recovery's orphan rules decide about the latter
+        if pid not in known and not store.catalog.content.pack_is_referenced(pid):
             store.ensure_lock()
             store.backend.remove(packs.object_name(pid))
     if doomed:
@@ -118,13 +122,15 @@ def adopt_orphan(store: BlobStore, pack_id: str, size: int) -> str:
     except CorruptionError:
         return "damaged"
     ids = [e.id for e in entries]
-    if len(store.catalog.content.existing_chunks(ids)) == len(set(ids)):
+    # Only a copy in another *listed* pack makes this one redundant: chunk rows naming this
+    # pack, or a pack the catalog lost, are no second copy (deleting lost the only one).
+    if len(store.catalog.content.chunks_in_other_packs(ids, pack_id)) == len(set(ids)):
         store.ensure_lock()
         store.backend.remove(packs.object_name(pack_id))
         return "removed"
     rows = [ChunkRow(e.id, pack_id, e.offset, e.length, e.size, e.codec) for e in entries]
     with store.catalog.transaction():
-        store.catalog.content.insert_pack(pack_id, size, rows)
+        store.catalog.content.adopt_pack(pack_id, size, rows)
     return "indexed"
 
 
