@@ -1,4 +1,5 @@
-"""``check``: does every catalog reference resolve, and (with ``read_data``) is every byte intact?
+"""``check``: does every catalog reference resolve, and (with ``read_data``) is every byte
+intact? And ``repair``: make the catalog tell the truth after packs went missing.
 
 Structure (always): stray temp files and interrupted deletes are cleaned up, orphan packs are
 indexed or removed (rules in ``store/recovery.py``), then every reference is followed down:
@@ -11,14 +12,17 @@ The library only reports; the CLI renders the report.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from snapexport.checkscope import PackSubset
-from snapexport.errors import CorruptionError
-from snapexport.store import Store, recovery
+from snapexport.errors import CorruptionError, StoreLockedError
+from snapexport.store import Store, journal, recovery
+from snapexport.store.missing import LostPacks, forget_missing_packs
+from snapexport.store.opened import OPEN_NOTES
 from snapexport.values import SnapshotMeta
 
 
@@ -28,6 +32,8 @@ class CheckReport:
 
     problems: list[str] = field(default_factory=list)
     repairs: list[str] = field(default_factory=list)
+    #: damage already known and marked (snapshots flagged incomplete by ``repair``)
+    notes: list[str] = field(default_factory=list)
     packs: int = 0
     chunks: int = 0
     blobs: int = 0
@@ -47,6 +53,7 @@ class CheckReport:
             "ok": self.ok,
             "problems": list(self.problems),
             "repairs": list(self.repairs),
+            "notes": list(self.notes),
             "packs": self.packs,
             "chunks": self.chunks,
             "blobs": self.blobs,
@@ -70,13 +77,31 @@ def run_check(
     and check it; ``subset`` is ``--read-data-subset`` (N/M or P%), ``snapshots`` the
     snapshot ids (prefixes, latest, latest~N) whose needs alone are read."""
     chosen = PackSubset.parse(subset) if subset is not None else None
-    with Store.open(store_location, write=True) as store:
+    with open_for_check(store_location) as store:
         metas: dict[str, SnapshotMeta] = {}
         for spec in snapshots:
             meta = store.catalog.snapshots.resolve(spec)
             metas.setdefault(meta.id, meta)
         return check_store(store, read_data=read_data, subset=chosen,
                            snapshots=tuple(metas.values()))  # fmt: skip
+
+
+def open_for_check(location: str | Path) -> Store:
+    """The store opened for writing (so that the check repairs what a crash left), or,
+    when a writer runs or the store is read-only, for reading: then the check reports on
+    the last committed state and repairs nothing (``store.notes`` says so)."""
+    try:
+        return Store.open(location, write=True)
+    except StoreLockedError as err:
+        note = f"{err}: checked the committed state without repairing crash leftovers"
+    except OSError as err:
+        if err.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        note = "the store is read-only: checked without repairing crash leftovers"
+    store = Store.open(location)
+    store.notes.append(note)
+    OPEN_NOTES.append(note)
+    return store
 
 
 def check_store(
@@ -93,20 +118,31 @@ def check_store(
     reference checks (file blobs, record texts).
     """
     report = CheckReport(read_data=read_data or subset is not None)
-    _recover(store, report)
+    if store.write:
+        _recover(store, report)
     present, foreign = recovery.list_pack_objects(store)
     for name in foreign:
         report.problems.append(f"unexpected file {name} in the pack folder")
     refs = store.catalog.references
+    if not store.write:
+        known = store.catalog.content.pack_ids()
+        new = [pid for pid in present if pid not in known]
+        if new:
+            report.notes.append(
+                f"{len(new)} pack(s) not in the catalog yet (a writer is adding them, or a"
+                " crash left them: a check with the store to itself indexes them)"
+            )
     good_packs: dict[str, int] = {}
     for pack in store.catalog.content.packs():
         report.packs += 1
         size = present.get(pack.id)
         if size is None:
-            report.problems.append(f"pack {pack.id} is missing ({pack.chunks} chunks)")
+            report.problems.append(_missing_pack(store, pack.id, pack.chunks))
         elif size != pack.size:
             report.problems.append(
-                f"pack {pack.id} has {size} bytes, the catalog says {pack.size} (truncated?)"
+                f"pack {pack.id} has {size} bytes, the catalog says {pack.size} (truncated?):"
+                " put back a good copy of it (from a copy of the store), or delete it and"
+                " run snapexport repair"
             )
         else:
             good_packs[pack.id] = pack.size
@@ -116,6 +152,8 @@ def check_store(
     report.chunks = refs.chunk_count()
     _check_spans(store, report)
     _check_blobs(store, report)
+    _check_lost_files(store, report)
+    report.problems += journal.problems(store, set(present))
     to_read = _scoped(store, report, set(good_packs), subset, snapshots)
     if report.read_data:
         for pid, size in good_packs.items():
@@ -154,10 +192,44 @@ def _scoped(
     return chosen
 
 
+_NEXT_STEP = (
+    "the next snapshot stores again what the site still has; then snapexport repair marks"
+    " the snapshots that stay damaged (materialize writes the rest of them)"
+)
+
+
+def _missing_pack(store: Store, pack_id: str, chunks: int) -> str:
+    needing = store.catalog.content.snapshots_needing_pack(pack_id)
+    if not needing:
+        return f"pack {pack_id} is missing ({chunks} chunks, no snapshot needs them): {_NEXT_STEP}"
+    names = ", ".join(f"{sid[:8]} ({n} files)" for sid, n in needing[:5])
+    more = f" and {len(needing) - 5} more" if len(needing) > 5 else ""
+    return (
+        f"pack {pack_id} is missing ({chunks} chunks); it breaks snapshot(s) {names}{more}:"
+        f" {_NEXT_STEP}"
+    )
+
+
+def _check_lost_files(store: Store, report: CheckReport) -> None:
+    for _, sid, complete, n, first in store.catalog.content.lost_files():
+        line = (
+            f"snapshot {sid[:8]} lacks {n} file(s) whose content was lost with a missing pack"
+            f" (first: {first})"
+        )
+        if complete:
+            report.problems.append(f"{line}: {_NEXT_STEP}")
+        else:
+            report.notes.append(f"{line}; marked incomplete")
+
+
 def _recover(store: Store, report: CheckReport) -> None:
     done = recovery.recover(store)
+    finished = journal.finish_pending(store)
+    if finished:
+        report.repairs.append(finished)
     for name in done.temp_removed:
-        report.repairs.append(f"removed stray temp file tmp/{name}")
+        where = name if "/" in name else f"tmp/{name}"
+        report.repairs.append(f"removed stray temp file {where}")
     for pid in done.deletes_finished:
         report.repairs.append(f"deleted pack {pid} (left by an interrupted prune)")
     for pid in done.indexed:
@@ -175,6 +247,11 @@ def _check_spans(store: Store, report: CheckReport) -> None:
             f"record {model} pk {pk} (snapshots from #{born}) needs text {h.hex()},"
             " which is not stored"
         )
+    # Files whose blob is not stored. Once repair has marked every snapshot holding such
+    # files incomplete, the loss is known: _check_lost_files notes it per snapshot instead.
+    lost = store.catalog.content.lost_files()
+    if lost and not any(complete for _, _, complete, _, _ in lost):
+        return
     for path, born, blob in refs.file_spans_missing_blobs():
         report.problems.append(
             f"file {path} (snapshots from #{born}) needs blob {blob.hex()}, which is not stored"
@@ -237,3 +314,57 @@ def _name_damaged_chunks(store: Store, pack_id: str, report: CheckReport) -> Non
             store.read_chunk(row)
         except CorruptionError as err:
             report.problems.append(str(err))
+
+
+# -- repair ---------------------------------------------------------------------------------
+# Like restic's ``repair index`` and ``repair snapshots``: packs the store no longer holds are
+# forgotten (store/missing.py), so no writer deduplicates against them again and the next
+# snapshot stores again what the site still has; snapshots that hold files whose content went
+# with them are marked incomplete (materialize writes the rest and lists those files as
+# missing, exit 3). Snapshots whose lost files were stored again since (same content, same
+# blob id) are whole again and lose the mark.
+
+
+@dataclass(frozen=True, slots=True)
+class DamagedSnapshot:
+    id: str
+    files_lost: int
+    first_path: str
+
+
+@dataclass(slots=True)
+class RepairReport:
+    lost: LostPacks = field(default_factory=LostPacks)
+    damaged: list[DamagedSnapshot] = field(default_factory=list)
+    healed: int = 0  # snapshots marked incomplete before that are whole again
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "missing_packs": list(self.lost.packs),
+            "blobs_lost": self.lost.blobs,
+            "damaged_snapshots": [
+                {"id": d.id, "files_lost": d.files_lost, "first": d.first_path}
+                for d in self.damaged
+            ],
+            "healed_snapshots": self.healed,
+        }
+
+
+def repair_store(store: Store) -> RepairReport:
+    """Forget missing packs and mark (or unmark) the snapshots they damaged."""
+    lost = forget_missing_packs(store)
+    content = store.catalog.content
+    rows = content.lost_files()
+    with store.catalog.transaction():
+        content.mark_complete([r[0] for r in rows if r[2]], False)
+        healed = content.whole_but_marked_incomplete()
+        content.mark_complete(healed, True)
+        if healed or any(r[2] for r in rows):
+            store.catalog.images.invalidate()  # a new image carries the marks
+    return RepairReport(lost, [DamagedSnapshot(r[1], r[3], r[4]) for r in rows], len(healed))
+
+
+def run_repair(store_location: str | Path) -> RepairReport:
+    """``snapexport repair``: open the store for writing and repair it."""
+    with Store.open(store_location, write=True) as store:
+        return repair_store(store)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from snapexport.errors import UsageError
+from snapexport.errors import RequestError
 
 _SLICE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
@@ -35,7 +35,7 @@ class PackSubset:
         if slice_:
             n, m = int(slice_.group(1)), int(slice_.group(2))
             if m < 1 or not 1 <= n <= m:
-                raise UsageError(
+                raise RequestError(
                     f"--read-data-subset {text!r}: N/M needs 1 <= N <= M"
                     " (for example 1/4, then 2/4, 3/4, 4/4 on later runs)"
                 )
@@ -44,10 +44,10 @@ class PackSubset:
         if pct:
             percent = float(pct.group(1))
             if not 0 < percent <= 100:
-                raise UsageError(f"--read-data-subset {text!r}: the percentage must be"
+                raise RequestError(f"--read-data-subset {text!r}: the percentage must be"
                                  " above 0 and at most 100 (for example 10%)")  # fmt: skip
             return cls(text.strip(), percent=percent)
-        raise UsageError(f"--read-data-subset {text!r} is neither N/M (for example 1/4) nor"
+        raise RequestError(f"--read-data-subset {text!r} is neither N/M (for example 1/4) nor"
                          " a percentage (for example 10%)")  # fmt: skip
 
     def in_slice(self, pack_id: str) -> bool:

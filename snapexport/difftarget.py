@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from snapexport.diff import SnapshotDiff, diff_snapshots
-from snapexport.errors import UsageError
+from snapexport.errors import RequestError
 from snapexport.store import Store
 from snapexport.verify import ExportComparison, compare_export
 
@@ -58,7 +58,7 @@ def run_diff(
             comparison = compare_export(store, a, Path(b), passphrase=passphrase, tag=tag)
             return DiffOutcome(export=comparison)
         if not looks_like_snapshot(b):
-            raise UsageError(f"{b!r} is neither a snapshot nor an export folder or zip")
+            raise RequestError(f"{b!r} is neither a snapshot nor an export folder or zip")
         snapshots = store.catalog.snapshots
         result = diff_snapshots(
             store.catalog.changes, snapshots.resolve(a, tag=tag), snapshots.resolve(b, tag=tag)

@@ -11,6 +11,8 @@ code. Exit codes are part of the interface (docs/usage.md):
 
 from __future__ import annotations
 
+import errno
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -23,10 +25,17 @@ class SnapexportError(Exception):
     exit_code: int = EXIT_ERROR
 
 
-class UsageError(SnapexportError):
-    """The command line asked for something that cannot be (bad argument, unknown id)."""
+class RequestError(SnapexportError):
+    """What the caller asked for cannot be done as asked: a malformed value (a duration, a
+    profile name), a path that is not an export, a passphrase that does not fit, options that
+    contradict. Nothing was changed. The CLI answers 2 (the caller must ask differently)."""
 
     exit_code = EXIT_USAGE
+
+
+# The command line's own name for a request error (cli/ only; tests/test_layers.py keeps it
+# out of library code, which raises RequestError or a more specific subclass).
+UsageError = RequestError
 
 
 class SnapshotNotFoundError(SnapexportError):
@@ -69,3 +78,35 @@ class ExportRequestError(MaterializeError):
     CLI answers 2."""
 
     exit_code = EXIT_USAGE
+
+
+class InterruptedRunError(SnapexportError):
+    """Ctrl-C (or SIGTERM) stopped a run that had already changed something outside the
+    store, such as the files of a folder export: the message says what is left."""
+
+    exit_code = 130
+
+
+_NEXT_STEP = {
+    errno.ENOSPC: "the disk is full: free space on it, then run the command again",
+    errno.EDQUOT: "the disk quota is used up: free space, then run the command again",
+    errno.EACCES: "permission denied: check that path's owner and permissions (a store is"
+    " private to the user who made it: run as that user)",
+    errno.EPERM: "operation not permitted: check that path's owner and permissions",
+    errno.EROFS: "the file system is read-only: remount it writable, or use a command that"
+    " only reads",
+    errno.ENOENT: "it does not exist: check the path",
+    errno.EIO: "input/output error: the disk may be failing; check it (dmesg, smartctl)",
+}
+
+
+def os_error_message(err: OSError, doing: str = "") -> str:
+    """One line for an OSError: the path it concerns, what happened, and the next step."""
+    path = err.filename if err.filename is not None else None
+    where = f" {path}" if path is not None else ""
+    step = _NEXT_STEP.get(err.errno or 0)
+    what = f"{doing}{where}" if doing else (str(path) if path is not None else "")
+    if step:
+        return f"{what}: {step}" if what else step
+    reason = err.strerror or str(err)
+    return f"{what}: {reason}" if what else reason

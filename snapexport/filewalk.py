@@ -55,6 +55,7 @@ class FileWalk:
         self.missing: list[MissingFile] = []
         self.warnings: list[str] = []
         self.files_read = self.files_skipped = self.bytes_read = 0
+        self.files_restored = 0  # read again: their stored content was lost with a pack
         self._checksums: ThreadPoolExecutor | None = None  # the checksum thread (_read)
         self._unfinished: deque[tuple[FileRef, CurrentFile | None, os.stat_result, Read]]
         self._unfinished = deque()
@@ -102,7 +103,11 @@ class FileWalk:
         size, mtime_ns, mode = st.st_size, st.st_mtime_ns, st.st_mode
         inode = st.st_ino or None
         verify = self.verify_files
-        if (
+        if cur is not None and not cur.stored:
+            # Its content was in a pack that went missing: read it again, whatever the
+            # stat says (the same bytes get the same blob id, which heals older snapshots).
+            self.files_restored += 1
+        elif (
             cur is not None
             and not verify
             and (cur.size, cur.mtime_ns, cur.mode) == (size, mtime_ns, mode)
@@ -113,6 +118,11 @@ class FileWalk:
                 self.files_skipped += 1
                 self.reporter.advance(items=1)
                 return None
+        known = getattr(ref, "blob", None)
+        if known is not None and not verify and self.store.has_blob(known):
+            self._keep(cur, _version(ref, known, st, ref.checksum))
+            self.files_skipped += 1
+            return None
         if ref.checksum and not verify:
             blob = self.index.blob_by_checksum(ref.checksum, size, mtime_ns)
             if blob is not None:

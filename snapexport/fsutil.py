@@ -14,6 +14,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 TMP_SUFFIX = ".tmp"
+#: store files and folders are their owner's alone, whatever the umask (catalog, packs,
+#: locks, keys, catalog copies, the cache): the catalog holds every record and OCR text.
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether a file name is an ``atomic_writer`` temporary (``.<name>.<pid>.tmp``)."""
+    return name.startswith(".") and name.endswith(TMP_SUFFIX)
 
 
 def fsync_dir(path: Path) -> None:
@@ -25,8 +34,48 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def private_dir(path: Path) -> Path:
+    """Make folder ``path`` (and missing parents) with mode 0700 whatever the umask; an
+    existing folder is left as it is. Returns ``path``."""
+    path = Path(path)
+    if path.is_dir():
+        return path
+    missing = []
+    p = path
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=PRIVATE_DIR)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise
+            continue
+        os.chmod(folder, PRIVATE_DIR)  # the umask may have taken bits from mkdir's mode
+    return path
+
+
+def create_private(path: Path, flags: int = os.O_WRONLY | os.O_EXCL) -> int:
+    """Create file ``path`` with mode 0600 whatever the umask; returns the open descriptor."""
+    fd = os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE)
+    try:
+        os.fchmod(fd, PRIVATE_FILE)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def touch_private(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists (so that SQLite, which gives a
+    database's WAL files the database's mode, keeps all three private)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(create_private(path))
+
+
 @contextlib.contextmanager
-def atomic_writer(path: Path, *, mode: int = 0o644) -> Iterator[BinaryIO]:
+def atomic_writer(path: Path, *, mode: int = PRIVATE_FILE) -> Iterator[BinaryIO]:
     """Open a temporary sibling of ``path`` for writing; on clean exit make it ``path``.
 
     On any exception (including KeyboardInterrupt) the temporary file is removed and
@@ -34,7 +83,12 @@ def atomic_writer(path: Path, *, mode: int = 0o644) -> Iterator[BinaryIO]:
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        os.fchmod(fd, mode)  # exactly ``mode``, whatever the umask
+    except BaseException:
+        os.close(fd)
+        raise
     f = os.fdopen(fd, "wb")
     try:
         yield f
@@ -50,7 +104,7 @@ def atomic_writer(path: Path, *, mode: int = 0o644) -> Iterator[BinaryIO]:
         raise
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = PRIVATE_FILE) -> None:
     """Write ``data`` to ``path`` atomically and durably."""
     with atomic_writer(path, mode=mode) as f:
         f.write(data)

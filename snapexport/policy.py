@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
-from snapexport.errors import UsageError
+from snapexport.errors import RequestError
 from snapexport.values import SnapshotMeta
 
 _DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)m)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?$")
@@ -30,7 +30,7 @@ def parse_duration(text: str) -> timedelta:
     """``30d``, ``1y6m``, ``2w``, ``12h``: years count 365 days, months 30 (as restic does)."""
     m = _DURATION.match(text.strip())
     if not text.strip() or m is None or not any(m.groups()):
-        raise UsageError(f"invalid duration {text!r}: use e.g. 30d, 2w, 6m, 1y, 12h")
+        raise RequestError(f"invalid duration {text!r}: use e.g. 30d, 2w, 6m, 1y, 12h")
     y, mo, w, d, h = (int(g or 0) for g in m.groups())
     return timedelta(days=365 * y + 30 * mo + 7 * w + d, hours=h)
 

@@ -24,7 +24,7 @@ from typing import Any
 from snapexport import faults
 from snapexport.catalog import Catalog
 from snapexport.catalog.retention import SpansCollected
-from snapexport.errors import UsageError
+from snapexport.errors import RequestError
 from snapexport.faults import checkpoint
 from snapexport.policy import Decision, Policy, apply_policy, parse_duration
 from snapexport.store import Store
@@ -74,11 +74,11 @@ def plan_policy(
 ) -> ForgetPlan:
     """Apply ``policy`` to the snapshots (only those with ``tag``, when given)."""
     if policy.is_empty():
-        raise UsageError("no policy given: name snapshots to forget or use --keep-* options")
+        raise RequestError("no policy given: name snapshots to forget or use --keep-* options")
     candidates = catalog.snapshots.all(tag=tag)
     decisions = tuple(apply_policy(candidates, policy, tz=tz))
     if decisions and not any(d.keep for d in decisions) and not allow_empty:
-        raise UsageError(
+        raise RequestError(
             f"the policy would remove all {len(decisions)} snapshot(s); add --allow-empty"
             " if that is what you want"
         )
@@ -171,9 +171,13 @@ def run_prune(
                 catalog.retention.forget(s.seq for s in plan.remove)
             if collect:
                 report.add(catalog.retention.collect_spans())
+                # A real run saves a checkpoint of the catalog when it changed it, and
+                # then frees the journal entries before it (see below).
+                replaced = catalog.journal.log_max() > 0 or store.config.version < 3
                 result = collect_garbage(
-                    store, catalog.retention.live_blobs(), max_unused=max_unused, dry_run=True
-                )
+                    store, catalog.retention.live_blobs(), max_unused=max_unused,
+                    dry_run=True, keep_image=not replaced,
+                )  # fmt: skip
                 report.store = dict(result.as_dict())
         return report
     if plan is not None:
@@ -186,6 +190,15 @@ def run_prune(
             store.backend = _CheckpointedBackend(store.backend)
         result = store.collect_garbage(catalog.retention.live_blobs(), max_unused=max_unused)
         report.store = dict(result.as_dict())
+        # The store keeps its newest checkpoint and the deltas since. Saved on close, this
+        # prune's change would be one more delta, leaving them all for the next prune to
+        # free. Save a checkpoint now and collect again, so that one prune frees everything
+        # its policy and max_unused allow.
+        if store.publish_catalog(checkpoint=True) is not None:
+            again = store.collect_garbage(catalog.retention.live_blobs(), max_unused=max_unused)
+            for key, value in again.as_dict().items():
+                if key != "dry_run":
+                    report.store[key] = int(report.store[key]) + int(value)
         checkpoint("prune:after-gc")
     return report
 
@@ -267,7 +280,7 @@ def plan_request(catalog: Catalog, request: ForgetRequest) -> ForgetPlan | None:
     policy = request.policy()
     if request.ids:
         if not policy.is_empty():
-            raise UsageError("name snapshots or give a policy, not both")
+            raise RequestError("name snapshots or give a policy, not both")
         return plan_ids(catalog, request.ids)
     if request.collect and policy.is_empty():
         return None

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import blake3
-import zstandard
 
 from snapexport.catalog import records as spans
 from snapexport.catalog.records import Spans
@@ -34,6 +33,7 @@ from snapexport.progress import NullReporter, Reporter
 from snapexport.source import SourceRequest, open_source
 from snapexport.source.base import RowRef, SerializedRecord, Source
 from snapexport.store import Store
+from snapexport.store.missing import forget_missing_packs
 from snapexport.values import MissingFile, SnapshotMeta
 
 _BATCH = 500
@@ -54,6 +54,7 @@ class SnapshotOptions:
     strict: bool = False  # a missing file fails the run instead of an incomplete snapshot
     time: datetime | None = None  # the moment the snapshot depicts (default: now)
     host: str | None = None
+    snapshot_id: str | None = None  # keep this id (a copied snapshot); default: a new one
 
 
 @dataclass(slots=True)
@@ -79,6 +80,9 @@ class SnapshotResult:
     warnings: tuple[str, ...]
     seconds: float
     verified: dict[str, int] = field(default_factory=dict)
+    #: files read again because their stored content was in a pack that went missing
+    restored: int = 0
+    lost_packs: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -104,6 +108,11 @@ class SnapshotResult:
             "missing": [m.path for m in self.missing],
             "warnings": list(self.warnings),
             "seconds": round(self.seconds, 3),
+            "restored": {
+                "files": self.restored,
+                "reason": "their content was in missing packs" if self.lost_packs else None,
+                "missing_packs": list(self.lost_packs),
+            },
         }
 
 
@@ -120,6 +129,9 @@ def take_snapshot(
     """Record one snapshot of ``source`` into ``store`` (opened for writing)."""
     reporter = reporter or NullReporter()
     started = time.monotonic()
+    # Never deduplicate against a pack that is gone: one listing of the packs, and the
+    # catalog forgets what the missing ones held (store/missing.py).
+    lost = forget_missing_packs(store)
     stored_before = _stored(store)
     with source.open():
         # An export ingested as a snapshot depicts the moment it was written.
@@ -147,6 +159,14 @@ def take_snapshot(
                 "settings": info.settings,
             }
             warnings = list(walk.warnings) + _version_warnings(previous, site)
+            if lost:
+                names = ", ".join(p[:12] for p in lost.packs[:3])
+                more = f" and {len(lost.packs) - 3} more" if len(lost.packs) > 3 else ""
+                warnings.append(
+                    f"{len(lost.packs)} pack(s) missing from the store ({names}{more}):"
+                    f" {walk.files_restored} file(s) read and stored again from the site;"
+                    " run snapexport check to see what older snapshots still lack"
+                )
             meta = _commit(store, stage, info.profile, moment, options, site, walk, stored_before)
     reporter.done()
     return SnapshotResult(
@@ -161,6 +181,8 @@ def take_snapshot(
         warnings=tuple(warnings),
         seconds=time.monotonic() - started,
         verified={"records": walk.records_verified},
+        restored=walk.files_restored,
+        lost_packs=lost.packs,
     )
 
 
@@ -173,7 +195,8 @@ def record_snapshot(
     """``snapexport snapshot``: open the source (a site's Django boots first, so a bad
     site is reported before the store is locked), then the store, and record one snapshot."""
     source = open_source(site)
-    with Store.open(store_location, write=True) as store:
+    # An append writer: readers may go on reading beside it (store/lock.py).
+    with Store.open(store_location, write=True, append=True) as store:
         return take_snapshot(store, source, options, reporter)
 
 
@@ -225,7 +248,7 @@ class _Walk(FileWalk):
         self.options = options
         self.per_model: dict[str, _Counts] = {}
         self.records_verified = 0
-        self._cctx = zstandard.ZstdCompressor(level=6)
+        self._cctx = store.catalog.record_texts.compressor()
         self._mismatches: list[str] = []
 
     def total_records(self) -> _Counts:
@@ -347,7 +370,7 @@ def _commit(
             "missing": len(walk.missing),
         }
         return SnapshotMeta(
-            id=secrets.token_hex(32),
+            id=options.snapshot_id or secrets.token_hex(32),
             seq=t.seq,
             time=moment.astimezone(UTC),
             host=options.host or socket.gethostname(),

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from snapexport.errors import UsageError
+from snapexport.errors import RequestError
 from snapexport.store import Store
 from snapexport.values import MissingFile, SnapshotMeta, StoredFile, StoredRecord
 
@@ -103,7 +103,7 @@ def parse_max_age(text: str) -> timedelta:
     spec = text.strip().replace(" ", "")
     parts = _AGE.findall(spec)
     if not spec or "".join(n + u for n, u in parts) != spec:
-        raise UsageError(f"--max-age {text!r} is not a duration: use e.g. 26h, 1d, 90min, 0s")
+        raise RequestError(f"--max-age {text!r} is not a duration: use e.g. 26h, 1d, 90min, 0s")
     seconds = {"w": 604800, "d": 86400, "h": 3600, "min": 60, "s": 1}
     return timedelta(seconds=sum(int(n) * seconds[u] for n, u in parts))
 

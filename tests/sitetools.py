@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 SETTINGS = "snapexport.demo.settings"
+#: outputs of the real paperless-ngx 3.0.5 exporter, kept in the project (see its README)
+GOLDEN = Path(__file__).resolve().parent / "golden" / "paperless-3.0.5-d200"
 
 
 def env_for(site: Path | None = None, **extra: str) -> dict[str, str]:
@@ -29,9 +31,11 @@ def cli(
     *args: str | Path,
     site: Path | None = None,
     timeout: float = 300,
+    umask: int = -1,
     **extra_env: str,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m snapexport ARGS`` without a TTY, as cron would."""
+    """Run ``python -m snapexport ARGS`` without a TTY, as cron would (``umask``: the
+    process's umask, when not -1)."""
     return subprocess.run(
         [sys.executable, "-m", "snapexport", *map(str, args)],
         capture_output=True,
@@ -39,6 +43,7 @@ def cli(
         env=env_for(site, **extra_env),
         stdin=subprocess.DEVNULL,
         timeout=timeout,
+        umask=umask,
     )
 
 

@@ -56,6 +56,21 @@ ALLOWED: dict[str, set[str]] = {
     "verify": {"exportformat", "materialize", "snapshots", "store"},
     # the demo site and its data need nothing; demo/tour.py (the `demo` verb) runs a night
     "demo": {"snapshot", "snapshots", "source", "store"},
+    # issue 19: the config file, copy between stores, the nightly run
+    "configfile": {"policy"},
+    "copy": {"catalog", "snapshot", "source", "store"},
+    "run": {
+        "catalog",
+        "check",
+        "checkscope",
+        "configfile",
+        "copy",
+        "policy",
+        "prune",
+        "snapshot",
+        "source",
+        "store",
+    },
     # the skins: anything below them
     "cli": {"*"},
     "__main__": {"cli"},
@@ -272,6 +287,62 @@ def test_only_the_source_side_imports_django() -> None:
             if any(n.split(".")[0] == "django" for n in names):
                 offenders.append(f"{module} (line {node.lineno})")
     assert not offenders, f"Django imported outside {sorted(DJANGO_AREAS)}: {offenders}"
+
+
+# The skins may speak click; library code raises SnapexportError subclasses (errors.py), which
+# the CLI maps to one stderr line and an exit code. errors.py defines the CLI's ``UsageError``
+# alias and is the one library module that may name it.
+SKINS = {"cli", "__main__", "management"}
+CLICK_EXCEPTIONS = {
+    "UsageError", "ClickException", "BadParameter", "BadOptionUsage", "BadArgumentUsage",
+    "MissingParameter", "NoSuchOption", "FileError", "Abort",
+}  # fmt: skip
+
+
+def _speaks_click(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    """Imports of click, uses of ``click.<anything>`` and of click's exception names."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "click":
+                    yield node.lineno, f"import {alias.name}"
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.split(".")[0] == "click":
+                yield node.lineno, f"from {node.module} import ..."
+            yield from (
+                (node.lineno, f"imports {a.name}") for a in node.names if a.name in CLICK_EXCEPTIONS
+            )
+        elif isinstance(node, ast.Attribute):
+            if isinstance(node.value, ast.Name) and node.value.id == "click":
+                yield node.lineno, f"click.{node.attr}"
+            elif node.attr in CLICK_EXCEPTIONS:
+                yield node.lineno, f"...{node.attr}"
+        elif isinstance(node, ast.Name) and node.id in CLICK_EXCEPTIONS:
+            yield node.lineno, node.id
+
+
+def test_the_click_detector_sees_click() -> None:
+    for text, expected in (
+        ("import click", True),
+        ("from click import echo", True),
+        ("from snapexport.errors import UsageError", True),
+        ("raise errors.UsageError('x')", True),
+        ("raise click.BadParameter('x')", True),
+        ("from snapexport.errors import RequestError\nraise RequestError('x')", False),
+    ):
+        assert any(_speaks_click(ast.parse(text))) is expected, text
+
+
+def test_library_code_never_speaks_click() -> None:
+    """Exit 2 for a bad request is the CLI's mapping of ``RequestError``, not the library's
+    business: no click, no click exceptions and no ``UsageError`` below the skins."""
+    offenders = [
+        f"{_rel(path)}:{line}: {what}"
+        for module, path in _modules().items()
+        if _area(module) not in SKINS and module != "snapexport.errors"
+        for line, what in _speaks_click(_tree(path))
+    ]
+    assert not offenders, "click outside the CLI:\n" + "\n".join(offenders)
 
 
 def _sql_strings(path: Path) -> Iterator[tuple[int, str]]:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from snapexport.errors import UsageError
+from snapexport.errors import RequestError
 from snapexport.policy import Policy, apply_policy, parse_duration
 from snapexport.values import SnapshotMeta
 
@@ -115,7 +115,7 @@ def test_empty_policy_keeps_nothing() -> None:
 
 @pytest.mark.parametrize("text", ["", "abc", "30", "d30", "1x"])
 def test_bad_durations_are_usage_errors(text: str) -> None:
-    with pytest.raises(UsageError):
+    with pytest.raises(RequestError):
         parse_duration(text)
 
 

@@ -134,6 +134,34 @@ def chunk_rows(conn: sqlite3.Connection, ids: Sequence[bytes]) -> dict[bytes, Ch
     return out
 
 
+def chunks_in_other_packs(
+    conn: sqlite3.Connection, ids: Iterable[bytes], pack_id: str
+) -> set[bytes]:
+    """Those of ``ids`` whose chunk row names a listed pack other than ``pack_id``.
+
+    A chunk row naming ``pack_id`` itself, or a pack without a ``packs`` row, is no second
+    copy: deleting ``pack_id`` on its strength would lose the only one.
+    """
+    found: set[bytes] = set()
+    for batch in batched(dict.fromkeys(ids)):
+        marks = ",".join("?" * len(batch))
+        found.update(
+            bytes(r[0])
+            for r in conn.execute(
+                f"SELECT c.id FROM chunks c JOIN packs p ON p.id = c.pack"
+                f" WHERE c.id IN ({marks}) AND c.pack != ?",
+                [*batch, pack_id],
+            )
+        )
+    return found
+
+
+def pack_is_referenced(conn: sqlite3.Connection, pack_id: str) -> bool:
+    """Whether any chunk row names ``pack_id`` (listed in ``packs`` or not)."""
+    row = conn.execute("SELECT 1 FROM chunks WHERE pack = ? LIMIT 1", (pack_id,)).fetchone()
+    return row is not None
+
+
 def chunks_of_pack(conn: sqlite3.Connection, pack_id: str) -> list[ChunkRow]:
     rows = conn.execute(
         "SELECT id, pack, offset, length, size, codec FROM chunks WHERE pack = ? ORDER BY offset",
@@ -167,6 +195,30 @@ def insert_pack(
     return conn.total_changes - before
 
 
+def adopt_pack(
+    conn: sqlite3.Connection, pack_id: str, size: int, chunks: Iterable[ChunkRow]
+) -> int:
+    """Register a verified pack file found without a ``packs`` row.
+
+    Like ``insert_pack``, but a chunk row naming a pack the catalog does not list is moved
+    to this pack, which verifiably holds the chunk. Returns how many chunk rows changed.
+    """
+    rows = [(c.id, c.pack, c.offset, c.length, c.size, c.codec) for c in chunks]
+    conn.execute(
+        "INSERT OR IGNORE INTO packs (id, size, chunks, created) VALUES (?, ?, ?, ?)",
+        (pack_id, size, len(rows), now_iso()),
+    )
+    before = conn.total_changes
+    conn.executemany(
+        "INSERT INTO chunks (id, pack, offset, length, size, codec) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET pack = excluded.pack, offset = excluded.offset,"
+        " length = excluded.length, size = excluded.size, codec = excluded.codec"
+        " WHERE chunks.pack NOT IN (SELECT id FROM packs)",
+        rows,
+    )
+    return conn.total_changes - before
+
+
 def insert_blob(
     conn: sqlite3.Connection, blob_id: bytes, size: int, chunks: Sequence[bytes]
 ) -> bool:
@@ -181,6 +233,83 @@ def insert_blob(
             [(blob_id, i, c) for i, c in enumerate(chunks)],
         )
     return bool(cur.rowcount)
+
+
+def drop_packs(conn: sqlite3.Connection, pack_ids: Sequence[str]) -> list[bytes]:
+    """Forget packs that are gone: their rows, their chunks' rows, and the rows of every
+    blob that needed one of those chunks (returned). Run inside a transaction."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS lost_packs (id TEXT PRIMARY KEY)")
+    conn.execute("DELETE FROM temp.lost_packs")
+    conn.executemany("INSERT OR IGNORE INTO temp.lost_packs (id) VALUES (?)",
+                     [(p,) for p in pack_ids])  # fmt: skip
+    blobs = [
+        bytes(r[0])
+        for r in conn.execute(
+            "SELECT DISTINCT bc.blob FROM chunks c JOIN blob_chunks bc ON bc.chunk = c.id"
+            " WHERE c.pack IN (SELECT id FROM temp.lost_packs)"
+        )
+    ]
+    conn.execute("DELETE FROM chunks WHERE pack IN (SELECT id FROM temp.lost_packs)")
+    conn.execute("DELETE FROM packs WHERE id IN (SELECT id FROM temp.lost_packs)")
+    delete_blobs(conn, blobs)
+    conn.execute("DELETE FROM temp.lost_packs")
+    return blobs
+
+
+def lost_files(conn: sqlite3.Connection) -> list[tuple[int, str, bool, int, str]]:
+    """Per snapshot that holds files whose blob is not stored (their content was in a pack
+    that went missing): (seq, id, complete flag, how many, first path), oldest first."""
+    return [
+        (r[0], r[1], bool(r[2]), r[3], r[4])
+        for r in conn.execute(
+            "SELECT s.seq, s.id, s.complete, count(*), min(f.path) FROM file_spans f"
+            " JOIN snapshots s ON s.seq >= f.born AND (f.died IS NULL OR s.seq < f.died)"
+            " WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.id = f.blob)"
+            " GROUP BY s.seq ORDER BY s.seq"
+        )
+    ]
+
+
+def snapshots_needing_pack(conn: sqlite3.Connection, pack_id: str) -> list[tuple[str, int]]:
+    """(snapshot id, files) of every snapshot holding a file with content in ``pack_id``."""
+    return [
+        (r[0], r[1])
+        for r in conn.execute(
+            "SELECT s.id, count(DISTINCT f.path) FROM chunks c"
+            " JOIN blob_chunks bc ON bc.chunk = c.id JOIN file_spans f ON f.blob = bc.blob"
+            " JOIN snapshots s ON s.seq >= f.born AND (f.died IS NULL OR s.seq < f.died)"
+            " WHERE c.pack = ? GROUP BY s.seq ORDER BY s.seq",
+            (pack_id,),
+        )
+    ]
+
+
+def mark_complete(conn: sqlite3.Connection, seqs: Iterable[int], complete: bool) -> None:
+    """Set the snapshots' complete flag (repair marks snapshots that lost content)."""
+    conn.executemany(
+        "UPDATE snapshots SET complete = ? WHERE seq = ?", [(int(complete), s) for s in seqs]
+    )
+
+
+def whole_but_marked_incomplete(conn: sqlite3.Connection) -> list[int]:
+    """Snapshots flagged incomplete that miss nothing now (content stored again since)."""
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT s.seq FROM snapshots s WHERE s.complete = 0"
+            " AND NOT EXISTS (SELECT 1 FROM snapshot_missing m WHERE m.seq = s.seq)"
+            " AND NOT EXISTS (SELECT 1 FROM file_spans f WHERE f.born <= s.seq"
+            "   AND (f.died IS NULL OR f.died > s.seq)"
+            "   AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.id = f.blob))"
+        )
+    ]
+
+
+def delete_blobs(conn: sqlite3.Connection, ids: Iterable[bytes]) -> None:
+    """Delete blob rows and their chunk lists (the chunks stay until their pack goes)."""
+    rows = [(b,) for b in ids]
+    conn.executemany("DELETE FROM blob_chunks WHERE blob = ?", rows)
+    conn.executemany("DELETE FROM blobs WHERE id = ?", rows)
 
 
 def packs(conn: sqlite3.Connection) -> Iterator[PackRow]:
@@ -257,6 +386,12 @@ class Content:
     def chunks_of_pack(self, pack_id: str) -> list[ChunkRow]:
         return chunks_of_pack(self._conn, pack_id)
 
+    def chunks_in_other_packs(self, ids: Iterable[bytes], pack_id: str) -> set[bytes]:
+        return chunks_in_other_packs(self._conn, ids, pack_id)
+
+    def pack_is_referenced(self, pack_id: str) -> bool:
+        return pack_is_referenced(self._conn, pack_id)
+
     def chunks_of_kind(self, kind: int) -> list[ChunkRow]:
         return chunks_of_kind(self._conn, kind)
 
@@ -275,8 +410,30 @@ class Content:
     def insert_pack(self, pack_id: str, size: int, chunks: Iterable[ChunkRow]) -> int:
         return insert_pack(self._conn, pack_id, size, chunks)
 
+    def adopt_pack(self, pack_id: str, size: int, chunks: Iterable[ChunkRow]) -> int:
+        return adopt_pack(self._conn, pack_id, size, chunks)
+
     def insert_blob(self, blob_id: bytes, size: int, chunks: Sequence[bytes]) -> bool:
         return insert_blob(self._conn, blob_id, size, chunks)
 
     def forget_packs(self, ids: Sequence[str]) -> None:
         forget_packs(self._conn, ids)
+
+    def forget_blobs(self, ids: Iterable[bytes]) -> None:
+        delete_blobs(self._conn, ids)
+
+    def drop_lost_packs(self, pack_ids: Sequence[str]) -> list[bytes]:
+        """Forget packs that are gone with every blob that needed them (returned)."""
+        return drop_packs(self._conn, pack_ids)
+
+    def lost_files(self) -> list[tuple[int, str, bool, int, str]]:
+        return lost_files(self._conn)
+
+    def snapshots_needing_pack(self, pack_id: str) -> list[tuple[str, int]]:
+        return snapshots_needing_pack(self._conn, pack_id)
+
+    def mark_complete(self, seqs: Iterable[int], complete: bool) -> None:
+        mark_complete(self._conn, seqs, complete)
+
+    def whole_but_marked_incomplete(self) -> list[int]:
+        return whole_but_marked_incomplete(self._conn)

@@ -8,6 +8,8 @@ unless a ``transaction()`` block is open, and every such block is short. Writers
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import sqlite3
 from collections.abc import Iterator
 from functools import cached_property
@@ -22,13 +24,17 @@ from snapexport.catalog.coverage import Coverage
 from snapexport.catalog.documents import Documents
 from snapexport.catalog.garbage import Garbage
 from snapexport.catalog.images import Images
+from snapexport.catalog.journal import Journal
 from snapexport.catalog.meta import MetaKey
 from snapexport.catalog.records import Spans
+from snapexport.catalog.recordtext import RecordTexts
+from snapexport.catalog.recordtext import load as load_record_dicts
 from snapexport.catalog.references import References
 from snapexport.catalog.retention import Retention
 from snapexport.catalog.schema import MIGRATIONS, SCHEMA_VERSION
 from snapexport.catalog.snapshots import Snapshots
-from snapexport.errors import CatalogVersionError, StoreError
+from snapexport.errors import CatalogVersionError, StoreError, os_error_message
+from snapexport.fsutil import touch_private
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -110,12 +116,34 @@ class Catalog:
         """Bookkeeping of the catalog's own images in the store."""
         return Images(self.conn)
 
+    @cached_property
+    def record_texts(self) -> RecordTexts:
+        """How record texts are compressed (zstd with a dictionary trained on the site)."""
+        return RecordTexts(self.conn)
+
+    @cached_property
+    def journal(self) -> Journal:
+        """The catalog journal: what changed since the last delta, the chain (#15)."""
+        return Journal(self.conn)
+
     @classmethod
-    def open(cls, path: str | Path, *, create: bool = False) -> Catalog:
-        """Open (or with ``create``, create) the catalog at ``path`` and migrate it forward."""
+    def open(cls, path: str | Path, *, create: bool = False, read_only: bool = False) -> Catalog:
+        """Open (or with ``create``, create) the catalog at ``path`` and migrate it forward.
+
+        ``read_only``: a catalog on a read-only file system, taken as it is (SQLite's
+        ``immutable``: no WAL index, no locks; nobody can be writing it there).
+        """
+        if read_only:
+            return cls._open_immutable(Path(path))
         path = Path(path)
         if not create and not path.exists():
             raise StoreError(f"catalog {path} is missing")
+        if path.exists() and not os.access(path, os.R_OK):
+            raise StoreError(
+                os_error_message(PermissionError(errno.EACCES, "Permission denied", str(path)))
+            )
+        if create:
+            touch_private(path)  # SQLite gives the -wal and -shm files the same mode
         try:
             conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -125,8 +153,35 @@ class Catalog:
             conn.execute("PRAGMA foreign_keys = OFF")
             catalog = cls(conn, path)
             catalog._migrate()
+            load_record_dicts(conn)
         except sqlite3.DatabaseError as err:
-            raise StoreError(f"catalog {path} is unreadable: {err}") from err
+            raise StoreError(
+                f"catalog {path} is unreadable ({err}): rebuild it from the packs with"
+                " snapexport rebuild-catalog"
+            ) from err
+        return catalog
+
+    @classmethod
+    def _open_immutable(cls, path: Path) -> Catalog:
+        if not path.exists():
+            raise StoreError(f"catalog {path} is missing")
+        try:
+            conn = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, isolation_level=None
+            )
+            catalog = cls(conn, path)
+            version = catalog.schema_version
+            catalog._check_version(version)
+            if version != SCHEMA_VERSION:
+                raise StoreError(
+                    f"catalog {path} has schema version {version} and the store is read-only:"
+                    " open it once with write access to upgrade it"
+                )
+        except sqlite3.DatabaseError as err:
+            raise StoreError(
+                f"catalog {path} is unreadable ({err}): rebuild it from the packs with"
+                " snapexport rebuild-catalog"
+            ) from err
         return catalog
 
     @classmethod

@@ -17,6 +17,7 @@ from pathlib import Path
 from snapexport.catalog import meta
 from snapexport.catalog.content import existing_blobs
 from snapexport.catalog.meta import MetaKey
+from snapexport.fsutil import touch_private
 
 # meta keys that describe this writer's session, not the catalog: never copied into an image
 _DROP_FROM_IMAGE = (MetaKey.OPEN_WRITER,)
@@ -53,6 +54,7 @@ def vacuum_into(conn: sqlite3.Connection, target: Path, extra: Mapping[str, str]
     """Write a compact copy of the catalog to ``target`` (an image), without the session's
     own meta keys and with ``extra`` meta keys set."""
     target.unlink(missing_ok=True)
+    touch_private(target)  # VACUUM INTO fills an empty file and keeps its mode (0600)
     conn.execute("VACUUM INTO ?", (str(target),))
     img = sqlite3.connect(target, isolation_level=None)
     try:
@@ -111,6 +113,23 @@ class Images:
         """Forget image blob ids whose rows a garbage collection removed."""
         keep = existing_blobs(self._conn, image_blobs(self._conn))
         self.set_blob_ids({b.hex() for b in keep})
+
+    def invalidate(self) -> None:
+        """Make the next close save a new image (the catalog changed outside the snapshot
+        tables' fingerprint, e.g. a repair's marks)."""
+        cur = current(self._conn)
+        cur["state"] = ""
+        self.set_current(cur)
+
+    def forget_lost(self, lost: set[bytes]) -> None:
+        """After blobs were lost with their packs: forget lost image blobs, and when the
+        newest image is among them, clear its state so that the next close saves one."""
+        self.set_blob_ids({b.hex() for b in image_blobs(self._conn) if b not in lost})
+        cur = current(self._conn)
+        if any(bytes.fromhex(str(cur[k])) in lost for k in ("blob", "header") if k in cur):
+            kept = {k: v for k, v in cur.items() if k not in ("blob", "header")}
+            kept["state"] = ""
+            self.set_current(kept)
 
     def vacuum_into(self, target: Path, extra: Mapping[str, str] = {}) -> None:
         vacuum_into(self._conn, target, extra)

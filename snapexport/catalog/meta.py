@@ -22,6 +22,14 @@ class MetaKey(StrEnum):
     CATALOG_IMAGE = "catalog_image"
     #: JSON list of every catalog image blob id not yet collected
     CATALOG_IMAGE_BLOBS = "catalog_image_blobs"
+    #: ISO time (the run's clock) of the last prune ``snapexport run`` made
+    RUN_LAST_PRUNE = "run.last_prune"
+    #: ``n/M``: the slice of the packs the last rolling check of ``run`` read
+    RUN_CHECK_SLICE = "run.check_slice"
+    #: JSON {"gen", "blob", "header", "kind"} of the newest catalog journal entry
+    JOURNAL_HEAD = "journal_head"
+    #: JSON of a catalog journal entry being written (docs/format.md, "Store format 3")
+    JOURNAL_PENDING = "journal_pending"
 
 
 def read(conn: sqlite3.Connection, key: str) -> str | None:

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import zstandard
 
+from snapexport.catalog import recordtext
 from snapexport.values import MissingFile, StoredFile, StoredRecord
 
 ALIVE = "born <= :seq AND (died IS NULL OR died > :seq)"
@@ -42,6 +43,7 @@ class CurrentFile(NamedTuple):
     mode: int
     inode: int | None
     checksum: str | None
+    stored: bool  # its blob is in the catalog (False: the content was in a pack now lost)
 
 
 _current_span = CurrentSpan._make
@@ -77,7 +79,8 @@ def current_files(conn: sqlite3.Connection, paths: Sequence[str]) -> dict[str, C
         # Without the hint SQLite prefers file_spans_died for an IN list of more than a few
         # paths and scans every current file per batch: quadratic in the site's files.
         for row in conn.execute(
-            "SELECT path, id, blob, size, mtime_ns, mode, inode, checksum"
+            "SELECT path, id, blob, size, mtime_ns, mode, inode, checksum,"
+            " EXISTS (SELECT 1 FROM blobs b WHERE b.id = file_spans.blob)"
             " FROM file_spans INDEXED BY file_spans_current"
             f" WHERE died IS NULL AND path IN ({marks})",
             tuple(part),
@@ -99,10 +102,7 @@ def blob_by_checksum(
 
 
 _dctx = zstandard.ZstdDecompressor()
-
-
-def decode_text(data: bytes) -> str:
-    return _dctx.decompress(data).decode("utf-8")
+decode_text = recordtext.decode_text  # a stored record text (recordtext.py), as str
 
 
 def records_of(conn: sqlite3.Connection, seq: int, model: str) -> Iterator[StoredRecord]:
@@ -167,6 +167,10 @@ def store_explicit_orders(conn: sqlite3.Connection, seq: int) -> None:
 
 
 _FILE_COLUMNS = "path, role, owner_model, owner_pk, blob, size, mtime_ns, mode, checksum"
+# A file whose blob the catalog no longer has (its content went with a missing pack) is not
+# handed out as stored: it is listed as missing, so materialize writes everything else.
+_STORED = "EXISTS (SELECT 1 FROM blobs b WHERE b.id = file_spans.blob)"
+LOST_REASON = "its stored content was lost with a missing pack"
 
 
 def files_of(
@@ -174,7 +178,7 @@ def files_of(
 ) -> dict[str, StoredFile]:
     rows = conn.execute(
         f"SELECT {_FILE_COLUMNS} FROM file_spans WHERE owner_model = :m AND owner_pk = :pk"
-        f" AND {ALIVE}",
+        f" AND {ALIVE} AND {_STORED}",
         {"m": owner_model, "pk": owner_pk, "seq": seq},
     )
     return {r[1]: StoredFile(*r) for r in rows}
@@ -182,7 +186,8 @@ def files_of(
 
 def files(conn: sqlite3.Connection, seq: int) -> Iterator[StoredFile]:
     for row in conn.execute(
-        f"SELECT {_FILE_COLUMNS} FROM file_spans WHERE {ALIVE} ORDER BY path", {"seq": seq}
+        f"SELECT {_FILE_COLUMNS} FROM file_spans WHERE {ALIVE} AND {_STORED} ORDER BY path",
+        {"seq": seq},
     ):
         yield StoredFile(*row)
 
@@ -190,8 +195,11 @@ def files(conn: sqlite3.Connection, seq: int) -> Iterator[StoredFile]:
 def missing(conn: sqlite3.Connection, seq: int) -> Iterator[MissingFile]:
     for row in conn.execute(
         "SELECT path, role, owner_model, owner_pk, reason FROM snapshot_missing"
-        " WHERE seq = ? ORDER BY path",
-        (seq,),
+        " WHERE seq = :seq"
+        " UNION ALL SELECT path, role, owner_model, owner_pk, :lost FROM file_spans"
+        f" WHERE {ALIVE} AND NOT {_STORED}"
+        " ORDER BY path",
+        {"seq": seq, "lost": LOST_REASON},
     ):
         yield MissingFile(*row)
 

@@ -13,7 +13,74 @@ with snapshots times records, and "what changed between A and B" is an indexed r
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# The journaled tables (docs/format.md, "Store format 3") and the key columns of their rows.
+# Schema 2 logs the key of every row these tables gain, change or lose into journal_log.
+JOURNALED: dict[str, tuple[str, ...]] = {
+    "blobs": ("id",),
+    "blob_chunks": ("blob", "seq"),
+    "snapshots": ("seq",),
+    "record_data": ("hash",),
+    "record_spans": ("id",),
+    "file_spans": ("id",),
+    "snapshot_missing": ("seq", "path"),
+    "snapshot_orders": ("seq", "model"),
+    "meta": ("key",),
+    "record_dicts": ("id",),
+}
+JOURNALED_META = ("next_seq", "uncollected")  # the only meta keys a rebuild needs
+
+
+def _journal_migration() -> str:
+    """Schema 2: the catalog journal's log, its triggers, and the local journal tables."""
+    parts = [
+        """
+    -- Keys of journaled rows changed since the last journal entry (docs/format.md).
+    CREATE TABLE journal_log (
+        n    INTEGER PRIMARY KEY,
+        tbl  TEXT NOT NULL,
+        k1   NOT NULL,
+        k2
+    );
+    -- The store's journal entries since (and including) the newest checkpoint.
+    CREATE TABLE journal_entries (
+        gen     INTEGER PRIMARY KEY,
+        kind    TEXT NOT NULL,          -- 'checkpoint' | 'delta'
+        blob    BLOB NOT NULL,          -- body id
+        header  BLOB NOT NULL,          -- header chunk id (= its blob id)
+        size    INTEGER NOT NULL        -- plain body bytes
+    );
+    -- Every journal blob (bodies and headers) not yet collected; stats leaves them out.
+    CREATE TABLE journal_blobs (id BLOB PRIMARY KEY) WITHOUT ROWID;
+    -- zstd dictionaries record texts are compressed with (catalog/recordtext.py); a
+    -- record_data frame names its dictionary by this id in its header (0: none).
+    CREATE TABLE record_dicts (
+        id      INTEGER PRIMARY KEY,    -- the dictionary's zstd id
+        dict    BLOB NOT NULL           -- the dictionary as zstd writes it
+    );
+    """
+    ]
+    for table, cols in JOURNALED.items():
+        when = ""
+        if table == "meta":
+            keys = ", ".join(f"'{k}'" for k in JOURNALED_META)
+            when = "WHEN {row}.key IN (" + keys + ")"
+        k2 = "{row}." + cols[1] if len(cols) > 1 else "NULL"
+        log = f"INSERT INTO journal_log (tbl, k1, k2) VALUES ('{table}', {{row}}.{cols[0]}, {k2});"
+        for event, row in (("INSERT", "NEW"), ("DELETE", "OLD"), ("UPDATE", "NEW")):
+            parts.append(
+                f"CREATE TRIGGER journal_{table}_{event.lower()} AFTER {event} ON {table}"
+                f" {when.format(row=row)} BEGIN {log.format(row=row)} END;"
+            )
+        # an update that changes a key also logs the old key
+        old_key = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in cols)
+        parts.append(
+            f"CREATE TRIGGER journal_{table}_rekey AFTER UPDATE ON {table}"
+            f" WHEN {old_key} BEGIN {log.format(row='OLD')} END;"
+        )
+    return "\n".join(parts)
+
 
 # Each entry brings the schema from version i to i+1 (index 0 creates version 1).
 MIGRATIONS: list[str] = [
@@ -139,4 +206,5 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (seq, model)
     ) WITHOUT ROWID;
     """,
+    _journal_migration(),
 ]

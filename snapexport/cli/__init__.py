@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from snapexport import __version__
-from snapexport.errors import EXIT_ERROR, SnapexportError
+from snapexport.errors import EXIT_ERROR, SnapexportError, os_error_message
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,8 +29,116 @@ Exit codes:
   3  snapshot committed but incomplete (files missing)"""
 
 
+# -- the config file ---------------------------------------------------------------------
+# Every command created on ``main`` is a ``ConfiguredCommand``: before click parses its
+# arguments it finds the config file (``--config``, ``$SNAPEXPORT_CONFIG``, or
+# ``snapexport.toml`` beside the store), validates it and sets the context's
+# ``default_map`` from it, so an option given on the command line (or through its
+# environment variable) overrides the file and an absent one takes the file's value. The
+# loaded ``Config`` stays in ``ctx.meta`` for commands that read whole sections
+# (``copy --to NAME``, ``run``, ``config check``).
+
+CONFIG_META = "snapexport.config"
+
+
+def _peek(args: list[str], name: str) -> str | None:
+    for i, arg in enumerate(args):
+        if arg == name and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def defaults_for(command: str, config: Any) -> dict[str, Any]:
+    """The ``default_map`` of one command (by its name) from a loaded config."""
+    out: dict[str, Any] = {}
+    store = config.section("store")
+    if "location" in store:
+        out["store_location"] = config.resolve(store["location"])
+    if "password_file" in store:
+        out["password_file"] = config.resolve(store["password_file"])
+    if command == "snapshot":
+        site, snap = config.section("site"), config.section("snapshot")
+        for key, param in (("settings", "settings"), ("profile", "profile"),
+                           ("include", "include"), ("exclude", "exclude"),
+                           ("natural_keys", "natural_keys"), ("extra_folders", "extra_folder"),
+                           ("strict", "strict")):  # fmt: skip
+            value = site.get(key, snap.get(key))
+            if value is not None:
+                out[param] = value
+        if "pythonpath" in site:
+            out["pythonpath"] = config.resolve(site["pythonpath"])
+        if "tags" in snap:
+            out["tags"] = snap["tags"]
+    if command in ("forget", "prune"):
+        out.update(config.section("retention"))
+        if command == "prune" and "max_unused" in config.section("prune"):
+            out["max_unused"] = config.section("prune")["max_unused"]
+    return out
+
+
+def apply_config(ctx: click.Context, args: list[str]) -> None:
+    """Load the config this command line names (or finds) and make it ctx's defaults."""
+    from snapexport import configfile
+    from snapexport.errors import SnapexportError
+
+    try:
+        path = configfile.find(_peek(args, "--config"), _peek(args, "--store"))
+        config = configfile.load(path)
+        store = config.section("store")
+        # The variable the file names carries the password (when it is set: a command that
+        # needs it and lacks it says so when it opens the store).
+        name = store.get("password_env")
+        if name and name in os.environ and "SNAPEXPORT_PASSWORD" not in os.environ:
+            os.environ["SNAPEXPORT_PASSWORD"] = os.environ[name]
+    except SnapexportError as err:
+        click.echo(f"snapexport: error: {err}", err=True)
+        sys.exit(err.exit_code)
+    ctx.meta[CONFIG_META] = config
+    if config.path is not None:
+        name = ctx.info_name or ""
+        ctx.default_map = {**defaults_for(name, config), **(ctx.default_map or {})}
+
+
+def config_of(ctx: click.Context | None = None) -> Any:
+    """The config the running command loaded (an empty one when there is none)."""
+    from snapexport.configfile import Config
+
+    ctx = ctx or click.get_current_context()
+    return ctx.meta.get(CONFIG_META) or Config(None)
+
+
+class ConfiguredCommand(click.Command):
+    """A command whose defaults come from the config file."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not any(a in ("-h", "--help") for a in args):
+            apply_config(ctx, args)
+        return super().parse_args(ctx, args)
+
+
+def config_option(f: Any) -> Any:
+    """``--config PATH`` (env SNAPEXPORT_CONFIG); read by ``apply`` before parsing."""
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        expose_value=False,
+        help="The config file (env SNAPEXPORT_CONFIG; default: snapexport.toml beside the"
+        " store). Flags override it.",
+    )(f)
+
+
 class _LazyGroup(click.Group):
-    """A group that imports a command's module the first time the command is looked up."""
+    """A group that imports a command's module the first time the command is looked up.
+
+    Its commands take their defaults from the config file (``ConfiguredCommand``).
+    """
+
+    command_class = ConfiguredCommand
+
+    group_class = type  # nested groups (``key``, ``config``) are lazy and configured too
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands:
@@ -67,9 +175,46 @@ def _password_setup(ctx: click.Context, param: click.Parameter, value: str | Non
         keys.prompt = lambda text: click.prompt(text, hide_input=True, err=True)
 
 
+def _env_setup(name: str, value_of: Callable[[Any], str | None]) -> Any:
+    def setup(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        text = value_of(value)
+        if text:
+            os.environ[name] = text
+
+    return setup
+
+
+def echo_notes(store: Any = None) -> None:
+    """What the user should know about how stores were opened (read-only, without a lock,
+    checked without repairs): ``store.opened.OPEN_NOTES``, gathered while the command ran."""
+    opened = sys.modules.get("snapexport.store.opened")
+    if opened is None:
+        return
+    for note in opened.OPEN_NOTES:
+        click.echo(f"snapexport: note: {note}", err=True)
+    opened.OPEN_NOTES.clear()
+
+
 def store_option(f: F) -> F:
-    """The ``--store`` option every store command takes (env: SNAPEXPORT_STORE), and
-    ``--password-file`` for encrypted stores (env SNAPEXPORT_PASSWORD holds the password)."""
+    """The ``--store`` option every store command takes (env: SNAPEXPORT_STORE),
+    ``--password-file`` for encrypted stores (env SNAPEXPORT_PASSWORD holds the password),
+    ``--wait-lock`` (env SNAPEXPORT_WAIT_LOCK), ``--no-lock`` (env SNAPEXPORT_NO_LOCK) and
+    ``--config`` (the config file, whose values are the defaults of the others)."""
+    f = config_option(f)
+    f = click.option(
+        "--wait-lock",
+        metavar="DURATION",
+        expose_value=False,
+        callback=_env_setup("SNAPEXPORT_WAIT_LOCK", lambda v: v),
+        help="When another process holds the store, retry for this long (90s, 5m, 1h).",
+    )(f)
+    f = click.option(
+        "--no-lock",
+        is_flag=True,
+        expose_value=False,
+        callback=_env_setup("SNAPEXPORT_NO_LOCK", lambda v: "1" if v else None),
+        help="Read without taking the store's lock (commands that only read).",
+    )(f)
     f = click.option(
         "--password-file",
         type=click.Path(dir_okay=False),
@@ -103,14 +248,33 @@ def handle_errors(f: F | None = None, *, failure_code: int | None = None) -> Any
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return f(*args, **kwargs)
+            return run(*args, **kwargs)
+        finally:
+            echo_notes()
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        import sqlite3
+
+        try:
+            result = f(*args, **kwargs)
+            sys.stdout.flush()  # here, so that a reader gone away is handled like the rest
+            return result
         except SnapexportError as err:
             fail(str(err), err.exit_code)
         except KeyboardInterrupt:
             click.echo("snapexport: interrupted; nothing was committed", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            # The reader went away (``snapexport diff ... | head -1``): stop quietly, as
+            # a C tool killed by SIGPIPE would; stdout goes nowhere so that the exit's
+            # flush does not fail again.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(141)  # 128 + SIGPIPE, what a shell reports for such a tool
         except OSError as err:
-            fail(str(err), EXIT_ERROR)
+            fail(os_error_message(err), EXIT_ERROR)
+        except sqlite3.DatabaseError as err:
+            fail(_catalog_message(err, kwargs.get("store_location")), EXIT_ERROR)
         except Exception as err:
             # A bug or an error from the site's own stack (database, storage): still one
             # line for cron, the traceback only on request.
@@ -123,6 +287,23 @@ def handle_errors(f: F | None = None, *, failure_code: int | None = None) -> Any
     return wrapper  # type: ignore[return-value]
 
 
+def _catalog_message(err: Exception, store: str | None) -> str:
+    """One line for an SQLite error met while a command ran, with the next step."""
+    text = str(err)
+    where = f" --store {store}" if store else ""
+    if "full" in text:
+        return (
+            f"the disk holding the catalog of store {store} is full ({text}): free space on"
+            " it, then run the command again; nothing was committed"
+        )
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return (
+            f"the store's catalog is damaged ({text}): rebuild it from the packs with"
+            f" snapexport rebuild-catalog{where}"
+        )
+    return f"catalog error: {text} (set SNAPEXPORT_DEBUG=1 for a traceback)"
+
+
 # Command modules register themselves on ``main`` when imported. ``main`` imports one only
 # when its command is asked for (``--help`` imports them all), so a command pays for its own
 # imports and no other's. tests/test_cli_lazy.py checks this table against the modules.
@@ -130,6 +311,7 @@ COMMAND_MODULES: dict[str, str] = {
     "init": "store",
     "rebuild-catalog": "store",
     "check": "store",
+    "repair": "store",
     "stats": "store",
     "snapshot": "snapshot",
     "snapshots": "snapshot",
@@ -139,6 +321,9 @@ COMMAND_MODULES: dict[str, str] = {
     "prune": "prune",
     "demo": "demo",
     "key": "keys",
+    "copy": "copy",
+    "run": "run",
+    "config": "run",
     "ls": "documents",
     "find": "documents",
     "history": "documents",

@@ -27,6 +27,7 @@ def _new_password(new_password_file: str | None) -> str:
     return first
 
 
+_json_option = click.option("--json", "as_json", is_flag=True, help="One JSON object for scripts.")
 _new_option = click.option(
     "--new-password-file", type=click.Path(dir_okay=False, exists=True),
     help="Read the new password from this file (else prompt on a terminal).",
@@ -35,45 +36,54 @@ _new_option = click.option(
 
 @key.command("list")
 @store_option
+@_json_option
 @handle_errors
-def key_list(store_location: str) -> None:
+def key_list(store_location: str, as_json: bool) -> None:
     """List the key objects; * marks the one the password opens."""
     from snapexport.store.keyring import list_passwords
 
-    for line in render.key_lines(list_passwords(store_location)):
+    listing = list_passwords(store_location)
+    if as_json:
+        click.echo(render.json_line(listing))
+        return
+    for line in render.key_lines(listing):
         click.echo(line)
 
 
 @key.command("add")
 @store_option
 @_new_option
+@_json_option
 @handle_errors
-def key_add(store_location: str, new_password_file: str | None) -> None:
+def key_add(store_location: str, new_password_file: str | None, as_json: bool) -> None:
     """Add a password that opens the store too."""
     from snapexport.store.keyring import add_password
 
     done = add_password(store_location, lambda: _new_password(new_password_file))
-    click.echo(render.key_change_line(done))
+    click.echo(render.json_line(done) if as_json else render.key_change_line(done))
 
 
 @key.command("remove")
 @store_option
 @click.argument("key_id")
+@_json_option
 @handle_errors
-def key_remove(store_location: str, key_id: str) -> None:
+def key_remove(store_location: str, key_id: str, as_json: bool) -> None:
     """Remove a key object (not the one the given password opens)."""
     from snapexport.store.keyring import remove_password
 
-    click.echo(render.key_change_line(remove_password(store_location, key_id)))
+    done = remove_password(store_location, key_id)
+    click.echo(render.json_line(done) if as_json else render.key_change_line(done))
 
 
 @key.command("passwd")
 @store_option
 @_new_option
+@_json_option
 @handle_errors
-def key_passwd(store_location: str, new_password_file: str | None) -> None:
+def key_passwd(store_location: str, new_password_file: str | None, as_json: bool) -> None:
     """Change the password: add a key for the new one, then remove the old key."""
     from snapexport.store.keyring import change_password
 
     done = change_password(store_location, lambda: _new_password(new_password_file))
-    click.echo(render.key_change_line(done))
+    click.echo(render.json_line(done) if as_json else render.key_change_line(done))

@@ -77,6 +77,11 @@ _MAX_UNUSED = click.option(
 @handle_errors
 def forget(store_location: str, snapshot_ids: tuple[str, ...], also_prune: bool, **kw: Any) -> None:
     """Forget snapshots by id or by a retention policy (restic's --keep-* rules)."""
+    if snapshot_ids:  # named snapshots: the config file's retention policy does not apply
+        ctx = click.get_current_context()
+        for name in list(kw):
+            if ctx.get_parameter_source(name) is click.core.ParameterSource.DEFAULT_MAP:
+                kw[name] = () if name == "keep_tags" else (None if name == "keep_within" else 0)
     _run(store_location, snapshot_ids, also_prune, kw)
 
 

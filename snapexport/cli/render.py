@@ -7,8 +7,9 @@ them), so they change only on purpose.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # each command imports only what it runs (tests/test_cli_lazy.py)
     from snapexport.check import CheckReport
@@ -23,6 +24,15 @@ if TYPE_CHECKING:  # each command imports only what it runs (tests/test_cli_lazy
     from snapexport.verify import ExportComparison
 
 
+class _HasJson(Protocol):
+    def as_json(self) -> Any: ...
+
+
+def json_line(result: _HasJson) -> str:
+    """``--json``: the result object as one line of JSON (non-ASCII kept as is)."""
+    return json.dumps(result.as_json(), ensure_ascii=False)
+
+
 def mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB"
 
@@ -33,9 +43,22 @@ def created_line(created: Created) -> str:
 
 
 def rebuilt_line(rebuilt: Rebuilt) -> str:
-    gen = rebuilt.generation
-    found = f"catalog image {gen}" if gen is not None else "no catalog image (content only)"
+    if rebuilt.checkpoint is None:
+        found = "no catalog checkpoint (content only)"
+    else:
+        found = f"checkpoint {rebuilt.checkpoint} and {rebuilt.deltas} delta(s)"
     return f"rebuilt the catalog from {rebuilt.packs} packs: {found}"
+
+
+def rebuild_stopped_lines(rebuilt: Rebuilt) -> list[str]:
+    """For stderr, when a rebuild stopped at the last good state."""
+    if rebuilt.stopped_at is None:
+        return []
+    lost = ", ".join(s[:8] for s in rebuilt.lost_snapshots) or "none recorded after it"
+    return [
+        f"stopped at the last good state: {rebuilt.problem}",
+        f"snapshots lost: {lost} (and any the damaged delta itself recorded)",
+    ]
 
 
 def materialized_line(done: Materialized) -> str:
@@ -58,6 +81,27 @@ def check_summary(report: CheckReport) -> str:
                  f" ({report.pack_bytes_read / 1e6:.1f} of {report.pack_bytes_total / 1e6:.1f}"
                  f" MB, {report.scope})")  # fmt: skip
     return what
+
+
+def check_lines(report: CheckReport) -> Iterator[tuple[bool, str]]:
+    """``check``: (to stderr?, line) for each repair and problem, then the verdict."""
+    for line in report.repairs:
+        yield False, f"repaired: {line}"
+    for line in report.notes:
+        yield False, f"note: {line}"
+    for line in report.problems:
+        yield True, f"damaged: {line}"
+    yield (False, f"no problems found: {check_summary(report)}") if report.ok else (
+        True, check_failure_line(report),
+    )  # fmt: skip
+
+
+def check_failure_line(report: CheckReport) -> str:
+    """The stderr line of a check that found problems (also printed with ``--json``)."""
+    return (
+        f"snapexport: error: check found {len(report.problems)} problem(s) in"
+        f" {check_summary(report)}"
+    )
 
 
 def stats_lines(figures: ContentStats) -> Iterator[str]:
@@ -85,6 +129,7 @@ def snapshot_line(r: SnapshotResult) -> str:
         f" {rec['changed']} changed, {rec['removed']} removed; files read {r.files_read},"
         f" skipped {r.files_skipped}; read {mb(r.bytes_read)}, stored {mb(r.bytes_stored)}"
         f" in {r.seconds:.1f}s"
+        + (f"; {r.restored} file(s) stored again (lost with a missing pack)" if r.restored else "")
     )
 
 

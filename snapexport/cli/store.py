@@ -1,8 +1,7 @@
-"""Store commands: ``init``, ``check``, ``stats`` and ``rebuild-catalog``."""
+"""Store commands: ``init``, ``check``, ``repair``, ``stats`` and ``rebuild-catalog``."""
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
@@ -18,23 +17,34 @@ from snapexport.errors import EXIT_ERROR
 @click.option("--encrypt", is_flag=True,
               help="Encrypt everything in the store (password: SNAPEXPORT_PASSWORD, "
                    "--password-file, or a prompt on a terminal).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="One JSON object for scripts.")
 @handle_errors
-def init(store_location: str, compression_level: int, encrypt: bool) -> None:
+def init(store_location: str, compression_level: int, encrypt: bool, as_json: bool) -> None:
     """Create an empty store (a folder, or an s3://bucket/prefix)."""
     from snapexport.store.opened import create_store
 
     created = create_store(store_location, compression_level=compression_level, encrypt=encrypt)
-    click.echo(render.created_line(created))
+    click.echo(render.json_line(created) if as_json else render.created_line(created))
 
 
 @main.command("rebuild-catalog")
 @store_option
+@click.option("--stop-at-last-good", is_flag=True,
+              help="When a catalog delta is missing or damaged, keep the state before it "
+                   "(naming the snapshots lost) instead of stopping with an error.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="One JSON object for scripts.")
 @handle_errors
-def rebuild_catalog(store_location: str) -> None:
+def rebuild_catalog(store_location: str, stop_at_last_good: bool, as_json: bool) -> None:
     """Rebuild a lost or damaged catalog from the pack files alone."""
     from snapexport.store.opened import rebuild
 
-    click.echo(render.rebuilt_line(rebuild(store_location)))
+    result = rebuild(store_location, stop_at_last_good=stop_at_last_good)
+    if as_json:
+        click.echo(render.json_line(result))
+        return
+    click.echo(render.rebuilt_line(result))
+    for line in render.rebuild_stopped_lines(result):
+        click.echo(line, err=True)
 
 
 @main.command()
@@ -56,25 +66,48 @@ def check(store_location: str, snapshots: tuple[str, ...], read_data: bool,
 
     report = run_check(store_location, read_data=read_data, subset=subset, snapshots=snapshots)
     if as_json:
-        click.echo(json.dumps(report.as_json()))
+        click.echo(render.json_line(report))
         if not report.ok:
-            sys.exit(EXIT_ERROR)
-        return
-    for line in report.repairs:
-        click.echo(f"repaired: {line}")
-    for line in report.problems:
-        click.echo(f"damaged: {line}", err=True)
-    what = render.check_summary(report)
+            click.echo(render.check_failure_line(report), err=True)
+    else:
+        for to_stderr, line in render.check_lines(report):
+            click.echo(line, err=to_stderr)
     if not report.ok:
-        click.echo(f"snapexport: error: check found {len(report.problems)} problem(s) in "
-                   f"{what}", err=True)  # fmt: skip
         sys.exit(EXIT_ERROR)
-    click.echo(f"no problems found: {what}")
 
 
 @main.command()
 @store_option
-@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object for scripts.")
+@handle_errors
+def repair(store_location: str, as_json: bool) -> None:
+    """Forget packs the store no longer holds and mark the snapshots they damaged.
+
+    The next snapshot then stores again what the site still has (and heals older snapshots
+    holding the same files); materialize writes the rest of a damaged snapshot.
+    """
+    from snapexport.check import run_repair
+
+    report = run_repair(store_location)
+    if as_json:
+        click.echo(render.json_line(report))
+        return
+    for pid in report.lost.packs:
+        click.echo(f"forgot missing pack {pid}")
+    for d in report.damaged:
+        click.echo(
+            f"snapshot {d.id[:8]}: {d.files_lost} file(s) lost (first: {d.first_path}),"
+            " marked incomplete"
+        )
+    if report.healed:
+        click.echo(f"{report.healed} snapshot(s) whole again (their files were stored again)")
+    if not (report.lost or report.damaged or report.healed):
+        click.echo("nothing to repair")
+
+
+@main.command()
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object for scripts.")
 @handle_errors
 def stats(store_location: str, as_json: bool) -> None:
     """Show chunk, pack and blob counts, stored versus logical bytes and the ratios."""
@@ -82,7 +115,7 @@ def stats(store_location: str, as_json: bool) -> None:
 
     figures = stats_of(store_location)
     if as_json:
-        click.echo(json.dumps(figures.as_json(), indent=2))
+        click.echo(render.json_line(figures))
         return
     for line in render.stats_lines(figures):
         click.echo(line)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from snapexport.errors import UsageError
+from snapexport.errors import RequestError
 
 ENGINES = {
     "sqlite": "django.db.backends.sqlite3",
@@ -28,7 +28,7 @@ def vendor_of(url: str) -> str:
     """``sqlite``, ``postgresql`` or ``mysql``."""
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ENGINES:
-        raise UsageError(
+        raise RequestError(
             f"database URL {redact(url)!r}: unknown scheme {scheme!r}"
             " (use sqlite:///PATH, postgresql://USER:PASS@HOST:PORT/NAME or mysql://…)"
         )
@@ -51,11 +51,11 @@ def database_settings(url: str) -> dict[str, Any]:
     if vendor == "sqlite":
         path = unquote(parts.path)
         if parts.netloc or not path or path == "/":
-            raise UsageError(f"database URL {url!r}: write sqlite:///ABSOLUTE/PATH")
+            raise RequestError(f"database URL {url!r}: write sqlite:///ABSOLUTE/PATH")
         return {"ENGINE": ENGINES["sqlite"], "NAME": str(Path(path))}
     name = unquote(parts.path.lstrip("/"))
     if not name or "/" in name:
-        raise UsageError(f"database URL {redact(url)!r} names no database (…/NAME)")
+        raise RequestError(f"database URL {redact(url)!r} names no database (…/NAME)")
     settings: dict[str, Any] = {
         "ENGINE": ENGINES[vendor],
         "NAME": name,

@@ -437,13 +437,13 @@ def _create(folder: Path, documents: int, seed: int) -> None:
     from django.db.migrations.recorder import MigrationRecorder
 
     from snapexport.demo.site import models as m
-    from snapexport.errors import UsageError
+    from snapexport.errors import RequestError
 
     if (folder / "db.sqlite3").exists():
-        raise UsageError(f"{folder} already holds a demo site")
+        raise RequestError(f"{folder} already holds a demo site")
     if connection.vendor != "sqlite" and connection.introspection.table_names():
         name = connection.settings_dict["NAME"]
-        raise UsageError(f"the {connection.vendor} database {name!r} is not empty")
+        raise RequestError(f"the {connection.vendor} database {name!r} is not empty")
     call_command("migrate", verbosity=0, interactive=False)
     # Migration timestamps are the one non-deterministic thing migrate writes.
     MigrationRecorder.Migration.objects.update(applied=BASE_TIME)

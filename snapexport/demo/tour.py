@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from snapexport.demo.generate import create_site, simulate_night
-from snapexport.errors import UsageError
+from snapexport.errors import RequestError
 from snapexport.progress import Reporter
 from snapexport.snapshot import SnapshotResult, take_snapshot
 from snapexport.snapshots import list_snapshots
@@ -49,11 +49,11 @@ def run_demo(
     site, store_path = folder / "site", folder / "store"
     fresh = not site.exists()
     if folder.exists() and fresh and any(folder.iterdir()):
-        raise UsageError(f"{folder} is not empty and holds no demo site")
+        raise RequestError(f"{folder} is not empty and holds no demo site")
     os.environ["SNAPEXPORT_DEMO_DIR"] = str(site.resolve())
     results: list[tuple[str, SnapshotResult]] = []
     if not fresh and database and not (site / "database.url").is_file():
-        raise UsageError(f"{site} keeps its records in SQLite; --database applies to new sites")
+        raise RequestError(f"{site} keeps its records in SQLite; --database applies to new sites")
     if fresh:
         try:
             create_site(site, documents=documents, seed=seed, database=database)
@@ -62,7 +62,7 @@ def run_demo(
             raise
         Store.init(store_path).close()
     source = connect_site("snapexport.demo.settings")
-    with Store.open(store_path, write=True) as store:
+    with Store.open(store_path, write=True, append=True) as store:
         if fresh:
             results.append(("first snapshot", take_snapshot(store, source)))
         night = len(list_snapshots(store)) + seed

@@ -20,7 +20,7 @@ from snapexport.diff import FieldChange, document_change, record_field_changes
 from snapexport.documents.index import prepare
 from snapexport.documents.profile import store_profile
 from snapexport.documents.search import Held, Timeline
-from snapexport.errors import UsageError
+from snapexport.errors import RequestError
 
 
 @dataclass(slots=True)
@@ -72,7 +72,7 @@ def parse_document_id(text: str) -> str:
     text = text.strip()
     if text.isdigit():
         return json.dumps(int(text))
-    raise UsageError(f"{text!r} is not a document id: give the number find or ls shows")
+    raise RequestError(f"{text!r} is not a document id: give the number find or ls shows")
 
 
 def document_history(store: Any, document: str) -> History:
@@ -85,7 +85,7 @@ def document_history(store: Any, document: str) -> History:
     versions = [v for v in docs.versions_of(profile.document, pk)
                 if timeline.held(v.born, v.died) is not None]  # fmt: skip
     if not versions:
-        raise UsageError(f"no snapshot holds document {document}: search for it with"
+        raise RequestError(f"no snapshot holds document {document}: search for it with"
                          " snapexport find QUERY")  # fmt: skip
     events: list[tuple[int, int, Event]] = []
     files = _file_events(docs, profile.document, pk, timeline)

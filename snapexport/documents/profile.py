@@ -3,14 +3,14 @@
 Everything the document commands (ls, find, history, restore, dump) know about paperless-ngx
 comes from here; the index, the queries and the commands are generic over a
 :class:`DocumentProfile`. The generic django profile has no notion of a document and answers
-"not supported" (a :class:`UsageError` naming the next step).
+"not supported" (a :class:`RequestError` naming the next step).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from snapexport.errors import UsageError
+from snapexport.errors import RequestError
 from snapexport.values import SnapshotMeta
 
 # The paperless export format's labels (the exporter's "model" values).
@@ -108,10 +108,10 @@ PAPERLESS = DocumentProfile(
 
 
 def document_profile(meta: SnapshotMeta) -> DocumentProfile:
-    """The document profile of a snapshot's profile, or a UsageError for profiles without."""
+    """The document profile of a snapshot's profile, or a RequestError for profiles without."""
     if meta.profile == "paperless":
         return PAPERLESS
-    raise UsageError(
+    raise RequestError(
         f"snapshot {meta.short_id} was taken with the {meta.profile!r} profile, which has no"
         " documents: ls, find, history, restore and dump are not supported for it; use"
         " materialize to write the whole snapshot"
@@ -123,7 +123,7 @@ def store_profile(profiles: set[str]) -> DocumentProfile:
     if "paperless" in profiles:
         return PAPERLESS
     names = ", ".join(sorted(profiles)) or "none"
-    raise UsageError(
+    raise RequestError(
         f"the store's snapshots have no documents (profile: {names}): ls, find, history,"
         " restore and dump are not supported for it; use materialize to write a snapshot"
     )

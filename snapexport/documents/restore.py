@@ -30,7 +30,7 @@ from snapexport.documents.index import prepare
 from snapexport.documents.naming import SnapshotNames
 from snapexport.documents.profile import DocumentProfile, Reference, store_profile
 from snapexport.documents.search import Timeline, find_documents
-from snapexport.errors import CorruptionError, UsageError
+from snapexport.errors import CorruptionError, RequestError
 from snapexport.fsutil import atomic_writer
 from snapexport.values import SnapshotMeta, StoredFile
 
@@ -78,11 +78,11 @@ class _Doc:
 
 def check_restore_target(target: Path) -> None:
     if not target.exists():
-        raise UsageError(f"restore target {target} does not exist: create the folder first")
+        raise RequestError(f"restore target {target} does not exist: create the folder first")
     if not target.is_dir():
-        raise UsageError(f"restore target {target} is not a folder: name a folder")
+        raise RequestError(f"restore target {target} is not a folder: name a folder")
     if not os.access(target, os.W_OK | os.X_OK):
-        raise UsageError(f"restore target {target} is not writable: choose another folder"
+        raise RequestError(f"restore target {target} is not writable: choose another folder"
                          " or fix its permissions")  # fmt: skip
 
 
@@ -99,7 +99,7 @@ def restore_documents(
     target = Path(target)
     check_restore_target(target)
     if not documents and not query:
-        raise UsageError("name the documents to restore: --document ID (or --query QUERY)")
+        raise RequestError("name the documents to restore: --document ID (or --query QUERY)")
     timeline = Timeline(store.catalog.snapshots.all())
     profile = store_profile({m.profile for m in timeline.metas})
     prepare(store, profile)
@@ -108,7 +108,7 @@ def restore_documents(
     if query:
         found = [json.dumps(d.pk) for d in find_documents(store, query).documents]
         if not found:
-            raise UsageError(f"no document in any snapshot matches {query!r}: try a shorter"
+            raise RequestError(f"no document in any snapshot matches {query!r}: try a shorter"
                              " query, or snapexport ls")  # fmt: skip
         pks += [p for p in found if p not in pks]
     chosen = [_locate(store, profile, timeline, pk, meta) for pk in dict.fromkeys(pks)]
@@ -130,7 +130,7 @@ def _locate(store: Any, profile: DocumentProfile, timeline: Timeline, pk: str,
                 chosen = (v, store.catalog.snapshots.resolve(held[1].id))
     if chosen is None:
         where = f"snapshot {meta.short_id}" if meta else "any snapshot"
-        raise UsageError(f"document {json.loads(pk)} is not in {where}: run snapexport find"
+        raise RequestError(f"document {json.loads(pk)} is not in {where}: run snapexport find"
                          " to see which snapshots hold it")  # fmt: skip
     v, m = chosen
     files = store.catalog.spans.files_of(m.seq, profile.document, pk)
@@ -153,14 +153,14 @@ def _write(store: Any, profile: DocumentProfile, chosen: list[_Doc], target: Pat
         named = {r: n for r, n in wanted.items() if n and r in roles and r in d.files}
         for name in named.values():
             if name in taken:  # two snapshots' documents under one name
-                raise UsageError(f"two documents to restore are both named {name!r}: restore"
+                raise RequestError(f"two documents to restore are both named {name!r}: restore"
                                  " them one at a time, into separate folders")  # fmt: skip
             taken.add(name)
         plans.append((d, named))
     for _d, named in plans:
         for name in named.values():
             if (target / name).exists():
-                raise UsageError(f"{target / name} already exists: restore into an empty"
+                raise RequestError(f"{target / name} already exists: restore into an empty"
                                  " folder, or move that file away")  # fmt: skip
     result = RestoreResult(target)
     for d, named in plans:
@@ -317,7 +317,7 @@ def dump_file(store: Any, spec: str, document: str, role: str) -> Dump:
     d = _locate(store, profile, timeline, parse_document_id(document), meta)
     stored = d.files.get(role)
     if stored is None:
-        raise UsageError(f"document {document} has no {role} in snapshot {meta.short_id}"
+        raise RequestError(f"document {document} has no {role} in snapshot {meta.short_id}"
                          + (": try --original" if role != "original" else ""))  # fmt: skip
     checksum = d.version.checksum if role == "original" else d.version.archive_checksum
     what = f"document {document}'s {role}"

@@ -22,7 +22,7 @@ from snapexport.catalog.documents import Documents
 from snapexport.documents.index import prepare
 from snapexport.documents.naming import SnapshotNames
 from snapexport.documents.profile import DocumentProfile, document_profile, store_profile
-from snapexport.errors import UsageError
+from snapexport.errors import RequestError
 from snapexport.exportformat.naming import created_date as created_text
 from snapexport.values import SnapshotMeta
 
@@ -119,7 +119,7 @@ def _filter_pks(docs: Documents, model: str, name: str | None, what: str) -> lis
         return None
     pks = docs.name_pks(model, name)
     if not pks:
-        raise UsageError(f"no {what} is called {name!r} in any snapshot: check the spelling"
+        raise RequestError(f"no {what} is called {name!r} in any snapshot: check the spelling"
                          " (snapexport ls lists documents with their names)")  # fmt: skip
     return pks
 
@@ -265,7 +265,7 @@ def find_documents(store: Any, query: str) -> FindResult:
     checksum (prefix, 6+ hex digits) or content (words) match ``query``."""
     query = query.strip()
     if not query:
-        raise UsageError("find needs a non-empty QUERY (a word of a title, a tag, a checksum...)")
+        raise RequestError("find needs a non-empty QUERY (a word of a title, a tag, a checksum...)")
     docs = store.catalog.documents
     timeline = Timeline(store.catalog.snapshots.all())
     profile = store_profile({m.profile for m in timeline.metas})

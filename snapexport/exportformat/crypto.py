@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from snapexport.errors import UsageError
+from snapexport.errors import RequestError
 from snapexport.exportformat.labels import MAIL_ACCOUNT, SOCIAL_TOKEN
 from snapexport.exportformat.manifest import dumps
 
@@ -47,11 +47,11 @@ class FieldCrypto:
             from cryptography.hazmat.primitives import hashes
             from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
         except ImportError as err:  # pragma: no cover - depends on the installation
-            raise UsageError(
+            raise RequestError(
                 "--passphrase needs the 'cryptography' package (pip install 'snapexport[crypto]')"
             ) from err
         if algo != KDF_ALGO:
-            raise UsageError(f"{algo} is an unknown key derivation function")
+            raise RequestError(f"{algo} is an unknown key derivation function")
         self.salt_hex = salt_hex or os.urandom(SALT_SIZE).hex()
         self.iterations = iterations
         self.key_size = key_size
@@ -96,7 +96,7 @@ class FieldCrypto:
         try:
             return self._fernet.decrypt(bytes.fromhex(value)).decode("utf-8")
         except (InvalidToken, ValueError) as err:
-            raise UsageError("the passphrase does not decrypt this export") from err
+            raise RequestError("the passphrase does not decrypt this export") from err
 
     def encrypt_text(self, model: str, text: str) -> str:
         """The record text with its sensitive fields encrypted (truthy values only)."""
@@ -136,13 +136,13 @@ def export_crypto(
 ) -> FieldCrypto | None:
     """The key to read an export with, from its metadata.json; None when it is not encrypted.
 
-    Raises UsageError when it is encrypted and no passphrase is given (``where`` names the
+    Raises RequestError when it is encrypted and no passphrase is given (``where`` names the
     export in the message); a wrong passphrase shows when a value is decrypted.
     """
     if CRYPTO_KEY not in metadata:
         return None
     if not passphrase:
-        raise UsageError(
+        raise RequestError(
             f"{where}: this export's sensitive fields are encrypted (metadata.json has"
             " __crypto__): give the passphrase it was made with (--passphrase)"
         )

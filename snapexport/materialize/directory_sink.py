@@ -14,17 +14,21 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from snapexport.exportformat.manifest import MANIFEST
+from snapexport.faults import checkpoint
 from snapexport.fsutil import fsync_dir
 from snapexport.materialize.sinks import Chunks, SinkCounts
 from snapexport.values import StoredFile
 
 _READ = 1 << 20
 _TMP = ".snapexport-{pid}.tmp"
+_LEFTOVER = re.compile(r"\.snapexport-(\d+)\.tmp")
+_MANIFEST_TMP = "manifest.json.tmp"
 
 
 class DirectorySink:
@@ -44,8 +48,14 @@ class DirectorySink:
 
     def __enter__(self) -> DirectorySink:
         for path in self.target.glob("**/*"):
-            if path.is_file():
-                self._existing.add(path.relative_to(self.target).as_posix())
+            if not path.is_file():
+                continue
+            if _leftover(path, self.target):
+                # A file a killed run was writing: never part of an export.
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                continue
+            self._existing.add(path.relative_to(self.target).as_posix())
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
@@ -76,6 +86,7 @@ class DirectorySink:
                 for chunk in chunks():
                     _write_all(fd, chunk)
                     self.counts.bytes_written += len(chunk)
+                    checkpoint("materialize:in-file")
                 if stored.mode & 0o7777:
                     os.fchmod(fd, stored.mode & 0o7777)
                 # atime is not recorded in a snapshot: the mtime stands in for it.
@@ -123,10 +134,9 @@ class DirectorySink:
     @contextlib.contextmanager
     def manifest(self) -> Iterator[BinaryIO]:
         dest = self.target / MANIFEST
-        tmp = self.target / "manifest.json.tmp"
+        tmp = self.target / _MANIFEST_TMP
         existed = MANIFEST in self._existing
         self._existing.discard(MANIFEST)
-        self._existing.discard("manifest.json.tmp")
         out = open(tmp, "wb")  # noqa: SIM115 - closed on every path below
         try:
             yield out
@@ -156,6 +166,26 @@ class DirectorySink:
                 self.counts.files_deleted += 1
             _remove_empty_parents(path.parent, self.target)
         self._existing.clear()
+
+
+def _leftover(path: Path, target: Path) -> bool:
+    """Whether ``path`` is a temporary file of a materialize run that is no longer running
+    (``.snapexport-<pid>.tmp`` of a dead process, or TARGET's ``manifest.json.tmp``)."""
+    if path.name == _MANIFEST_TMP and path.parent == target:
+        return True
+    m = _LEFTOVER.fullmatch(path.name)
+    if m is None:
+        return False
+    pid = int(m.group(1))
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False  # a run into the same folder is going on right now: leave its file
 
 
 def _write_all(fd: int, data: bytes) -> None:

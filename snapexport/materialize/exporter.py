@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from snapexport.errors import EXIT_USAGE, ExportRequestError, MaterializeError, SnapexportError
+from snapexport.errors import (
+    EXIT_USAGE,
+    ExportRequestError,
+    MaterializeError,
+    SnapexportError,
+    os_error_message,
+)
 from snapexport.exportformat.crypto import CRYPT_FIELDS, PLAINTEXT_NOTICE, FieldCrypto
 from snapexport.exportformat.labels import (
     BUNDLE,
@@ -55,6 +61,7 @@ from snapexport.materialize.options import (
     Reporter,
 )
 from snapexport.materialize.sinks import Sink
+from snapexport.materialize.target import check_target, interrupted
 from snapexport.materialize.view import SnapshotView
 from snapexport.materialize.zip_sink import ZipSink
 from snapexport.values import MissingFile, SnapshotMeta, StoredFile
@@ -118,16 +125,6 @@ def _sections_of(view: SnapshotView) -> list[str]:
     if not sections:
         raise MaterializeError(f"snapshot {view.meta.short_id} lists no sections")
     return sections
-
-
-def check_target(target: Path) -> None:
-    """The exporter's three checks on TARGET (it is never created)."""
-    if not target.exists():
-        raise ExportRequestError("That path doesn't exist")
-    if not target.is_dir():
-        raise ExportRequestError("That path isn't a directory")
-    if not os.access(target, os.W_OK):
-        raise ExportRequestError("That path doesn't appear to be writable")
 
 
 def zip_path(view: SnapshotView, target: Path, options: ExportOptions, tz: tzinfo) -> Path:
@@ -261,7 +258,11 @@ class _PaperlessRun:
         except SnapexportError as err:
             raise self._failed(err) from err
         except OSError as err:
-            raise self._failed(MaterializeError(f"cannot write the export: {err}")) from err
+            raise self._failed(
+                MaterializeError(os_error_message(err, "cannot write the export file"))
+            ) from err
+        except KeyboardInterrupt:
+            raise interrupted(self.target, isinstance(self.sink, ZipSink)) from None
         counts = self.sink.counts
         return MaterializeResult(
             path=self.sink.zip_path if isinstance(self.sink, ZipSink) else self.target,
@@ -455,7 +456,8 @@ class _PaperlessRun:
             what = "document" if owner_model == DOCUMENT else "share link bundle"
             raise MaterializeError(
                 f"{what} {owner_pk}: cannot write its {role} {arcname!r} "
-                f"(from {stored.path}): {err}"
+                f"(from {stored.path}): "
+                + (os_error_message(err) if isinstance(err, OSError) else str(err))
             ) from err
         if self.reporter is not None:
             self.reporter.advance(nbytes=stored.size)

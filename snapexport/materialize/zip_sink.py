@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO
 
 from snapexport.exportformat.manifest import MANIFEST
+from snapexport.faults import checkpoint
 from snapexport.fsutil import fsync_dir
 from snapexport.materialize.options import ZipCompression
 from snapexport.materialize.sinks import Chunks, SinkCounts
@@ -118,6 +119,7 @@ class ZipSink:
             for chunk in chunks():
                 out.write(chunk)
                 self.counts.bytes_written += len(chunk)
+                checkpoint("materialize:in-file")
         self._spill()
         self.counts.files_written += 1
 

@@ -33,11 +33,11 @@ def connect_site(
     ``natural_primary``, ``include_contenttypes``, ``extra_folders``, ``folder_excludes``,
     ``batch_size``, ``db_timeout``, ...).
     """
-    from snapexport.errors import UsageError
+    from snapexport.errors import RequestError
     from snapexport.source.bootstrap import boot, detect_profile
 
     if profile is not None and profile not in PROFILES:
-        raise UsageError(f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})")
+        raise RequestError(f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})")
     boot(settings, pythonpath)
     chosen = profile or detect_profile()
     if chosen == "paperless":

@@ -70,6 +70,9 @@ class FileRef:
     # mode; either may raise OSError (the builder then records the file as missing).
     opener: Callable[[], BinaryIO] | None = None
     stat: Callable[[], os.stat_result] | None = None
+    # The content's id in the target store, when the source already knows it (a snapshot
+    # copied between stores that name content alike): a store holding it is not read.
+    blob: bytes | None = None
 
     @property
     def abs_path(self) -> Path:

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from snapexport.errors import SourceError, UsageError
+from snapexport.errors import RequestError, SourceError
 
 _UNITS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "min": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$")
@@ -34,10 +34,10 @@ def parse_timeout(text: str) -> float:
     """Seconds from ``90``, ``30s``, ``500ms``, ``10min``, ``2h``."""
     match = _DURATION.match(text.lower())
     if not match or match.group(2) not in ("", *_UNITS):
-        raise UsageError(f"invalid duration {text!r}: use e.g. 30s, 10min, 1h")
+        raise RequestError(f"invalid duration {text!r}: use e.g. 30s, 10min, 1h")
     seconds = float(match.group(1)) * _UNITS.get(match.group(2) or "s", 1.0)
     if seconds <= 0:
-        raise UsageError(f"invalid duration {text!r}: it must be longer than 0")
+        raise RequestError(f"invalid duration {text!r}: it must be longer than 0")
     return seconds
 
 

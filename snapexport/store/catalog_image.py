@@ -1,22 +1,20 @@
-"""Catalog images: the catalog saved into the store, so a lost catalog can be rebuilt.
+"""Catalog images: full copies of the catalog, the checkpoints of the catalog journal.
 
-After each change of the snapshot tables (a committed snapshot, a prune) the writer saves,
-on close, an *image*: a ``VACUUM INTO`` copy of the catalog (an ordinary SQLite file) stored
-as a blob in the packs, plus a small JSON *header* chunk whose pack index entry has kind 1
-(``packs.KIND_CATALOG``). A header names the image's generation, blob id, size and chunk
-list, so ``rebuild`` finds the newest image by reading pack indexes alone.
+An *image* is a ``VACUUM INTO`` copy of the catalog (an ordinary SQLite file) stored as a
+blob in the packs, plus a small JSON *header* chunk whose pack index entry has kind 1
+(``packs.KIND_CATALOG``) naming its generation, blob id, size and chunk list. Format 2
+saved one after every write; format 3 saves one as a journal *checkpoint* now and then
+(store/journal.py decides when; store/journal_rebuild.py reads them back).
 
-Stores whose catalog lives in the local cache (S3, encrypted folders) also save each image
-as one object ``catalog/<generation, 10 digits>``: zstd of the SQLite file, sealed in an
-AES-256-GCM envelope when the store is encrypted. ``sync_local`` brings the cache catalog
-up to date from the newest such copy, or from the packs when there is none. docs/format.md
-describes both byte by byte.
+Stores whose catalog lives in the local cache (S3, encrypted folders) also keep full
+copies ``catalog/<generation, 10 digits>``: zstd of the SQLite file, sealed in an
+AES-256-GCM envelope when the store is encrypted, written and read here as streams.
+docs/format.md describes both byte by byte.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 from collections.abc import Iterator
@@ -26,22 +24,15 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import zstandard
 
-from snapexport.catalog.content import ChunkRow
-from snapexport.catalog.db import Catalog
-from snapexport.catalog.images import generation_of_file
-from snapexport.catalog.meta import MetaKey
 from snapexport.errors import CorruptionError, StoreError
-from snapexport.fsutil import atomic_writer
-from snapexport.store import packs, recovery
-from snapexport.store.chunker import MIB, Chunker, ChunkerParams
+from snapexport.fsutil import atomic_writer, create_private
+from snapexport.store.chunker import MIB, ChunkerParams
 from snapexport.store.crypto import NONCE_SIZE, OVERHEAD, TAG_SIZE, MasterKey
-from snapexport.store.layout import CATALOG_FILE, COPIES_PREFIX
+from snapexport.store.layout import COPIES_PREFIX
 from snapexport.store.repository import BlobStore
 
 if TYPE_CHECKING:
     from snapexport.store.backend import Backend
-    from snapexport.store.config import StoreConfig
-    from snapexport.store.location import StoreLocation
 
 HEADER_FORMAT = "snapexport-catalog-image"
 KEEP_COPIES = 3  # copies kept by a prune (snapshots never delete anything)
@@ -63,22 +54,31 @@ class ImageHeader:
     size: int
     chunks: tuple[bytes, ...]
     time: str
+    #: version 2 (a format-3 checkpoint) names the body id of the entry before it
+    parent: bytes | None = None
+    version: int = 2
 
     def to_bytes(self, store_id: str) -> bytes:
-        return json.dumps({
-            "format": HEADER_FORMAT, "version": 1, "store": store_id, "gen": self.gen,
-            "blob": self.blob.hex(), "size": self.size,
+        doc: dict[str, object] = {
+            "format": HEADER_FORMAT, "version": self.version, "store": store_id,
+            "gen": self.gen, "blob": self.blob.hex(), "size": self.size,
             "chunks": [c.hex() for c in self.chunks], "time": self.time,
-        }).encode()  # fmt: skip
+        }  # fmt: skip
+        if self.version >= 2:
+            doc["parent"] = self.parent.hex() if self.parent else None
+        return json.dumps(doc).encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> ImageHeader:
         doc = json.loads(raw)
-        if doc.get("format") != HEADER_FORMAT or int(doc["version"]) > 1:
+        version = int(doc["version"])
+        if doc.get("format") != HEADER_FORMAT or version > 2:
             raise ValueError("not a catalog image header this snapexport understands")
+        parent = doc.get("parent")
         return cls(
             int(doc["gen"]), bytes.fromhex(doc["blob"]), int(doc["size"]),
             tuple(bytes.fromhex(c) for c in doc["chunks"]), str(doc["time"]),
+            bytes.fromhex(parent) if parent else None, version,
         )  # fmt: skip
 
 
@@ -89,61 +89,6 @@ def _copy_name(gen: int) -> str:
 def _gen_of(name: str) -> int | None:
     tail = name[len(COPIES_PREFIX) :]
     return int(tail) if len(tail) == 10 and tail.isdigit() else None
-
-
-def publish(store: BlobStore, *, prune_copies: bool = False) -> int | None:
-    """Save an image when the snapshot tables changed; see the module docstring."""
-    images = store.catalog.images
-    store.flush()
-    cur = images.current()
-    now_state = images.state()
-    has_snapshots = store.catalog.snapshots.exist()
-    gen: int | None = None
-    if cur.get("state") != now_state and (has_snapshots or cur):
-        gen = int(str(cur.get("gen", 0))) + 1
-        _save_image(store, gen, now_state)
-    if not store.catalog_in_store:
-        newest = int(str(images.current().get("gen", 0)))
-        if newest and store.backend.stat(_copy_name(newest)) is None:
-            store.ensure_lock()
-            _upload_copy(store, newest)
-        if prune_copies:
-            _prune_copies(store, newest)
-    return gen
-
-
-def _save_image(store: BlobStore, gen: int, now_state: str) -> None:
-    images = store.catalog.images
-    path = store.tmp_dir / f"catalog-image-{os.getpid()}.sqlite"
-    try:
-        stamp = json.dumps({"gen": gen, "state": now_state})
-        images.vacuum_into(path, {MetaKey.CATALOG_IMAGE: stamp})
-        with open(path, "rb") as f:
-            ref = store.put_stream(f, Chunker(IMAGE_CHUNKER, block_size=MIB),
-                                   compressible=True)  # fmt: skip
-        store.flush()  # blob rows (and so its chunk list) are committed by the flush
-        chunk_ids = tuple(_chunk_list(store, ref.id))
-        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        header = ImageHeader(gen, ref.id, ref.size, chunk_ids, now)
-        href = store.put_bytes(
-            header.to_bytes(store.config.store_id), compressible=True, kind=packs.KIND_CATALOG
-        )
-        store.flush()
-    finally:
-        path.unlink(missing_ok=True)
-    blobs = {b.hex() for b in images.blob_ids()} | {ref.id.hex(), href.id.hex()}
-    with store.catalog.transaction():
-        images.set_current({
-            "gen": gen, "state": now_state, "blob": ref.id.hex(), "header": href.id.hex(),
-        })  # fmt: skip
-        images.set_blob_ids(blobs)
-
-
-def _chunk_list(store: BlobStore, blob_id: bytes) -> list[bytes]:
-    chunks = store.catalog.content.blob_chunk_ids(blob_id)
-    if store.catalog.content.blob_size(blob_id) is None:
-        raise StoreError("internal error: catalog image blob was not committed")
-    return chunks
 
 
 def _compressed(src: BinaryIO) -> Iterator[bytes]:
@@ -162,7 +107,8 @@ def _upload_copy(store: BlobStore, gen: int) -> None:
     sealed = store.tmp_dir / f"catalog-copy-{os.getpid()}.sealed"
     try:
         store.catalog.images.vacuum_into(path)
-        with open(path, "rb") as src, open(sealed, "wb") as dst:
+        sealed.unlink(missing_ok=True)
+        with open(path, "rb") as src, open(create_private(sealed), "wb") as dst:
             pieces = _compressed(src)
             for piece in store.cipher.seal_stream(pieces) if store.cipher else pieces:
                 dst.write(piece)
@@ -229,107 +175,6 @@ def _catalog_writer(path: Path) -> Iterator[BinaryIO]:
             Path(str(path) + suffix).unlink(missing_ok=True)
 
 
-def _prune_copies(store: BlobStore, newest: int) -> None:
-    gens = sorted(g for n, _ in store.backend.list(COPIES_PREFIX) if (g := _gen_of(n)))
-    for g in gens[:-KEEP_COPIES]:
-        if g < newest:
-            store.ensure_lock()
-            store.backend.remove(_copy_name(g))
-
-
-# -- bringing a local catalog up to date ---------------------------------------------------
-
-
-def sync_local(
-    loc: StoreLocation,
-    backend: Backend,
-    config: StoreConfig,
-    master: MasterKey | None,
-    key_id: str | None,
-    work: Path,
-) -> str | None:
-    """Make the cache catalog at ``work`` current: download a newer copy, or rebuild from
-    the packs when there is no catalog and no copy. Returns what was done, if anything."""
-    work.mkdir(parents=True, exist_ok=True)
-    path = work / CATALOG_FILE
-    local = generation_of_file(path)
-    copies = sorted(g for n, _ in backend.list(COPIES_PREFIX) if (g := _gen_of(n)))
-    if copies and (local is None or copies[-1] > local):
-        name = _copy_name(copies[-1])
-        _download_copy(backend, master, name, path)
-        return f"downloaded {name}"
-    if local is None:
-        rebuild_from_packs(loc, backend, config, master, key_id, work)
-        return "rebuilt from packs"
-    return None
-
-
-def rebuild_from_packs(
-    loc: StoreLocation,
-    backend: Backend,
-    config: StoreConfig,
-    master: MasterKey | None,
-    key_id: str | None,
-    work: Path,
-) -> tuple[int, int | None]:
-    """Build a new catalog at ``work`` from the pack files alone: index every pack, load
-    the newest catalog image found in them, then index the packs it does not know.
-
-    Returns (packs indexed, image generation or None when the packs hold no image).
-    """
-    path = work / CATALOG_FILE
-    scratch = work / "rebuild.sqlite"
-    for p in (scratch, Path(str(scratch) + "-wal"), Path(str(scratch) + "-shm")):
-        p.unlink(missing_ok=True)
-    work.mkdir(parents=True, exist_ok=True)
-    catalog = Catalog.open(scratch, create=True)
-    # Blobs over the scratch catalog; the caller holds the store's lock.
-    store = BlobStore(loc, backend, config, catalog, write=False, work_dir=work,
-                      master=master, key_id=key_id)  # fmt: skip
-    try:
-        report = recovery.reindex(store)
-        if report.damaged:
-            names = ", ".join(report.damaged[:3])
-            raise CorruptionError(f"cannot rebuild the catalog: damaged pack(s) {names}")
-        header, header_chunk = _newest_header(store)
-        if header is not None:
-            _read_image(store, header, path)  # replaces the catalog once verified
-    finally:
-        store.release()
-    if header is None:
-        os.replace(scratch, path)
-        for suffix in ("-wal", "-shm"):
-            Path(str(scratch) + suffix).unlink(missing_ok=True)
-        return report.packs_read, None
-    for p in (scratch, Path(str(scratch) + "-wal"), Path(str(scratch) + "-shm")):
-        p.unlink(missing_ok=True)
-    catalog = Catalog.open(path)
-    store = BlobStore(loc, backend, config, catalog, write=False, work_dir=work,
-                      master=master, key_id=key_id)  # fmt: skip
-    try:
-        _reconcile(store, header, header_chunk)
-    finally:
-        store.release()
-    return report.packs_read, header.gen
-
-
-def _newest_header(store: BlobStore) -> tuple[ImageHeader | None, bytes]:
-    best: ImageHeader | None = None
-    best_chunk = b""
-    for row in _catalog_chunk_rows(store):
-        try:
-            header = ImageHeader.from_bytes(store.read_chunk(row))
-        except (CorruptionError, ValueError, KeyError):
-            continue
-        if best is None or header.gen > best.gen:
-            best, best_chunk = header, row.id
-    return best, best_chunk
-
-
-def _catalog_chunk_rows(store: BlobStore) -> list[ChunkRow]:
-    return store.catalog.content.chunks_of_kind(packs.KIND_CATALOG)
-
-
 def _read_image(store: BlobStore, header: ImageHeader, target: Path) -> None:
     """Write the image as the catalog at ``target``; it replaces ``target`` only once its
     chunks are all read and its id verified."""
@@ -345,25 +190,3 @@ def _read_image(store: BlobStore, header: ImageHeader, target: Path) -> None:
         single = len(header.chunks) == 1 and header.chunks[0] == header.blob
         if not single and h.digest() != header.blob:
             raise CorruptionError(f"catalog image {header.gen} does not match its id")
-
-
-def _reconcile(store: BlobStore, header: ImageHeader, header_chunk: bytes) -> None:
-    """After loading an image: drop rows of packs that are gone, index packs it lacks, and
-    record the image's own blobs (the image cannot contain itself)."""
-    catalog = store.catalog
-    present, _ = recovery.list_pack_objects(store)
-    gone = [pid for pid in catalog.content.pack_ids() if pid not in present]
-    with catalog.transaction():
-        catalog.content.forget_packs(gone)
-    recovery.reindex(store)
-    with catalog.transaction():
-        catalog.content.insert_blob(header.blob, header.size, list(header.chunks))
-        size = catalog.content.chunk_size(header_chunk)
-        assert size is not None  # the header was just read from that chunk
-        catalog.content.insert_blob(header_chunk, size, [header_chunk])
-        blobs = {header.blob.hex(), header_chunk.hex()}
-        meta = catalog.images.current()
-        meta.update(blob=header.blob.hex(), header=header_chunk.hex())
-        catalog.images.set_current(meta)
-        catalog.images.set_blob_ids(blobs)
-        catalog.set_meta(MetaKey.OPEN_WRITER, None)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from snapexport.store.backend import Backend
 
 FORMAT_NAME = "snapexport-store"
-FORMAT_VERSION = 2  # 2: pack entry kinds, encryption, catalog images
+FORMAT_VERSION = 3  # 2: pack entry kinds, encryption, catalog images; 3: catalog journal
 DEFAULT_PACK_SIZE = 32 << 20
 
 

@@ -47,17 +47,31 @@ class GcReport:
 
 
 def collect_garbage(
-    store: BlobStore, live: Iterable[bytes], *, max_unused: float, dry_run: bool
+    store: BlobStore,
+    live: Iterable[bytes],
+    *,
+    max_unused: float,
+    dry_run: bool,
+    keep_image: bool = True,
 ) -> GcReport:
     """See the module docstring; ``store`` must be open for writing and flushed.
 
-    ``live`` streams the ids of every blob still in use.
+    ``live`` streams the ids of every blob still in use. ``keep_image=False`` (dry runs
+    only) counts the newest catalog image as dead too: what a prune frees once it has saved
+    the image that replaces it.
     """
+    if not keep_image and not dry_run:
+        raise ValueError("the newest catalog image is only ever collected after a newer one")
     garbage = store.catalog.garbage
     garbage.mark_live(live)
-    # the newest catalog image stays; older images go like any unused blob
-    garbage.also_live(store.catalog.images.live_blobs())
-    images = set(store.catalog.images.blob_ids())
+    # the newest checkpoint (or format-2 image) and its deltas stay; older ones go like
+    # any unused blob. keep_image=False (a dry prune's forecast) lets those go too: the
+    # prune's own checkpoint replaces them.
+    if keep_image:
+        garbage.also_live(
+            store.catalog.images.live_blobs() + store.catalog.journal.live_blobs()
+        )
+    images = set(store.catalog.images.blob_ids()) | set(store.catalog.journal.blob_ids())
     dead_blobs = garbage.dead_blobs()
     dead_chunks = garbage.mark_dead_chunks()
     plan = garbage.packs_with_dead_chunks()
@@ -91,6 +105,7 @@ def collect_garbage(
             MetaKey.PENDING_PACK_DELETES, json.dumps(old_ids) if old_ids else None
         )
         store.catalog.images.forget_collected()
+        store.catalog.journal.forget_collected()
     finish_pending_deletes(store)
     new_bytes = sum(p.size for p in new_packs)
     return GcReport(

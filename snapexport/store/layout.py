@@ -20,6 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from snapexport.fsutil import private_dir
 from snapexport.store.location import StoreLocation, cache_dir
 
 
@@ -41,7 +42,8 @@ PACKS_PREFIX = PACKS_DIR + "/"
 COPIES_PREFIX = "catalog/"
 LOCKS_DIR = "locks"
 LOCKS_PREFIX = LOCKS_DIR + "/"
-LOCK_FILE = "lock"  # under locks/ of a local folder
+LOCK_FILE = "lock"  # under locks/ of a local folder: the writers' flock
+GC_FILE = "gc"  # under locks/ of a local folder: the readers' flock (see lock.py)
 WRITER_FILE = "writer.json"  # under locks/ of a local folder
 READERS_DIR = "readers"  # under locks/ of a local folder
 CATALOG_FILE = "catalog.sqlite"
@@ -65,4 +67,4 @@ def clear_cache(work: Path) -> None:
     """A new store id never has a cache yet; remove a leftover catalog just in case."""
     for name in (CATALOG_FILE, CATALOG_FILE + "-wal", CATALOG_FILE + "-shm"):
         (work / name).unlink(missing_ok=True)
-    work.mkdir(parents=True, exist_ok=True)
+    private_dir(work)

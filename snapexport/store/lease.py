@@ -31,22 +31,29 @@ from dataclasses import dataclass
 from snapexport.errors import StoreLockedError
 from snapexport.store.backend import Backend
 from snapexport.store.layout import LOCKS_PREFIX
-from snapexport.store.lock import Holder
+from snapexport.store.lock import APPEND, EXCLUSIVE, SHARED, Holder, lock_mode
 
 LEASE_ENV = "SNAPEXPORT_LOCK_LEASE"  # seconds
 DEFAULT_LEASE = 900.0
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+class Clock:
+    """The time a lease is measured by; tests swap in a clock they advance by hand."""
 
+    def now(self) -> dt.datetime:
+        """Wall-clock time (written into lock objects, compared across hosts)."""
+        return dt.datetime.now(dt.UTC)
 
-def _elapsed() -> float:
-    """Seconds on a clock that keeps running while the machine is suspended (Linux's
-    CLOCK_BOOTTIME; elsewhere the monotonic clock): a lease runs out during a suspend too."""
-    if hasattr(time, "CLOCK_BOOTTIME"):
-        return time.clock_gettime(time.CLOCK_BOOTTIME)
-    return time.monotonic()
+    def elapsed(self) -> float:
+        """Seconds on a clock that keeps running while the machine is suspended (Linux's
+        CLOCK_BOOTTIME; elsewhere the monotonic clock): a lease runs out during a suspend too."""
+        if hasattr(time, "CLOCK_BOOTTIME"):
+            return time.clock_gettime(time.CLOCK_BOOTTIME)
+        return time.monotonic()
+
+    def wait(self, stop: threading.Event, seconds: float) -> bool:
+        """Wait ``seconds`` or until ``stop`` is set; True when it was set."""
+        return stop.wait(seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +64,7 @@ class LeaseRecord:
     holder: Holder
     exclusive: bool
     expires: dt.datetime
+    append: bool = False  # a writer that only adds: readers may work beside it
 
     def stale(self, now: dt.datetime) -> bool:
         if self.expires < now:
@@ -76,7 +84,8 @@ def _parse(name: str, raw: bytes) -> LeaseRecord | None:
         doc = json.loads(raw)
         holder = Holder(str(doc["host"]), int(doc["pid"]), str(doc["started"]))
         expires = dt.datetime.fromisoformat(str(doc["expires"]))
-        return LeaseRecord(name, holder, doc["kind"] == "exclusive", expires)
+        kind = doc["kind"]
+        return LeaseRecord(name, holder, kind == EXCLUSIVE, expires, kind == APPEND)
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -84,8 +93,18 @@ def _parse(name: str, raw: bytes) -> LeaseRecord | None:
 class LeaseLock:
     """A held lock on an object store; ``release`` (or closing the store) gives it up."""
 
-    def __init__(self, backend: Backend, *, exclusive: bool, lease: float | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        exclusive: bool,
+        append: bool = False,
+        lease: float | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.backend = backend
+        self.clock = clock or Clock()
+        self.mode = lock_mode(exclusive=exclusive, append=append)
         self.exclusive = exclusive
         self.holder = Holder.me()
         self.lease = float(lease or os.environ.get(LEASE_ENV, DEFAULT_LEASE))
@@ -94,7 +113,7 @@ class LeaseLock:
         self._name: str | None = None
         self._stop = threading.Event()
         self._mutex = threading.Lock()
-        self._held_until = 0.0  # _elapsed() when the last lease written runs out
+        self._held_until = 0.0  # clock.elapsed() when the last lease written runs out
         self._name = self._write()
         try:
             self._check_others()
@@ -105,10 +124,10 @@ class LeaseLock:
         self._thread.start()
 
     def _write(self) -> str:
-        started = _elapsed()
-        expires = _now() + dt.timedelta(seconds=self.lease)
+        started = self.clock.elapsed()
+        expires = self.clock.now() + dt.timedelta(seconds=self.lease)
         doc = {
-            "kind": "exclusive" if self.exclusive else "shared",
+            "kind": self.mode,
             "host": self.holder.host,
             "pid": self.holder.pid,
             "started": self.holder.started,
@@ -121,7 +140,7 @@ class LeaseLock:
 
     def ensure_held(self) -> None:
         """Raise StoreLockedError unless the lease still has a safe margin left."""
-        left = self._held_until - _elapsed()
+        left = self._held_until - self.clock.elapsed()
         if left < self.lease / 6:
             raise StoreLockedError(
                 "lost the store's lock: its lease could not be renewed in time"
@@ -143,40 +162,50 @@ class LeaseLock:
         return out
 
     def _check_others(self) -> None:
-        now = _now()
+        now = self.clock.now()
         live: list[LeaseRecord] = []
         for rec in self._others():
             if rec.stale(now):
                 if self.exclusive:
-                    if rec.exclusive and self.stale is None:
+                    if (rec.exclusive or rec.append) and self.stale is None:
                         self.stale = rec.holder
                     self.backend.remove(rec.name)
                 continue
             live.append(rec)
-        writers = [r for r in live if r.exclusive]
+        # A reader yields to an exclusive writer only; writers yield to every writer; an
+        # exclusive writer also to readers.
+        writers = [r for r in live if r.exclusive or (r.append and self.mode != SHARED)]
         if writers:
             w = writers[0].holder
             raise StoreLockedError(f"store is locked by a writer: {w.describe()}")
-        if self.exclusive and live:
+        live = [r for r in live if not r.append]
+        if self.mode == EXCLUSIVE and live:
             names = "; ".join(r.holder.describe() for r in live[:3])
             more = f" and {len(live) - 3} more" if len(live) > 3 else ""
             raise StoreLockedError(f"store is in use by {len(live)} reader(s): {names}{more}")
 
     def _renew(self) -> None:
         wait = self.lease / 3
-        while not self._stop.wait(wait):
-            with self._mutex:
-                if self._name is None:
-                    return
-                try:
-                    new = self._write()
-                except Exception:  # retried soon; ensure_held stops the writer if it lapses
-                    wait = self.lease / 30
-                    continue
-                wait = self.lease / 3
-                old, self._name = self._name, new
-                with contextlib.suppress(Exception):
-                    self.backend.remove(old)
+        while not self.clock.wait(self._stop, wait):
+            next_wait = self.renew_once()
+            if next_wait is None:
+                return
+            wait = next_wait
+
+    def renew_once(self) -> float | None:
+        """Write a fresh lease and delete the old one; returns the seconds until the next
+        renewal (a third of the lease, or a thirtieth after a failure), None once released."""
+        with self._mutex:
+            if self._name is None:
+                return None
+            try:
+                new = self._write()
+            except Exception:  # retried soon; ensure_held stops the writer if it lapses
+                return self.lease / 30
+            old, self._name = self._name, new
+            with contextlib.suppress(Exception):
+                self.backend.remove(old)
+            return self.lease / 3
 
     def release(self) -> None:
         """Delete the lock object and stop renewing; safe to call twice."""

@@ -13,6 +13,7 @@ Imports run one way: this module imports ``repository``, ``recovery``, ``gc`` an
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,8 +23,9 @@ from typing import Any
 
 from snapexport.catalog.db import Catalog
 from snapexport.catalog.meta import MetaKey
-from snapexport.errors import StoreError
-from snapexport.store import catalog_image, gc, keys, recovery
+from snapexport.errors import RequestError, StoreError
+from snapexport.fsutil import PRIVATE_DIR, private_dir
+from snapexport.store import gc, journal, journal_rebuild, keys, recovery
 from snapexport.store.backend import Backend, open_backend
 from snapexport.store.chunker import Chunker, ChunkerParams
 from snapexport.store.compression import Codecs
@@ -41,17 +43,20 @@ from snapexport.store.layout import (
 )
 from snapexport.store.lease import LeaseLock
 from snapexport.store.location import StoreLocation
-from snapexport.store.lock import StoreLock
+from snapexport.store.lock import NoLock, StoreLock, retrying, wait_seconds
 from snapexport.store.recovery import RecoveryReport
 from snapexport.store.repository import BlobStore
 
+NO_LOCK_ENV = "SNAPEXPORT_NO_LOCK"
+#: notes on every store opened in this process (read-only, no lock), for the CLI to show
+OPEN_NOTES: list[str] = []
 WRITER_META = MetaKey.OPEN_WRITER  # set while a writer has the store open; left by a crash
 
 
 class Store(BlobStore):
     """An open store. Use as a context manager, or call ``close``."""
 
-    lock: StoreLock | LeaseLock
+    lock: StoreLock | LeaseLock | NoLock
 
     def __init__(
         self,
@@ -62,7 +67,7 @@ class Store(BlobStore):
         *,
         write: bool,
         work_dir: Path,
-        lock: StoreLock | LeaseLock,
+        lock: StoreLock | LeaseLock | NoLock,
         master: MasterKey | None = None,
         key_id: str | None = None,
     ) -> None:
@@ -110,7 +115,8 @@ class Store(BlobStore):
         backend = open_backend(loc)
         if root is not None:
             for sub in ("", PACKS_DIR, LOCKS_DIR):
-                (root / sub).mkdir(parents=True, exist_ok=True)
+                private_dir(root / sub)
+            os.chmod(root, PRIVATE_DIR)  # an empty folder the user made is the store now
         elif backend.stat(CONFIG_FILE) is not None:
             raise StoreError(f"{loc} is already a snapexport store")
         elif next(iter(backend.list("")), None) is not None:
@@ -138,14 +144,31 @@ class Store(BlobStore):
 
     @classmethod
     def open(
-        cls, location: str | Path, *, write: bool = False, password: str | None = None
+        cls,
+        location: str | Path,
+        *,
+        write: bool = False,
+        append: bool = False,
+        password: str | None = None,
+        wait_lock: float | None = None,
+        no_lock: bool | None = None,
     ) -> Store:
-        """Open an existing store; ``write`` takes the exclusive lock, else a shared one.
+        """Open an existing store; ``write`` takes the writers' lock, else a reader's.
+
+        A writer with ``append`` (snapshot: it only adds) lets readers work beside it; other
+        writers keep readers out (store/lock.py). A refused lock is retried for
+        ``wait_lock`` seconds (default: SNAPEXPORT_WAIT_LOCK, else none). A reader of a
+        read-only store takes no lock and says so in ``notes``; ``no_lock`` (or
+        SNAPEXPORT_NO_LOCK=1) skips a reader's lock on purpose.
 
         An encrypted store needs ``password`` (or SNAPEXPORT_PASSWORD, a password file, a
         terminal prompt). A store whose catalog lives in the cache gets its local catalog
         brought up to date from the store first (downloaded, or rebuilt from the packs).
         """
+        if no_lock is None:
+            no_lock = os.environ.get(NO_LOCK_ENV, "") not in ("", "0")
+        if no_lock and write:
+            raise RequestError("--no-lock is for commands that only read the store")
         loc = StoreLocation.parse(location)
         root = loc.path
         if root is not None:
@@ -165,18 +188,39 @@ class Store(BlobStore):
                 f"store {loc} has no catalog ({CATALOG_FILE} is missing): rebuild it with"
                 f" snapexport rebuild-catalog --store {loc}"
             )
-        if root is not None:
-            (root / LOCKS_DIR).mkdir(exist_ok=True)
-        lock = take_lock(loc, backend, exclusive=write)
+        notes: list[str] = []
+        read_only = not write and root is not None and not _writable(root)
+        lock: StoreLock | LeaseLock | NoLock
+        if read_only:
+            notes.append(f"store {root} is read-only: reading it without a lock")
+            wal = work / f"{CATALOG_FILE}-wal"
+            if in_store and wal.exists() and wal.stat().st_size:
+                notes.append(
+                    f"{wal} holds changes a read-only store cannot merge: the newest"
+                    " snapshots may not show until it is opened with write access"
+                )
+            lock = NoLock()
+        elif no_lock:
+            notes.append("reading the store without a lock (--no-lock)")
+            lock = NoLock()
+        else:
+            if root is not None:
+                private_dir(root / LOCKS_DIR)
+            lock = retrying(
+                lambda: take_lock(loc, backend, exclusive=write, append=append),
+                wait_seconds(wait_lock),
+            )
         try:
             if not in_store:
-                catalog_image.sync_local(loc, backend, config, master, key_id, work)
-            catalog = Catalog.open(work / CATALOG_FILE)
+                journal_rebuild.sync_local(loc, backend, config, master, key_id, work)
+            catalog = Catalog.open(work / CATALOG_FILE, read_only=read_only and in_store)
         except BaseException:
             lock.release()
             raise
         store = cls(loc, backend, config, catalog, write=write, work_dir=work,
                     master=master, key_id=key_id, lock=lock)  # fmt: skip
+        store.notes = notes
+        OPEN_NOTES.extend(notes)
         if write:
             try:
                 store._recover_if_needed()
@@ -214,14 +258,15 @@ class Store(BlobStore):
         self._collected = self._collected or not dry_run
         return report
 
-    def publish_catalog(self) -> int | None:
-        """Save an image of the catalog into the packs (and, when the catalog lives in the
-        cache, an encrypted copy under ``catalog/``) if it changed since the last one.
+    def publish_catalog(self, *, checkpoint: bool = False) -> int | None:
+        """Save what this writer changed in the catalog into the store: a delta, or now and
+        then a checkpoint (always with ``checkpoint``), and, when the catalog lives in the
+        cache, a catalog copy.
 
-        Called on close; returns the new image generation or None when nothing changed.
+        Called on close; returns the new journal generation or None when nothing changed.
         """
         self._require_writer()
-        return catalog_image.publish(self, prune_copies=self._collected)
+        return journal.publish(self, prune_copies=self._collected, checkpoint=checkpoint)
 
     def close(self) -> None:
         """Flush (when writing), then release the lock and the catalog."""
@@ -289,48 +334,50 @@ def create_store(
         return Created(store.config.store_id, str(store.location), encrypt)
 
 
-@dataclass(frozen=True, slots=True)
-class Rebuilt:
-    """What ``snapexport rebuild-catalog`` did."""
-
-    packs: int  # pack files indexed
-    generation: int | None  # the catalog image loaded; None: the packs hold none
-
-    def as_json(self) -> dict[str, Any]:
-        return {"packs": self.packs, "catalog_image": self.generation}
+Rebuilt = journal_rebuild.RebuildResult  # what ``snapexport rebuild-catalog`` did
 
 
-def rebuild(store_location: str | Path, *, password: str | None = None) -> Rebuilt:
+def rebuild(
+    store_location: str | Path, *, password: str | None = None, stop_at_last_good: bool = False
+) -> journal_rebuild.RebuildResult:
     """``snapexport rebuild-catalog``, as a result object."""
-    return Rebuilt(*rebuild_catalog(store_location, password=password))
+    return rebuild_catalog(store_location, password=password, stop_at_last_good=stop_at_last_good)
 
 
 def rebuild_catalog(
-    store_location: str | Path, *, password: str | None = None
-) -> tuple[int, int | None]:
-    """``snapexport rebuild-catalog``: replace the catalog with one rebuilt from the packs.
-
-    Returns (packs indexed, image generation or None when the packs hold no image).
-    """
+    store_location: str | Path, *, password: str | None = None, stop_at_last_good: bool = False
+) -> journal_rebuild.RebuildResult:
+    """``snapexport rebuild-catalog``: replace the catalog with one rebuilt from the packs
+    (the newest checkpoint and its deltas, store/journal_rebuild.py)."""
     loc = StoreLocation.parse(store_location)
     backend = open_backend(loc)
     config = StoreConfig.read(backend, str(loc))
     master, key_id = unlock(backend, config, password)
     work = work_dir(loc, config)
-    lock = take_lock(loc, backend, exclusive=True)
+    lock = retrying(lambda: take_lock(loc, backend, exclusive=True), wait_seconds())
     try:
-        return catalog_image.rebuild_from_packs(loc, backend, config, master, key_id, work)
+        return journal_rebuild.rebuild_with_lock(loc, backend, config, master, key_id, work,
+                                                 stop_at_last_good=stop_at_last_good)  # fmt: skip
     except sqlite3.Error as err:
         raise StoreError(f"cannot rebuild the catalog: {err}") from err
     finally:
         lock.release()
 
 
-def take_lock(loc: StoreLocation, backend: Backend, *, exclusive: bool) -> StoreLock | LeaseLock:
-    """The store's lock: a lock file in a local folder, a lease object on object storage."""
+def take_lock(
+    loc: StoreLocation, backend: Backend, *, exclusive: bool, append: bool = False
+) -> StoreLock | LeaseLock:
+    """The store's lock: lock files in a local folder, a lease object on object storage."""
     if loc.path is not None:
-        return StoreLock(loc.path / LOCKS_DIR, exclusive=exclusive)
-    return LeaseLock(backend, exclusive=exclusive)
+        return StoreLock(loc.path / LOCKS_DIR, exclusive=exclusive, append=append)
+    return LeaseLock(backend, exclusive=exclusive, append=append)
+
+
+def _writable(root: Path) -> bool:
+    """Whether this process can take a lock in the store folder (a read-only mount, a
+    snapshot of a file system or a folder of another user's cannot)."""
+    locks = root / LOCKS_DIR
+    return os.access(locks if locks.is_dir() else root, os.W_OK)
 
 
 def unlock(

@@ -27,6 +27,7 @@ from pathlib import Path
 import blake3
 
 from snapexport.errors import CorruptionError
+from snapexport.fsutil import create_private
 from snapexport.store.crypto import OVERHEAD, Cipher
 from snapexport.store.ids import ID_SIZE, BytesLike
 from snapexport.store.layout import PACKS_PREFIX
@@ -37,7 +38,8 @@ FOOTER_MAGIC = b"SNXPIDX" + bytes([FORMAT_VERSION])
 READABLE = {1, 2}
 HEADER_SIZE = len(HEADER)
 KIND_DATA = 0  # an ordinary chunk
-KIND_CATALOG = 1  # the header of a catalog image (docs/format.md, "Catalog images")
+KIND_CATALOG = 1  # the header of a catalog image or checkpoint (docs/format.md)
+KIND_JOURNAL = 2  # the header of a catalog delta (docs/format.md, "Store format 3")
 _ENTRY = struct.Struct("<32sBIIQ")
 _FOOTER = struct.Struct("<II8s")
 ENTRY_SIZE = _ENTRY.size
@@ -92,7 +94,8 @@ class PackWriter:
         self._cipher = cipher
         fd_name = f"pack-{os.getpid()}-{os.urandom(6).hex()}.tmp"
         self.path = tmp_dir / fd_name
-        self._f = open(self.path, "xb", buffering=0)  # noqa: SIM115 - closed by finish/abort
+        fd = create_private(self.path)  # the pack is renamed into the store as it is
+        self._f = open(fd, "wb", buffering=0)  # noqa: SIM115 - closed by finish/abort
         self._hash = blake3.blake3()
         self._entries: list[PackEntry] = []
         self.size = 0
@@ -100,9 +103,12 @@ class PackWriter:
 
     def _write(self, data: BytesLike) -> None:
         view = memoryview(data)
-        while view:
-            n = self._f.write(view)
-            view = view[n:]
+        try:
+            while view:
+                n = self._f.write(view)
+                view = view[n:]
+        except OSError as err:  # name the file: a full disk must say which one
+            raise OSError(err.errno, err.strerror, str(self.path)) from err
         self._hash.update(data)
         self.size += len(data)
 
@@ -126,7 +132,10 @@ class PackWriter:
             index = self._cipher.seal(index)
         self._write(index)
         self._write(_FOOTER.pack(len(index), len(self._entries), FOOTER_MAGIC))
-        os.fsync(self._f.fileno())
+        try:
+            os.fsync(self._f.fileno())
+        except OSError as err:
+            raise OSError(err.errno, err.strerror, str(self.path)) from err
         self._f.close()
         return FinishedPack(self.path, self._hash.hexdigest(), self.size, tuple(self._entries))
 

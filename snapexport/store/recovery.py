@@ -10,7 +10,9 @@ Rules (docs/format.md, "Crash recovery"):
   must equal its name and its index must parse. A verified orphan holding any chunk the
   catalog lacks was sealed by a writer that died before committing: it is indexed, so its
   chunks are reused by the next run instead of being stored again. A verified orphan whose
-  chunks are all indexed elsewhere is a leftover copy (interrupted repack) and is deleted.
+  chunks are all indexed in *other listed* packs is a leftover copy (interrupted repack) and
+  is deleted; chunk rows naming the orphan itself (its ``packs`` row was lost) or another
+  unlisted pack are no copy: the orphan is adopted and those rows moved to it.
   An orphan that does not verify is reported as damaged and left alone.
 """
 
@@ -25,6 +27,7 @@ import blake3
 from snapexport.catalog.content import ChunkRow
 from snapexport.catalog.meta import MetaKey
 from snapexport.errors import CorruptionError
+from snapexport.fsutil import is_temp_name
 from snapexport.store import packs
 from snapexport.store.repository import BlobStore
 
@@ -51,6 +54,17 @@ def clean_tmp(store: BlobStore) -> list[str]:
             with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                 p.unlink()
                 removed.append(p.name)
+    # Small objects (keys, catalog copies, the config) are written beside their final
+    # name through a temporary one (fsutil.atomic_writer); only writers write them.
+    if store.root is not None:
+        for folder in (store.root, store.root / "keys", store.root / "catalog"):
+            if not folder.is_dir():
+                continue
+            for p in sorted(folder.iterdir()):
+                if is_temp_name(p.name):
+                    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                        p.unlink()
+                        removed.append(p.relative_to(store.root).as_posix())
     return removed
 
 
@@ -64,7 +78,9 @@ def finish_pending_deletes(store: BlobStore) -> list[str]:
     doomed = pending_deletes(store)
     known = store.catalog.content.pack_ids()
     for pid in doomed:
-        if pid not in known:  # never delete a pack the catalog (again) refers to
+        # never delete a pack the catalog (again) lists or any chunk row still names:
+        # recovery's orphan rules decide about the latter
+        if pid not in known and not store.catalog.content.pack_is_referenced(pid):
             store.ensure_lock()
             store.backend.remove(packs.object_name(pid))
     if doomed:
@@ -106,13 +122,15 @@ def adopt_orphan(store: BlobStore, pack_id: str, size: int) -> str:
     except CorruptionError:
         return "damaged"
     ids = [e.id for e in entries]
-    if len(store.catalog.content.existing_chunks(ids)) == len(set(ids)):
+    # Only a copy in another *listed* pack makes this one redundant: chunk rows naming this
+    # pack, or a pack the catalog lost, are no second copy (deleting lost the only one).
+    if len(store.catalog.content.chunks_in_other_packs(ids, pack_id)) == len(set(ids)):
         store.ensure_lock()
         store.backend.remove(packs.object_name(pack_id))
         return "removed"
     rows = [ChunkRow(e.id, pack_id, e.offset, e.length, e.size, e.codec) for e in entries]
     with store.catalog.transaction():
-        store.catalog.content.insert_pack(pack_id, size, rows)
+        store.catalog.content.adopt_pack(pack_id, size, rows)
     return "indexed"
 
 
@@ -143,18 +161,21 @@ class ReindexReport:
     damaged: tuple[str, ...]
 
 
-def reindex(store: BlobStore) -> ReindexReport:
+def reindex(store: BlobStore, *, only_unknown: bool = False) -> ReindexReport:
     """Rebuild the packs and chunks tables from the pack files' trailers alone.
 
     Existing rows are kept; missing pack and chunk rows are added. Only each pack's footer
-    and index are read. Blob rows cannot be rebuilt this way: a blob's chunk list lives
-    only in the catalog.
+    and index are read (with ``only_unknown``, only of packs the catalog does not list).
+    Blob rows cannot be rebuilt this way: a blob's chunk list lives only in the catalog
+    (and its journal).
     """
     found, _ = list_pack_objects(store)
     known = store.catalog.content.pack_ids()
     damaged: list[str] = []
     packs_added = chunks_added = 0
     for pid, size in sorted(found.items()):
+        if only_unknown and pid in known:
+            continue
         name = packs.object_name(pid)
         try:
             footer = store.backend.load(name, max(size - packs.FOOTER_SIZE, 0))

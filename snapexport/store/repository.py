@@ -23,6 +23,7 @@ from typing import BinaryIO
 from snapexport.catalog import content
 from snapexport.catalog.db import Catalog
 from snapexport.errors import CorruptionError, StoreError
+from snapexport.fsutil import private_dir
 from snapexport.store.backend import Backend
 from snapexport.store.chunker import Chunker
 from snapexport.store.compression import Codecs
@@ -32,7 +33,7 @@ from snapexport.store.ids import BytesLike, Ids
 from snapexport.store.layout import TMP_DIR, catalog_in_store
 from snapexport.store.lease import LeaseLock
 from snapexport.store.location import StoreLocation
-from snapexport.store.lock import StoreLock
+from snapexport.store.lock import NoLock, StoreLock
 from snapexport.store.packs import KIND_DATA, FinishedPack, codec_of, entry_type, object_name
 from snapexport.store.packsink import PackSink
 
@@ -147,7 +148,7 @@ class BlobStore:
         work_dir: Path,
         master: MasterKey | None = None,
         key_id: str | None = None,
-        lock: StoreLock | LeaseLock | None = None,
+        lock: StoreLock | LeaseLock | NoLock | None = None,
     ) -> None:
         self.location = location
         #: the store folder (None for object storage)
@@ -165,7 +166,10 @@ class BlobStore:
         self.chunker = Chunker(config.chunker)
         #: local folder for packs being written and other scratch files
         self.tmp_dir = work_dir / TMP_DIR
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        if write:
+            private_dir(self.tmp_dir)
+        #: what the user should know about how the store was opened (read-only, no lock)
+        self.notes: list[str] = []
         self._pool: ThreadPoolExecutor | None = None
         self._reader: ThreadPoolExecutor | None = None  # loads chunks of a local store
         self._sink: PackSink | None = None
@@ -346,7 +350,12 @@ class BlobStore:
             raise StoreError("internal error: blobs left pending after flush")
 
     def put_stream(
-        self, f: BinaryIO, chunker: Chunker, *, compressible: bool | None = None
+        self,
+        f: BinaryIO,
+        chunker: Chunker,
+        *,
+        compressible: bool | None = None,
+        kind: int = KIND_DATA,
     ) -> BlobRef:
         """Store stream ``f`` as one blob cut by ``chunker`` instead of the store's own.
 
@@ -358,7 +367,7 @@ class BlobStore:
         sink = self._packs()
         saved, sink.max_queued_bytes = sink.max_queued_bytes, 4 * chunker.params.avg_size
         try:
-            return self._put_chunks(chunker.chunks(f), compressible)
+            return self._put_chunks(chunker.chunks(f), compressible, kind)
         finally:
             sink.max_queued_bytes = saved
 

@@ -40,8 +40,9 @@ def _ratio(a: int, b: int) -> float:
 def content_stats(store: BlobStore) -> ContentStats:
     index = store.catalog.content
     t = index.totals()
-    # catalog images are the store's own bookkeeping, not content: leave them out
-    images = index.existing_blobs(store.catalog.images.blob_ids())
+    # catalog images and journal entries are the store's own bookkeeping, not content
+    own = store.catalog.images.blob_ids() + store.catalog.journal.blob_ids()
+    images = index.existing_blobs(own)
     image_bytes = sum(index.blob_size(b) or 0 for b in images)
     t = dataclasses.replace(t, blobs=t.blobs - len(images), blob_bytes=t.blob_bytes - image_bytes)
     return ContentStats(

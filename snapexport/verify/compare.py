@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from snapexport.diskset import DiskSet
-from snapexport.errors import UsageError
+from snapexport.errors import RequestError
 from snapexport.exportformat.containers import (
     Container,
     ContainerError,
@@ -39,7 +39,7 @@ def compare_export(
 ) -> ExportComparison:
     """Compare the export at ``path`` with snapshot ``spec`` (id, prefix, latest, latest~N).
 
-    Raises UsageError when ``path`` is not an export, when the export is encrypted and no
+    Raises RequestError when ``path`` is not an export, when the export is encrypted and no
     (or a wrong) passphrase is given, or when the snapshot does not exist.
     """
     from snapexport.snapshots import open_view
@@ -50,7 +50,7 @@ def compare_export(
         try:
             metadata = read_metadata(container)
         except ContainerError as err:
-            raise UsageError(f"{path}: {err}") from err
+            raise RequestError(f"{path}: {err}") from err
         crypto = export_crypto(metadata, passphrase, path)
         flags = detect_flags(view, container, crypto is not None)
         report = ExportComparison(view.meta, path, flags)
@@ -73,7 +73,7 @@ def _opened(path: Path) -> Iterator[Container]:
         with open_container(path) as container:
             yield container
     except ContainerError as err:
-        raise UsageError(str(err)) from err
+        raise RequestError(str(err)) from err
 
 
 def detect_flags(view: SnapshotView, container: Container, encrypted: bool) -> ExportOptions:
@@ -87,7 +87,7 @@ def detect_flags(view: SnapshotView, container: Container, encrypted: bool) -> E
     try:
         docs, correspondents = sample_documents(container, splits)
     except ManifestError as err:
-        raise UsageError(str(err)) from err
+        raise RequestError(str(err)) from err
     layout = detect_layout(
         container, docs, correspondents, split_manifests=splits, encrypted=encrypted
     )

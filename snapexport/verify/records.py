@@ -8,7 +8,7 @@ import itertools
 import json
 from typing import Any
 
-from snapexport.errors import UsageError
+from snapexport.errors import RequestError
 from snapexport.exportformat.crypto import FieldCrypto
 from snapexport.verify.report import Difference, ExportComparison
 
@@ -66,7 +66,7 @@ class RecordMatcher:
         try:
             record = json.loads(text)
         except ValueError as err:
-            raise UsageError(f"{where}: a record is not valid JSON ({err})") from err
+            raise RequestError(f"{where}: a record is not valid JSON ({err})") from err
         if not isinstance(record, dict):
             record = {"model": "?", "pk": None, "value": record}
         model = str(record.get("model", "?"))

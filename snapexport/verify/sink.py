@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from snapexport.diskset import DiskSet
-from snapexport.errors import UsageError
+from snapexport.errors import RequestError
 from snapexport.exportformat.containers import Container, Member
 from snapexport.exportformat.crypto import CRYPTO_KEY
 from snapexport.exportformat.manifest import (
@@ -46,7 +46,7 @@ def _manifest_records(member: Member) -> Iterator[bytes]:
         for record in read_manifest(member.open, member.name):
             yield record.text
     except ManifestError as err:
-        raise UsageError(str(err)) from err
+        raise RequestError(str(err)) from err
 
 
 class _Writer:

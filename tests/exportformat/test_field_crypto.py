@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from snapexport.errors import UsageError
+from snapexport.errors import RequestError
 from snapexport.exportformat.crypto import (
     CRYPT_FIELDS,
     CRYPTO_KEY,
@@ -71,13 +71,13 @@ def test_reading_an_encrypted_export_needs_the_right_passphrase() -> None:
     crypto = FieldCrypto("pw", iterations=FAST)
     metadata = {"version": "3.0.5", **crypto.params()}
     assert export_crypto({"version": "3.0.5"}, None, "x") is None
-    with pytest.raises(UsageError, match=r"^/some/export: .*encrypted.*passphrase"):
+    with pytest.raises(RequestError, match=r"^/some/export: .*encrypted.*passphrase"):
         export_crypto(metadata, None, "/some/export")
     wrong = export_crypto(metadata, "not it", "x")
     assert wrong is not None
-    with pytest.raises(UsageError, match="does not decrypt"):
+    with pytest.raises(RequestError, match="does not decrypt"):
         wrong.decrypt(crypto.encrypt("v"))
-    with pytest.raises(UsageError, match="unknown key derivation"):
+    with pytest.raises(RequestError, match="unknown key derivation"):
         FieldCrypto("pw", algo="scrypt")
 
 

@@ -21,9 +21,7 @@ import pytest
 from snapexport.errors import CorruptionError
 from snapexport.materialize.view import MissingFile, SnapshotMeta, StoredFile, StoredRecord
 from snapexport.source.export import ExportSource
-
-GOLDEN = Path(__file__).resolve().parents[2] / ".." / "shared" / "golden" / "paperless-3.0.5-d200"
-GOLDEN = GOLDEN.resolve()
+from tests.sitetools import GOLDEN
 
 
 class SourceView:
@@ -257,6 +255,4 @@ def ingest() -> Callable[..., SourceView]:
 
 @pytest.fixture
 def plain_view(ingest: Callable[..., SourceView]) -> SourceView:
-    if not GOLDEN.exists():
-        pytest.skip("golden outputs (../shared/golden) not present")
     return ingest(GOLDEN / "full" / "plain")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tracemalloc
 import zipfile
 from collections.abc import Iterator
@@ -234,17 +236,58 @@ def test_zip_compression_modes(plain_view: SourceView, tmp_path: Path, mode: str
 
 
 def test_target_checks(plain_view: SourceView, tmp_path: Path) -> None:
-    with pytest.raises(ExportRequestError, match="That path doesn't exist"):
-        materialize(plain_view, tmp_path / "nope", ExportOptions())
     (tmp_path / "file").write_text("x")
-    with pytest.raises(ExportRequestError, match="That path isn't a directory"):
+    with pytest.raises(ExportRequestError, match=f"{tmp_path / 'file'} exists and is not a folder"):
         materialize(plain_view, tmp_path / "file", ExportOptions())
+    # A folder that cannot be made (its parent is a file): the path is named. This fails
+    # for root too, unlike a folder without write permission.
+    with pytest.raises(
+        ExportRequestError, match=f"cannot create the target folder {tmp_path}/file/x"
+    ):
+        materialize(plain_view, tmp_path / "file" / "x", ExportOptions(data_only=True))
+
+
+def test_a_missing_target_is_created_with_its_parents(
+    plain_view: SourceView, tmp_path: Path
+) -> None:
+    target = tmp_path / "new" / "nested" / "export"
+    result = materialize(plain_view, target, ExportOptions(data_only=True))
+    assert result.complete and (target / "manifest.json").is_file()
+
+
+def test_an_unwritable_target_is_named(plain_view: SourceView, tmp_path: Path) -> None:
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
-    if os.access(locked, os.W_OK):
-        pytest.skip("running as a user that can write anywhere")
-    with pytest.raises(ExportRequestError, match="That path doesn't appear to be writable"):
+    if os.access(locked, os.W_OK):  # root: drop to nobody in a subprocess instead
+        done = subprocess.run(
+            [sys.executable, "-c", _AS_NOBODY], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("/") and " is not writable" in done.stdout
+        return
+    with pytest.raises(ExportRequestError, match=f"{locked} is not writable"):
         materialize(plain_view, locked, ExportOptions())
+
+
+# As root, os.access says yes to everything: the check runs as user nobody instead.
+_AS_NOBODY = """
+import os, pwd, shutil, tempfile
+from pathlib import Path
+from snapexport.errors import ExportRequestError
+from snapexport.materialize.exporter import check_target
+nobody = pwd.getpwnam("nobody")
+os.setgid(nobody.pw_gid)
+os.setuid(nobody.pw_uid)
+locked = Path(tempfile.mkdtemp())
+try:
+    locked.chmod(0o500)
+    check_target(locked)
+except ExportRequestError as err:
+    print(err)
+finally:
+    locked.chmod(0o700)
+    shutil.rmtree(locked)
+"""
 
 
 @pytest.mark.parametrize("flag", ["compare_checksums", "compare_json"])

@@ -9,14 +9,10 @@ from pathlib import Path
 import blake3
 import pytest
 
-from snapexport.errors import SourceError, UsageError
+from snapexport.errors import RequestError, SourceError
 from snapexport.exportformat.manifest import EXPORTED_KEYS
 from snapexport.source.export import ExportSource
-
-GOLDEN = (
-    Path(__file__).resolve().parents[2] / ".." / "shared" / "golden" / "paperless-3.0.5-d200"
-).resolve()
-pytestmark = pytest.mark.skipif(not GOLDEN.exists(), reason="golden outputs not present")
+from tests.sitetools import GOLDEN
 
 
 def records_of(source: ExportSource) -> dict[str, list[tuple[str, str]]]:
@@ -147,10 +143,10 @@ def test_passphrase_export_needs_and_uses_the_passphrase(tmp_path: Path) -> None
     text = "[" + ",\n".join(json.dumps(r, indent=2, ensure_ascii=False) for r in records) + "\n]"
     (export / "manifest.json").write_text(text, encoding="utf-8")
     (export / "metadata.json").write_text(json.dumps({"version": "3.0.5", **crypto.params()}))
-    with pytest.raises(UsageError, match="passphrase"), ExportSource(export).open():
+    with pytest.raises(RequestError, match="passphrase"), ExportSource(export).open():
         pass
     with (
-        pytest.raises(UsageError, match="does not decrypt"),
+        pytest.raises(RequestError, match="does not decrypt"),
         ExportSource(export, passphrase="no").open(),
     ):
         pass

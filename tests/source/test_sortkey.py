@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snapexport.source.sortkey import KeyPart, encode_key
@@ -33,6 +33,7 @@ def _sqlite_order(values: list, descending: bool) -> list:
     return sorted(values, key=key, reverse=descending)
 
 
+@settings(deadline=None)  # a loaded machine must not fail a property test
 @given(st.lists(st.one_of(st.none(), texts)), st.booleans())
 def test_text_order(values: list[str | None], descending: bool) -> None:
     keys = sorted(values, key=lambda v: encode_key([KeyPart(v, descending)]))
@@ -41,6 +42,7 @@ def test_text_order(values: list[str | None], descending: bool) -> None:
     ]
 
 
+@settings(deadline=None)  # a loaded machine must not fail a property test
 @given(st.lists(st.one_of(st.none(), numbers)), st.booleans())
 def test_number_order(values: list, descending: bool) -> None:
     got = sorted(values, key=lambda v: encode_key([KeyPart(v, descending)]))
@@ -50,6 +52,7 @@ def test_number_order(values: list, descending: bool) -> None:
     ]
 
 
+@settings(deadline=None)  # a loaded machine must not fail a property test
 @given(st.lists(st.tuples(datetimes, texts, st.integers())))
 def test_compound_order(rows: list[tuple[dt.datetime, str, int]]) -> None:
     got = sorted(

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import blake3
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snapexport.errors import CorruptionError
 from snapexport.store import packs
 
 
+@settings(deadline=None)  # a loaded machine must not fail a property test
 @given(payloads=st.lists(st.binary(max_size=300), max_size=20))
 def test_pack_round_trip(tmp_path_factory: pytest.TempPathFactory, payloads: list[bytes]) -> None:
     tmp = tmp_path_factory.mktemp("packs")

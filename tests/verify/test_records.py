@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from snapexport.errors import UsageError
+from snapexport.errors import RequestError
 from snapexport.exportformat.manifest import dumps
 from snapexport.materialize.options import ExportOptions
 from snapexport.values import SnapshotMeta
@@ -74,7 +74,7 @@ def test_encrypted_fields_are_compared_decrypted() -> None:
 
 
 def test_bad_json_names_where() -> None:
-    with pytest.raises(UsageError, match=r"^x-manifest\.json: a record is not valid JSON"):
+    with pytest.raises(RequestError, match=r"^x-manifest\.json: a record is not valid JSON"):
         RecordMatcher(report(), None).pair(text(1), b"{oops", "x-manifest.json")
 
 

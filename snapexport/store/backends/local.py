@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from snapexport.fsutil import atomic_write_bytes, fsync_dir
+from snapexport.fsutil import atomic_write_bytes, fsync_dir, is_temp_name, private_dir
 
 
 class LocalBackend:
@@ -29,7 +29,7 @@ class LocalBackend:
     def _parent(self, target: Path) -> Path:
         parent = target.parent
         if not parent.is_dir():
-            parent.mkdir(parents=True, exist_ok=True)
+            private_dir(parent)
             fsync_dir(parent.parent)
         return parent
 
@@ -69,7 +69,9 @@ class LocalBackend:
             os.close(fd)
 
     def list(self, prefix: str) -> Iterator[tuple[str, int]]:
-        # Walk only the folder part of the prefix, then filter by the rest.
+        # Walk only the folder part of the prefix, then filter by the rest. A write in
+        # progress (``atomic_writer``'s temporary) is no object yet: an object store does
+        # not list an upload before it completes, and neither does this.
         folder, _, _ = prefix.rpartition("/")
         base = self._path(folder) if folder else self.root
         if not base.is_dir():
@@ -78,6 +80,8 @@ class LocalBackend:
             dirnames.sort()
             rel_dir = Path(dirpath).relative_to(self.root).as_posix()
             for fn in sorted(filenames):
+                if is_temp_name(fn):
+                    continue
                 name = fn if rel_dir == "." else f"{rel_dir}/{fn}"
                 if name.startswith(prefix):
                     with contextlib.suppress(FileNotFoundError):
