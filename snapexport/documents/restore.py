@@ -77,8 +77,16 @@ class _Doc:
 
 
 def check_restore_target(target: Path) -> None:
+    """TARGET must be a writable folder; a missing one is made with its parents, as
+    materialize does (a restore into a new folder should not need a mkdir first)."""
     if not target.exists():
-        raise RequestError(f"restore target {target} does not exist: create the folder first")
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise RequestError(
+                f"cannot create the restore target {target}: {err.strerror or err}"
+                " (create it yourself, or choose a folder you can write to)"
+            ) from None
     if not target.is_dir():
         raise RequestError(f"restore target {target} is not a folder: name a folder")
     if not os.access(target, os.W_OK | os.X_OK):
