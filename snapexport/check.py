@@ -13,6 +13,7 @@ The library only reports; the CLI renders the report.
 from __future__ import annotations
 
 import errno
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +99,12 @@ def open_for_check(location: str | Path) -> Store:
         if err.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
             raise
         note = "the store is read-only: checked without repairing crash leftovers"
+    except sqlite3.OperationalError as err:
+        # a full disk leaves no room for the writer's mark in the catalog: reading still
+        # works, and a check is what a user runs to learn whether anything was lost
+        if "full" not in str(err):
+            raise
+        note = "the disk holding the store is full: checked without repairing crash leftovers"
     store = Store.open(location)
     store.notes.append(note)
     OPEN_NOTES.append(note)

@@ -184,7 +184,7 @@ def _env_setup(name: str, value_of: Callable[[Any], str | None]) -> Any:
     return setup
 
 
-def echo_notes(store: Any = None) -> None:
+def echo_notes() -> None:
     """What the user should know about how stores were opened (read-only, without a lock,
     checked without repairs): ``store.opened.OPEN_NOTES``, gathered while the command ran."""
     opened = sys.modules.get("snapexport.store.opened")

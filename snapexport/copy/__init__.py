@@ -17,13 +17,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from snapexport.catalog.replay import Replay
 from snapexport.errors import RequestError, StoreError
 from snapexport.faults import checkpoint
 from snapexport.progress import NullReporter, Reporter
 from snapexport.values import SnapshotMeta
+
+if TYPE_CHECKING:
+    from snapexport.store import Store
 
 TARGET_PASSWORD_ENV = "SNAPEXPORT_TO_PASSWORD"
 TARGET_PASSWORD_FILE_ENV = "SNAPEXPORT_TO_PASSWORD_FILE"
@@ -122,7 +125,7 @@ def target_password(password_file: str | os.PathLike[str] | None = None) -> str 
     return None
 
 
-def select(store: Any, specs: Sequence[str], *, tag: str | None = None) -> list[SnapshotMeta]:
+def select(store: Store, specs: Sequence[str], *, tag: str | None = None) -> list[SnapshotMeta]:
     """The snapshots to copy, oldest first: those named, else all (with ``tag``, only those)."""
     found = store.catalog.snapshots
     if specs:
@@ -133,7 +136,7 @@ def select(store: Any, specs: Sequence[str], *, tag: str | None = None) -> list[
     return sorted(metas, key=lambda m: (m.time, m.seq))
 
 
-def shares_ids(source: Any, target: Any) -> bool:
+def shares_ids(source: Store, target: Store) -> bool:
     """Whether both stores give the same content the same blob id (unkeyed, or one key)."""
     a = source.master.ids if source.master is not None else None
     b = target.master.ids if target.master is not None else None
@@ -192,8 +195,8 @@ def copy_snapshots(
     return CopyResult(str(src_loc), str(dst_loc), tuple(done), shared, time.monotonic() - started)
 
 
-def _open_target(src: Any, location: str | Path, password: str | None, *, init: bool,
-                 encrypt: bool) -> Any:  # fmt: skip
+def _open_target(src: Store, location: str | Path, password: str | None, *, init: bool,
+                 encrypt: bool) -> Store:  # fmt: skip
     from snapexport.store import Store
     from snapexport.store.backend import open_backend
     from snapexport.store.config import CONFIG_FILE

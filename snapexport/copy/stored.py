@@ -28,7 +28,7 @@ import json
 import os
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import blake3
 
@@ -37,11 +37,14 @@ from snapexport.errors import CorruptionError
 from snapexport.source.base import FileRef, RowRef, SerializedRecord, SiteInfo
 from snapexport.values import MissingFile, SnapshotMeta, StoredFile
 
+if TYPE_CHECKING:
+    from snapexport.store import Store
+
 
 class _BlobStream(io.RawIOBase):
     """A stored blob as a readable binary stream (chunk by chunk, nothing held)."""
 
-    def __init__(self, store: Any, blob: bytes) -> None:
+    def __init__(self, store: Store, blob: bytes) -> None:
         super().__init__()
         self._chunks = store.read_blob(blob)
         self._buf = memoryview(b"")
@@ -86,7 +89,7 @@ def _stat_of(f: StoredFile) -> os.stat_result:
 class StoredSnapshotSource:
     """One committed snapshot of ``store`` (opened for reading), as a ``Source``."""
 
-    def __init__(self, store: Any, meta: SnapshotMeta, *, shared_ids: bool = False) -> None:
+    def __init__(self, store: Store, meta: SnapshotMeta, *, shared_ids: bool = False) -> None:
         self.store = store
         self.meta = meta
         self.shared_ids = shared_ids  # the target names content as this store does

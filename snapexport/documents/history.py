@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from snapexport.catalog.documents import Documents
 from snapexport.catalog.records import decode_text
@@ -21,6 +21,9 @@ from snapexport.documents.index import prepare
 from snapexport.documents.profile import store_profile
 from snapexport.documents.search import Held, Timeline
 from snapexport.errors import RequestError
+
+if TYPE_CHECKING:
+    from snapexport.store import Store
 
 
 @dataclass(slots=True)
@@ -75,7 +78,7 @@ def parse_document_id(text: str) -> str:
     raise RequestError(f"{text!r} is not a document id: give the number find or ls shows")
 
 
-def document_history(store: Any, document: str) -> History:
+def document_history(store: Store, document: str) -> History:
     """The timeline of one document (its id as typed) across every snapshot."""
     docs = store.catalog.documents
     timeline = Timeline(store.catalog.snapshots.all())

@@ -16,7 +16,7 @@ import os
 import sqlite3
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from snapexport.catalog import docindex
@@ -28,11 +28,14 @@ from snapexport.exportformat.naming import DocumentNames
 from snapexport.exportformat.naming import file_type as mime_extension
 from snapexport.store.location import cache_dir
 
+if TYPE_CHECKING:
+    from snapexport.store import Store
+
 INDEX_FILE = "documents.sqlite"
 _BATCH = 2000
 
 
-def index_path(store: Any) -> Path:
+def index_path(store: Store) -> Path:
     """Where this store's document index lives (created private, 0700)."""
     folder = cache_dir(store.config.store_id)
     try:
@@ -44,7 +47,7 @@ def index_path(store: Any) -> Path:
     return Path(tempfile.mkdtemp(prefix="snapexport-index-")) / INDEX_FILE
 
 
-def prepare(store: Any, profile: DocumentProfile) -> int:
+def prepare(store: Store, profile: DocumentProfile) -> int:
     """Index what is new and attach the index; returns how many spans were indexed."""
     path = index_path(store)
     index = docindex.open_index(path)

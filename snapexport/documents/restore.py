@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from snapexport.catalog import documents as cat
 from snapexport.catalog.documents import Documents
@@ -33,6 +33,9 @@ from snapexport.documents.search import Timeline, find_documents
 from snapexport.errors import CorruptionError, RequestError
 from snapexport.fsutil import atomic_writer
 from snapexport.values import SnapshotMeta, StoredFile
+
+if TYPE_CHECKING:
+    from snapexport.store import Store
 
 RUN_FILE = "snapexport-restore.json"
 
@@ -77,8 +80,16 @@ class _Doc:
 
 
 def check_restore_target(target: Path) -> None:
+    """TARGET must be a writable folder; a missing one is made with its parents, as
+    materialize does (a restore into a new folder should not need a mkdir first)."""
     if not target.exists():
-        raise RequestError(f"restore target {target} does not exist: create the folder first")
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise RequestError(
+                f"cannot create the restore target {target}: {err.strerror or err}"
+                " (create it yourself, or choose a folder you can write to)"
+            ) from None
     if not target.is_dir():
         raise RequestError(f"restore target {target} is not a folder: name a folder")
     if not os.access(target, os.W_OK | os.X_OK):
@@ -87,7 +98,7 @@ def check_restore_target(target: Path) -> None:
 
 
 def restore_documents(
-    store: Any,
+    store: Store,
     target: Path,
     *,
     documents: tuple[str, ...] = (),
@@ -115,7 +126,7 @@ def restore_documents(
     return _write(store, profile, chosen, target, original_only)
 
 
-def _locate(store: Any, profile: DocumentProfile, timeline: Timeline, pk: str,
+def _locate(store: Store, profile: DocumentProfile, timeline: Timeline, pk: str,
             meta: SnapshotMeta | None) -> _Doc:  # fmt: skip
     docs = store.catalog.documents
     versions = docs.versions_of(profile.document, pk)
@@ -137,7 +148,7 @@ def _locate(store: Any, profile: DocumentProfile, timeline: Timeline, pk: str,
     return _Doc(pk, m, v, files)
 
 
-def _write(store: Any, profile: DocumentProfile, chosen: list[_Doc], target: Path,
+def _write(store: Store, profile: DocumentProfile, chosen: list[_Doc], target: Path,
            original_only: bool) -> RestoreResult:  # fmt: skip
     docs = store.catalog.documents
     by_snapshot: dict[int, SnapshotNames] = {}
@@ -179,7 +190,7 @@ def _write(store: Any, profile: DocumentProfile, chosen: list[_Doc], target: Pat
     return result
 
 
-def _copy(store: Any, stored: StoredFile, dest: Path, checksum: str | None, what: str) -> int:
+def _copy(store: Store, stored: StoredFile, dest: Path, checksum: str | None, what: str) -> int:
     with atomic_writer(dest) as f:
         for piece in verified_stream(store, stored, checksum, what):
             f.write(piece)
@@ -188,7 +199,7 @@ def _copy(store: Any, stored: StoredFile, dest: Path, checksum: str | None, what
 
 
 def verified_stream(
-    store: Any, stored: StoredFile, checksum: str | None, what: str
+    store: Store, stored: StoredFile, checksum: str | None, what: str
 ) -> Iterator[bytes]:
     """The file's bytes; raises CorruptionError at the end if the whole does not match its
     blob id or the record's checksum (each chunk is verified by the store as it comes)."""
@@ -216,7 +227,7 @@ def verified_stream(
                               " recorded: run snapexport check --read-data")  # fmt: skip
 
 
-def _write_records(f: BinaryIO, store: Any, profile: DocumentProfile,
+def _write_records(f: BinaryIO, store: Store, profile: DocumentProfile,
                    plans: list[tuple[_Doc, dict[str, str]]]) -> None:  # fmt: skip
     """One readable JSON document, written a document at a time."""
     f.write(b'{\n  "documents": [\n')
@@ -228,7 +239,7 @@ def _write_records(f: BinaryIO, store: Any, profile: DocumentProfile,
     f.write(b"  ]\n}\n")
 
 
-def _records_of(store: Any, profile: DocumentProfile, d: _Doc,
+def _records_of(store: Store, profile: DocumentProfile, d: _Doc,
                 named: dict[str, str]) -> dict[str, Any]:  # fmt: skip
     docs = store.catalog.documents
     seq = d.meta.seq
@@ -308,7 +319,7 @@ class Dump:
         return {"id": self.document, "role": self.role, "size": self.size}
 
 
-def dump_file(store: Any, spec: str, document: str, role: str) -> Dump:
+def dump_file(store: Store, spec: str, document: str, role: str) -> Dump:
     """The original (or archive) of one document as snapshot ``spec`` holds it."""
     meta = store.catalog.snapshots.resolve(spec)
     timeline = Timeline(store.catalog.snapshots.all())

@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from snapexport.catalog import documents as cat
 from snapexport.catalog.content import batched
@@ -25,6 +25,9 @@ from snapexport.documents.profile import DocumentProfile, document_profile, stor
 from snapexport.errors import RequestError
 from snapexport.exportformat.naming import created_date as created_text
 from snapexport.values import SnapshotMeta
+
+if TYPE_CHECKING:
+    from snapexport.store import Store
 
 _BATCH = 500
 
@@ -86,7 +89,7 @@ class Listing:
 
 
 def list_documents(
-    store: Any,
+    store: Store,
     spec: str = "latest",
     *,
     tag: str | None = None,
@@ -260,7 +263,7 @@ class FindResult:
 _HEX = re.compile(r"^[0-9a-fA-F]{6,64}$")
 
 
-def find_documents(store: Any, query: str) -> FindResult:
+def find_documents(store: Store, query: str) -> FindResult:
     """Documents in any snapshot whose title, original name, ASN, correspondent, tag,
     checksum (prefix, 6+ hex digits) or content (words) match ``query``."""
     query = query.strip()

@@ -9,16 +9,19 @@ throughout has been read once. Which slice comes next is kept in the store's cat
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from snapexport.catalog.meta import MetaKey
 from snapexport.check import CheckReport, check_store
 from snapexport.checkscope import PackSubset
 
+if TYPE_CHECKING:
+    from snapexport.store import Store
+
 STATE_KEY = MetaKey.RUN_CHECK_SLICE
 
 
-def next_slice(store: Any, m: int) -> int:
+def next_slice(store: Store, m: int) -> int:
     """The slice this run reads: the one after the last run's (1 on the first run)."""
     last = store.catalog.get_meta(STATE_KEY)
     try:
@@ -28,7 +31,7 @@ def next_slice(store: Any, m: int) -> int:
     return n % m + 1
 
 
-def check_slice(store: Any, n: int, m: int) -> CheckReport:
+def check_slice(store: Store, n: int, m: int) -> CheckReport:
     """Check ``store``'s structure and read the packs of slice ``n`` of ``m`` (``check
     --read-data-subset n/m``); remember the slice for the next run."""
     subset = PackSubset.parse(f"{n}/{m}")

@@ -115,6 +115,7 @@ def _headers(
 def _read_body(store: BlobStore, blob: bytes, chunks: tuple[bytes, ...], target: Path) -> None:
     rows = store.catalog.content.chunk_rows(list(chunks))
     h = store.ids.hasher()
+    private_dir(target.parent)  # a reading store makes no tmp/ of its own
     target.unlink(missing_ok=True)
     with open(create_private(target), "wb") as f:
         for cid in chunks:
@@ -384,7 +385,10 @@ def _download_delta(backend: Backend, master: MasterKey | None, name: str, targe
     except zstandard.ZstdError as err:
         raise CorruptionError(f"catalog copy {name} is damaged: {err}") from None
     (n,) = _LEN.unpack_from(plain)
-    target.write_bytes(plain[_LEN.size + n :])
+    private_dir(target.parent)
+    target.unlink(missing_ok=True)
+    with open(create_private(target), "wb") as f:
+        f.write(plain[_LEN.size + n :])
     return plain[_LEN.size : _LEN.size + n]
 
 

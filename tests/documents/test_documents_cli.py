@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -194,12 +195,16 @@ def test_bad_input_is_one_line_and_exit_2(night_store: Any, args: tuple[str, ...
 
 def test_restore_target_must_be_a_writable_folder(night_store: Any, tmp_path: Path) -> None:
     ns = night_store
-    missing = ns.run("restore", "--store", ns.store, "-d", "1", tmp_path / "nope")
-    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    made = ns.run("restore", "--store", ns.store, "-d", "1", tmp_path / "new" / "folder")
+    assert made.returncode == 0, made.stderr  # a missing target is made, as materialize does
+    assert any((tmp_path / "new" / "folder").iterdir())
+    shutil.rmtree(tmp_path / "new")
     a_file = tmp_path / "file"
     a_file.write_text("x")
     not_dir = ns.run("restore", "--store", ns.store, "-d", "1", a_file)
     assert not_dir.returncode == 2 and "is not a folder" in not_dir.stderr
+    under_file = ns.run("restore", "--store", ns.store, "-d", "1", a_file / "sub")
+    assert under_file.returncode == 2 and "cannot create the restore target" in under_file.stderr
     if os.geteuid() != 0:  # root writes anywhere
         locked = tmp_path / "locked"
         locked.mkdir(mode=0o500)
