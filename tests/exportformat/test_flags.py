@@ -23,11 +23,7 @@ from snapexport.exportformat.flags import (
 )
 from snapexport.exportformat.manifest import EXPORTED_FILE_NAME
 from snapexport.source.export import ExportSource
-
-GOLDEN = (
-    Path(__file__).resolve().parents[2] / ".." / "shared" / "golden" / "paperless-3.0.5-d200"
-).resolve()
-pytestmark = pytest.mark.skipif(not GOLDEN.exists(), reason="golden outputs not present")
+from tests.sitetools import GOLDEN
 
 NONE = dict.fromkeys(
     [

@@ -8,7 +8,6 @@ import io
 import itertools
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import IO, Any
 
 import pytest
@@ -24,10 +23,7 @@ from snapexport.exportformat.manifest import (
     read_manifest,
     split_manifest,
 )
-
-GOLDEN = (
-    Path(__file__).resolve().parents[2] / ".." / "shared" / "golden" / "paperless-3.0.5-d200"
-).resolve()
+from tests.sitetools import GOLDEN
 
 scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=30)
 values = st.recursive(
@@ -109,7 +105,6 @@ def test_empty_manifest() -> None:
     assert list(read_manifest(opener(b"[\n]"), "m")) == []
 
 
-@pytest.mark.skipif(not GOLDEN.exists(), reason="golden outputs not present")
 @pytest.mark.parametrize("variant", ["plain", "split", "passphrase"])
 def test_reads_the_real_exporters_manifest_framed(variant: str) -> None:
     data = (GOLDEN / variant / "manifest.json").read_bytes()
