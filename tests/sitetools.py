@@ -6,12 +6,15 @@ the same process own that); every site operation runs in a subprocess, as users 
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+import click
 
 SETTINGS = "snapexport.demo.settings"
 #: outputs of the real paperless-ngx 3.0.5 exporter, kept in the project (see its README)
@@ -88,3 +91,22 @@ def tree(folder: Path, prefix: str = "") -> dict[str, bytes]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+def cli_commands() -> dict[str, click.Command]:
+    """Every runnable command by its full name ("init", "key add"), from the click group."""
+    from snapexport.cli import COMMAND_MODULES, main
+
+    for module in sorted(set(COMMAND_MODULES.values())):
+        importlib.import_module(f"snapexport.cli.{module}")
+    found: dict[str, click.Command] = {}
+
+    def walk(cmd: click.Command, path: list[str]) -> None:
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                walk(sub, [*path, name])
+        else:
+            found[" ".join(path)] = cmd
+
+    walk(main, [])
+    return found

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
@@ -11,27 +10,11 @@ from pathlib import Path
 
 import click
 
-from snapexport.cli import COMMAND_MODULES, main
-
-
-def _leaf_commands() -> dict[str, click.Command]:
-    for module in sorted(set(COMMAND_MODULES.values())):
-        importlib.import_module(f"snapexport.cli.{module}")
-    found: dict[str, click.Command] = {}
-
-    def walk(cmd: click.Command, path: list[str]) -> None:
-        if isinstance(cmd, click.Group):
-            for name, sub in cmd.commands.items():
-                walk(sub, [*path, name])
-        else:
-            found[" ".join(path)] = cmd
-
-    walk(main, [])
-    return found
+from tests.sitetools import cli_commands
 
 
 def test_every_command_has_json() -> None:
-    commands = _leaf_commands()
+    commands = cli_commands()
     assert {"init", "check", "rebuild-catalog", "key list", "stats"} <= set(commands)
     lacking = [
         name

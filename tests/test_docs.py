@@ -11,7 +11,6 @@ such as ``--store``).
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,27 +18,11 @@ from pathlib import Path
 import click
 import pytest
 
-from snapexport.cli import COMMAND_MODULES, main
+from snapexport.cli import main
+from tests.sitetools import cli_commands
 
 USAGE = Path(__file__).resolve().parents[1] / "docs" / "usage.md"
 _LONG_OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)")
-
-
-def _commands() -> dict[str, click.Command]:
-    """Every runnable command by its full name ("init", "key add"), from the click group."""
-    for module in sorted(set(COMMAND_MODULES.values())):
-        importlib.import_module(f"snapexport.cli.{module}")
-    found: dict[str, click.Command] = {}
-
-    def walk(cmd: click.Command, path: list[str]) -> None:
-        if isinstance(cmd, click.Group):
-            for name, sub in cmd.commands.items():
-                walk(sub, [*path, name])
-        else:
-            found[" ".join(path)] = cmd
-
-    walk(main, [])
-    return found
 
 
 def _sections() -> tuple[str, list[tuple[set[str], str]]]:
@@ -76,13 +59,13 @@ def _options(cmd: click.Command) -> Iterator[click.Option]:
             yield param
 
 
-def test_the_walk_finds_the_commands() -> None:
-    names = set(_commands())
+def test_the_walk_finds_thecli_commands() -> None:
+    names = set(cli_commands())
     assert {"init", "snapshot", "materialize", "diff", "prune", "check"} <= names
     assert any(" " in n for n in names), "subcommands of groups (key ...) are walked too"
 
 
-@pytest.mark.parametrize("name", sorted(_commands()))
+@pytest.mark.parametrize("name", sorted(cli_commands()))
 def test_every_command_is_documented(name: str) -> None:
     assert _section_of(name) is not None, (
         f"docs/usage.md has no '## ...' section naming {name!r}"
@@ -90,7 +73,7 @@ def test_every_command_is_documented(name: str) -> None:
     )
 
 
-@pytest.mark.parametrize("name", sorted(_commands()))
+@pytest.mark.parametrize("name", sorted(cli_commands()))
 def test_every_option_is_documented(name: str) -> None:
     section = _section_of(name)
     if section is None:
@@ -98,14 +81,14 @@ def test_every_option_is_documented(name: str) -> None:
     intro, _ = _sections()
     missing = [
         "/".join(opt.opts)
-        for opt in _options(_commands()[name])
+        for opt in _options(cli_commands()[name])
         if not any(_spelled(s, section) or _spelled(s, intro) for s in opt.opts)
     ]
     assert not missing, f"docs/usage.md does not document {name} {', '.join(missing)}"
 
 
 def test_every_documented_option_exists() -> None:
-    commands = _commands()
+    commands = cli_commands()
     everywhere = {s for cmd in commands.values() for o in _options(cmd) for s in o.opts}
     everywhere |= {s for p in main.params if isinstance(p, click.Option) for s in p.opts}
     intro, sections = _sections()
