@@ -118,7 +118,11 @@ def _break_chunk_pack(store: Store) -> str:
     (chunk,) = conn.execute(
         "SELECT chunk FROM blob_chunks WHERE blob = ? AND seq = 0", (blob,)
     ).fetchone()
-    conn.execute("UPDATE chunks SET pack = ? WHERE id = ?", ("f" * 64, chunk))
+    conn.execute("INSERT INTO pack_names (id) VALUES (?)", ("f" * 64,))
+    conn.execute(
+        "UPDATE chunks SET pack = (SELECT n FROM pack_names WHERE id = ?) WHERE id = ?",
+        ("f" * 64, chunk),
+    )
     return f"chunks refer to pack {'f' * 64}, which the catalog does not list"
 
 

@@ -96,6 +96,7 @@ DJANGO_AREAS = {"source", "demo", "management", "apps"}
 CATALOG_TABLES = (
     "meta",
     "packs",
+    "pack_names",
     "chunks",
     "blobs",
     "blob_chunks",

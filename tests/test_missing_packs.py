@@ -43,8 +43,9 @@ def _biggest_pack(store: Path) -> Path:
     conn = sqlite3.connect(f"file:{store / 'catalog.sqlite'}?mode=ro", uri=True)
     try:
         (pid,) = conn.execute(
-            "SELECT c.pack FROM chunks c JOIN blob_chunks bc ON bc.chunk = c.id"
-            " JOIN file_spans f ON f.blob = bc.blob GROUP BY c.pack ORDER BY count(*) DESC"
+            "SELECT n.id FROM chunks c JOIN blob_chunks bc ON bc.chunk = c.id"
+            " JOIN file_spans f ON f.blob = bc.blob JOIN pack_names n ON n.n = c.pack"
+            " GROUP BY c.pack ORDER BY count(*) DESC"
             " LIMIT 1"
         ).fetchone()
     finally:

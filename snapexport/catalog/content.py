@@ -1,4 +1,7 @@
-"""Queries on the content tables: packs, chunks, blobs and blob_chunks.
+"""Queries on the content tables: packs, pack_names, chunks, blobs and blob_chunks.
+
+``chunks.pack`` holds a pack's number (``pack_names.n``), never its 64-hex name: every
+query here maps names to numbers and back, so callers only ever see pack names.
 
 Bulk questions ("which of these 5,000 chunk ids exist?") run as a few batched ``IN`` queries,
 never one query per id.
@@ -72,6 +75,32 @@ def _existing(conn: sqlite3.Connection, table: str, ids: Iterable[bytes]) -> set
     return found
 
 
+# A chunk row with its pack's hex name, for ``ChunkRow``.
+_CHUNK_ROW = (
+    "SELECT c.id, n.id, c.offset, c.length, c.size, c.codec"
+    " FROM chunks c JOIN pack_names n ON n.n = c.pack"
+)
+_PACK_NUMBER = "(SELECT n FROM pack_names WHERE id = ?)"
+
+
+def _pack_numbers(conn: sqlite3.Connection, names: Iterable[str]) -> dict[str, int]:
+    """The number of each pack name, numbering names seen for the first time."""
+    out: dict[str, int] = {}
+    for name in dict.fromkeys(names):
+        conn.execute("INSERT OR IGNORE INTO pack_names (id) VALUES (?)", (name,))
+        out[name] = conn.execute("SELECT n FROM pack_names WHERE id = ?", (name,)).fetchone()[0]
+    return out
+
+
+def _forget_pack_names(conn: sqlite3.Connection, names: Iterable[str]) -> None:
+    """Drop the numbers of packs nothing names any more (no packs row, no chunk row)."""
+    conn.executemany(
+        "DELETE FROM pack_names WHERE id = ? AND id NOT IN (SELECT id FROM packs)"
+        " AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.pack = pack_names.n)",
+        [(n,) for n in names],
+    )
+
+
 def existing_chunks(conn: sqlite3.Connection, ids: Iterable[bytes]) -> set[bytes]:
     """The subset of ``ids`` that have a chunk row."""
     return _existing(conn, "chunks", ids)
@@ -101,10 +130,11 @@ def blob_chunk_rows(
     None when the blob itself is not in the catalog, ``[]`` for the empty blob.
     """
     rows = conn.execute(
-        "SELECT bc.chunk, c.pack, c.offset, c.length, c.size, c.codec"
+        "SELECT bc.chunk, n.id, c.offset, c.length, c.size, c.codec"
         " FROM blobs AS b"
         " LEFT JOIN blob_chunks AS bc ON bc.blob = b.id"
         " LEFT JOIN chunks AS c ON c.id = bc.chunk"
+        " LEFT JOIN pack_names AS n ON n.n = c.pack"
         " WHERE b.id = ? ORDER BY bc.seq",
         (blob_id,),
     ).fetchall()
@@ -127,7 +157,7 @@ def chunk_rows(conn: sqlite3.Connection, ids: Sequence[bytes]) -> dict[bytes, Ch
     for batch in batched(ids):
         marks = ",".join("?" * len(batch))
         for r in conn.execute(
-            f"SELECT id, pack, offset, length, size, codec FROM chunks WHERE id IN ({marks})",
+            f"{_CHUNK_ROW} WHERE c.id IN ({marks})",
             batch,
         ):
             out[bytes(r[0])] = ChunkRow(bytes(r[0]), r[1], r[2], r[3], r[4], r[5])
@@ -148,8 +178,8 @@ def chunks_in_other_packs(
         found.update(
             bytes(r[0])
             for r in conn.execute(
-                f"SELECT c.id FROM chunks c JOIN packs p ON p.id = c.pack"
-                f" WHERE c.id IN ({marks}) AND c.pack != ?",
+                "SELECT c.id FROM chunks c JOIN pack_names n ON n.n = c.pack"
+                f" JOIN packs p ON p.id = n.id WHERE c.id IN ({marks}) AND n.id != ?",
                 [*batch, pack_id],
             )
         )
@@ -158,13 +188,15 @@ def chunks_in_other_packs(
 
 def pack_is_referenced(conn: sqlite3.Connection, pack_id: str) -> bool:
     """Whether any chunk row names ``pack_id`` (listed in ``packs`` or not)."""
-    row = conn.execute("SELECT 1 FROM chunks WHERE pack = ? LIMIT 1", (pack_id,)).fetchone()
+    row = conn.execute(
+        f"SELECT 1 FROM chunks WHERE pack = {_PACK_NUMBER} LIMIT 1", (pack_id,)
+    ).fetchone()
     return row is not None
 
 
 def chunks_of_pack(conn: sqlite3.Connection, pack_id: str) -> list[ChunkRow]:
     rows = conn.execute(
-        "SELECT id, pack, offset, length, size, codec FROM chunks WHERE pack = ? ORDER BY offset",
+        f"{_CHUNK_ROW} WHERE c.pack = {_PACK_NUMBER} ORDER BY c.offset",
         (pack_id,),
     )
     return [ChunkRow(bytes(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
@@ -174,6 +206,14 @@ def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+def _numbered(
+    conn: sqlite3.Connection, pack_id: str, chunks: Iterable[ChunkRow]
+) -> list[tuple[bytes, int, int, int, int, int]]:
+    listed = list(chunks)
+    number = _pack_numbers(conn, [pack_id, *(c.pack for c in listed)])
+    return [(c.id, number[c.pack], c.offset, c.length, c.size, c.codec) for c in listed]
+
+
 def insert_pack(
     conn: sqlite3.Connection, pack_id: str, size: int, chunks: Iterable[ChunkRow]
 ) -> int:
@@ -181,7 +221,7 @@ def insert_pack(
 
     Returns how many chunk rows were new.
     """
-    rows = [(c.id, c.pack, c.offset, c.length, c.size, c.codec) for c in chunks]
+    rows = _numbered(conn, pack_id, chunks)
     conn.execute(
         "INSERT OR IGNORE INTO packs (id, size, chunks, created) VALUES (?, ?, ?, ?)",
         (pack_id, size, len(rows), now_iso()),
@@ -203,7 +243,7 @@ def adopt_pack(
     Like ``insert_pack``, but a chunk row naming a pack the catalog does not list is moved
     to this pack, which verifiably holds the chunk. Returns how many chunk rows changed.
     """
-    rows = [(c.id, c.pack, c.offset, c.length, c.size, c.codec) for c in chunks]
+    rows = _numbered(conn, pack_id, chunks)
     conn.execute(
         "INSERT OR IGNORE INTO packs (id, size, chunks, created) VALUES (?, ?, ?, ?)",
         (pack_id, size, len(rows), now_iso()),
@@ -213,7 +253,7 @@ def adopt_pack(
         "INSERT INTO chunks (id, pack, offset, length, size, codec) VALUES (?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (id) DO UPDATE SET pack = excluded.pack, offset = excluded.offset,"
         " length = excluded.length, size = excluded.size, codec = excluded.codec"
-        " WHERE chunks.pack NOT IN (SELECT id FROM packs)",
+        " WHERE chunks.pack NOT IN (SELECT n.n FROM pack_names n JOIN packs p ON p.id = n.id)",
         rows,
     )
     return conn.total_changes - before
@@ -235,6 +275,9 @@ def insert_blob(
     return bool(cur.rowcount)
 
 
+_LOST_NUMBERS = "(SELECT n FROM pack_names WHERE id IN (SELECT id FROM temp.lost_packs))"
+
+
 def drop_packs(conn: sqlite3.Connection, pack_ids: Sequence[str]) -> list[bytes]:
     """Forget packs that are gone: their rows, their chunks' rows, and the rows of every
     blob that needed one of those chunks (returned). Run inside a transaction."""
@@ -246,11 +289,12 @@ def drop_packs(conn: sqlite3.Connection, pack_ids: Sequence[str]) -> list[bytes]
         bytes(r[0])
         for r in conn.execute(
             "SELECT DISTINCT bc.blob FROM chunks c JOIN blob_chunks bc ON bc.chunk = c.id"
-            " WHERE c.pack IN (SELECT id FROM temp.lost_packs)"
+            f" WHERE c.pack IN {_LOST_NUMBERS}"
         )
     ]
-    conn.execute("DELETE FROM chunks WHERE pack IN (SELECT id FROM temp.lost_packs)")
+    conn.execute(f"DELETE FROM chunks WHERE pack IN {_LOST_NUMBERS}")
     conn.execute("DELETE FROM packs WHERE id IN (SELECT id FROM temp.lost_packs)")
+    _forget_pack_names(conn, pack_ids)
     delete_blobs(conn, blobs)
     conn.execute("DELETE FROM temp.lost_packs")
     return blobs
@@ -278,7 +322,7 @@ def snapshots_needing_pack(conn: sqlite3.Connection, pack_id: str) -> list[tuple
             "SELECT s.id, count(DISTINCT f.path) FROM chunks c"
             " JOIN blob_chunks bc ON bc.chunk = c.id JOIN file_spans f ON f.blob = bc.blob"
             " JOIN snapshots s ON s.seq >= f.born AND (f.died IS NULL OR s.seq < f.died)"
-            " WHERE c.pack = ? GROUP BY s.seq ORDER BY s.seq",
+            f" WHERE c.pack = {_PACK_NUMBER} GROUP BY s.seq ORDER BY s.seq",
             (pack_id,),
         )
     ]
@@ -337,7 +381,7 @@ def totals(conn: sqlite3.Connection) -> ContentTotals:
 def chunks_of_kind(conn: sqlite3.Connection, kind: int) -> list[ChunkRow]:
     """Chunk rows whose pack index entry has ``kind`` (the high nibble of ``codec``)."""
     rows = conn.execute(
-        "SELECT id, pack, offset, length, size, codec FROM chunks WHERE (codec >> 4) = ?",
+        f"{_CHUNK_ROW} WHERE (c.codec >> 4) = ?",
         (kind,),
     )
     return [ChunkRow(bytes(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
@@ -350,8 +394,9 @@ def chunk_size(conn: sqlite3.Connection, chunk_id: bytes) -> int | None:
 
 def forget_packs(conn: sqlite3.Connection, ids: Sequence[str]) -> None:
     """Drop the rows of packs that are gone, with their chunk rows."""
-    conn.executemany("DELETE FROM chunks WHERE pack = ?", [(p,) for p in ids])
+    conn.executemany(f"DELETE FROM chunks WHERE pack = {_PACK_NUMBER}", [(p,) for p in ids])
     delete_packs(conn, ids)
+    _forget_pack_names(conn, ids)
 
 
 class Content:

@@ -33,8 +33,9 @@ class Coverage:
 def packs_needed(conn: sqlite3.Connection, seq: int) -> Iterator[str]:
     """Ids of the packs holding a chunk of a file snapshot ``seq`` holds."""
     for (pack,) in conn.execute(
-        "SELECT DISTINCT c.pack FROM file_spans f JOIN blob_chunks bc ON bc.blob = f.blob"
-        f" JOIN chunks c ON c.id = bc.chunk WHERE {_ALIVE}",
+        "SELECT n.id FROM pack_names n WHERE n.n IN (SELECT c.pack FROM file_spans f"
+        " JOIN blob_chunks bc ON bc.blob = f.blob"
+        f" JOIN chunks c ON c.id = bc.chunk WHERE {_ALIVE})",
         {"seq": seq},
     ):
         yield pack

@@ -67,11 +67,11 @@ class Garbage:
     def packs_with_dead_chunks(self) -> list[PackUse]:
         rows = self._conn.execute(
             "SELECT p.id, p.size,"
-            " (SELECT count(*) FROM chunks c WHERE c.pack = p.id"
+            " (SELECT count(*) FROM chunks c WHERE c.pack = n.n"
             "   AND c.id NOT IN (SELECT id FROM temp.gc_dead)),"
-            " (SELECT coalesce(sum(c.length), 0) FROM chunks c WHERE c.pack = p.id"
+            " (SELECT coalesce(sum(c.length), 0) FROM chunks c WHERE c.pack = n.n"
             "   AND c.id NOT IN (SELECT id FROM temp.gc_dead))"
-            " FROM packs p WHERE p.id IN"
+            " FROM packs p JOIN pack_names n ON n.id = p.id WHERE n.n IN"
             " (SELECT DISTINCT c.pack FROM chunks c JOIN temp.gc_dead d ON d.id = c.id)"
             " ORDER BY p.id"
         ).fetchall()

@@ -56,7 +56,8 @@ class References:
     def packs_missing_rows(self) -> Iterator[str]:
         """Packs that chunk rows name but the packs table does not list."""
         for (pid,) in self._conn.execute(
-            "SELECT DISTINCT pack FROM chunks WHERE pack NOT IN (SELECT id FROM packs)"
+            "SELECT n.id FROM pack_names n WHERE n.id NOT IN (SELECT id FROM packs)"
+            " AND EXISTS (SELECT 1 FROM chunks c WHERE c.pack = n.n)"
         ):
             yield pid
 

@@ -13,7 +13,7 @@ with snapshots times records, and "what changed between A and B" is an indexed r
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # The journaled tables (docs/format.md, "Store format 3") and the key columns of their rows.
 # Schema 2 logs the key of every row these tables gain, change or lose into journal_log.
@@ -207,4 +207,29 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     """,
     _journal_migration(),
+    # Schema 3: a smaller local catalog (issue #15). chunks.pack names its pack by a small
+    # integer (pack_names.n) instead of 64 hex characters. Only the local catalog and its
+    # checkpoint images carry chunk rows (they are not journaled: a rebuild reads them from
+    # the packs' own indexes), so deltas are unaffected.
+    """
+    CREATE TABLE pack_names (
+        n   INTEGER PRIMARY KEY,        -- what chunks.pack holds
+        id  TEXT NOT NULL UNIQUE        -- hex BLAKE3 of the pack file (= packs.id)
+    );
+    INSERT INTO pack_names (id) SELECT id FROM packs UNION SELECT pack FROM chunks ORDER BY 1;
+    CREATE TABLE chunks_v3 (
+        id      BLOB PRIMARY KEY,
+        pack    INTEGER NOT NULL REFERENCES pack_names(n),
+        offset  INTEGER NOT NULL,
+        length  INTEGER NOT NULL,
+        size    INTEGER NOT NULL,
+        codec   INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO chunks_v3 (id, pack, offset, length, size, codec)
+        SELECT c.id, n.n, c.offset, c.length, c.size, c.codec
+        FROM chunks c JOIN pack_names n ON n.id = c.pack ORDER BY c.id;
+    DROP TABLE chunks;
+    ALTER TABLE chunks_v3 RENAME TO chunks;
+    CREATE INDEX chunks_pack ON chunks(pack);
+    """,
 ]

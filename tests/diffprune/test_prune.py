@@ -89,16 +89,16 @@ def _packs(store: Path) -> tuple[dict[str, int], dict[str, int]]:
         image_packs = {
             r[0]
             for r in conn.execute(
-                "SELECT DISTINCT c.pack FROM chunks c JOIN blob_chunks bc ON bc.chunk = c.id"
-                f" WHERE bc.blob IN ({marks})",
+                "SELECT DISTINCT n.id FROM chunks c JOIN blob_chunks bc ON bc.chunk = c.id"
+                f" JOIN pack_names n ON n.n = c.pack WHERE bc.blob IN ({marks})",
                 images,
             )
         }
         data_packs = {
             r[0]
             for r in conn.execute(
-                "SELECT DISTINCT c.pack FROM chunks c JOIN blob_chunks bc ON bc.chunk = c.id"
-                " JOIN file_spans f ON f.blob = bc.blob"
+                "SELECT DISTINCT n.id FROM chunks c JOIN blob_chunks bc ON bc.chunk = c.id"
+                " JOIN file_spans f ON f.blob = bc.blob JOIN pack_names n ON n.n = c.pack"
             )
         }
     finally:

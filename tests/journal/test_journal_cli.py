@@ -80,8 +80,8 @@ def _body_pack(store: Path, gen: int) -> Path:
     conn = sqlite3.connect(f"file:{store / 'catalog.sqlite'}?mode=ro", uri=True)
     try:
         (pack,) = conn.execute(
-            "SELECT DISTINCT c.pack FROM journal_entries e JOIN blob_chunks b ON b.blob = e.blob"
-            " JOIN chunks c ON c.id = b.chunk WHERE e.gen = ?",
+            "SELECT DISTINCT n.id FROM journal_entries e JOIN blob_chunks b ON b.blob = e.blob"
+            " JOIN chunks c ON c.id = b.chunk JOIN pack_names n ON n.n = c.pack WHERE e.gen = ?",
             (gen,),
         ).fetchone()
     finally:
