@@ -105,9 +105,7 @@ def _break_file_blob(store: Store) -> str:
 def _break_blob_chunk(store: Store) -> str:
     conn = store.catalog.conn
     (blob,) = conn.execute("SELECT blob FROM file_spans WHERE path = 'doc2.bin'").fetchone()
-    (chunk,) = conn.execute(
-        "SELECT chunk FROM blob_chunks WHERE blob = ? AND seq = 0", (blob,)
-    ).fetchone()
+    chunk = store.catalog.content.blob_chunk_ids(bytes(blob))[0]
     conn.execute("DELETE FROM chunks WHERE id = ?", (chunk,))
     return f"blob {bytes(blob).hex()} needs chunk {bytes(chunk).hex()}, which is not stored"
 
@@ -115,9 +113,7 @@ def _break_blob_chunk(store: Store) -> str:
 def _break_chunk_pack(store: Store) -> str:
     conn = store.catalog.conn
     (blob,) = conn.execute("SELECT blob FROM file_spans WHERE path = 'doc2.bin'").fetchone()
-    (chunk,) = conn.execute(
-        "SELECT chunk FROM blob_chunks WHERE blob = ? AND seq = 0", (blob,)
-    ).fetchone()
+    chunk = store.catalog.content.blob_chunk_ids(bytes(blob))[0]
     conn.execute("INSERT INTO pack_names (id) VALUES (?)", ("f" * 64,))
     conn.execute(
         "UPDATE chunks SET pack = (SELECT n FROM pack_names WHERE id = ?) WHERE id = ?",

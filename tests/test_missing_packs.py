@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from snapexport.catalog.chunkrefs import BLOB_CHUNK
 from tests.sitetools import SETTINGS, cli, generate, tree
 
 
@@ -43,9 +44,9 @@ def _biggest_pack(store: Path) -> Path:
     conn = sqlite3.connect(f"file:{store / 'catalog.sqlite'}?mode=ro", uri=True)
     try:
         (pid,) = conn.execute(
-            "SELECT n.id FROM chunks c JOIN blob_chunks bc ON bc.chunk = c.id"
-            " JOIN file_spans f ON f.blob = bc.blob JOIN pack_names n ON n.n = c.pack"
-            " GROUP BY c.pack ORDER BY count(*) DESC"
+            "SELECT n.id FROM file_spans f JOIN blobs b ON b.id = f.blob"
+            f" LEFT JOIN blob_chunks bc ON bc.blob = b.id JOIN chunks c ON c.id = {BLOB_CHUNK}"
+            " JOIN pack_names n ON n.n = c.pack GROUP BY c.pack ORDER BY count(*) DESC"
             " LIMIT 1"
         ).fetchone()
     finally:

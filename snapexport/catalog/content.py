@@ -15,6 +15,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from snapexport.catalog.chunkrefs import (
+    BLOB_CHUNK,
+    CHUNK_ROW,
+    PACK_NUMBER,
+    blobs_using,
+    forget_pack_names,
+    pack_number,
+    pack_numbers,
+)
+
 T = TypeVar("T")
 BATCH = 500  # ids per IN (...) list; well below SQLite's variable limit
 
@@ -75,32 +85,6 @@ def _existing(conn: sqlite3.Connection, table: str, ids: Iterable[bytes]) -> set
     return found
 
 
-# A chunk row with its pack's hex name, for ``ChunkRow``.
-_CHUNK_ROW = (
-    "SELECT c.id, n.id, c.offset, c.length, c.size, c.codec"
-    " FROM chunks c JOIN pack_names n ON n.n = c.pack"
-)
-_PACK_NUMBER = "(SELECT n FROM pack_names WHERE id = ?)"
-
-
-def _pack_numbers(conn: sqlite3.Connection, names: Iterable[str]) -> dict[str, int]:
-    """The number of each pack name, numbering names seen for the first time."""
-    out: dict[str, int] = {}
-    for name in dict.fromkeys(names):
-        conn.execute("INSERT OR IGNORE INTO pack_names (id) VALUES (?)", (name,))
-        out[name] = conn.execute("SELECT n FROM pack_names WHERE id = ?", (name,)).fetchone()[0]
-    return out
-
-
-def _forget_pack_names(conn: sqlite3.Connection, names: Iterable[str]) -> None:
-    """Drop the numbers of packs nothing names any more (no packs row, no chunk row)."""
-    conn.executemany(
-        "DELETE FROM pack_names WHERE id = ? AND id NOT IN (SELECT id FROM packs)"
-        " AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.pack = pack_names.n)",
-        [(n,) for n in names],
-    )
-
-
 def existing_chunks(conn: sqlite3.Connection, ids: Iterable[bytes]) -> set[bytes]:
     """The subset of ``ids`` that have a chunk row."""
     return _existing(conn, "chunks", ids)
@@ -117,8 +101,12 @@ def blob_size(conn: sqlite3.Connection, blob_id: bytes) -> int | None:
 
 
 def blob_chunk_ids(conn: sqlite3.Connection, blob_id: bytes) -> list[bytes]:
-    rows = conn.execute("SELECT chunk FROM blob_chunks WHERE blob = ? ORDER BY seq", (blob_id,))
-    return [bytes(r[0]) for r in rows]
+    rows = conn.execute(
+        f"SELECT {BLOB_CHUNK} FROM blobs b LEFT JOIN blob_chunks bc ON bc.blob = b.id"
+        " WHERE b.id = ? ORDER BY bc.seq",
+        (blob_id,),
+    )
+    return [bytes(r[0]) for r in rows if r[0] is not None]
 
 
 def blob_chunk_rows(
@@ -130,10 +118,10 @@ def blob_chunk_rows(
     None when the blob itself is not in the catalog, ``[]`` for the empty blob.
     """
     rows = conn.execute(
-        "SELECT bc.chunk, n.id, c.offset, c.length, c.size, c.codec"
+        f"SELECT {BLOB_CHUNK}, n.id, c.offset, c.length, c.size, c.codec"
         " FROM blobs AS b"
         " LEFT JOIN blob_chunks AS bc ON bc.blob = b.id"
-        " LEFT JOIN chunks AS c ON c.id = bc.chunk"
+        f" LEFT JOIN chunks AS c ON c.id = {BLOB_CHUNK}"
         " LEFT JOIN pack_names AS n ON n.n = c.pack"
         " WHERE b.id = ? ORDER BY bc.seq",
         (blob_id,),
@@ -157,7 +145,7 @@ def chunk_rows(conn: sqlite3.Connection, ids: Sequence[bytes]) -> dict[bytes, Ch
     for batch in batched(ids):
         marks = ",".join("?" * len(batch))
         for r in conn.execute(
-            f"{_CHUNK_ROW} WHERE c.id IN ({marks})",
+            f"{CHUNK_ROW} WHERE c.id IN ({marks})",
             batch,
         ):
             out[bytes(r[0])] = ChunkRow(bytes(r[0]), r[1], r[2], r[3], r[4], r[5])
@@ -189,14 +177,14 @@ def chunks_in_other_packs(
 def pack_is_referenced(conn: sqlite3.Connection, pack_id: str) -> bool:
     """Whether any chunk row names ``pack_id`` (listed in ``packs`` or not)."""
     row = conn.execute(
-        f"SELECT 1 FROM chunks WHERE pack = {_PACK_NUMBER} LIMIT 1", (pack_id,)
+        f"SELECT 1 FROM chunks WHERE pack = {PACK_NUMBER} LIMIT 1", (pack_id,)
     ).fetchone()
     return row is not None
 
 
 def chunks_of_pack(conn: sqlite3.Connection, pack_id: str) -> list[ChunkRow]:
     rows = conn.execute(
-        f"{_CHUNK_ROW} WHERE c.pack = {_PACK_NUMBER} ORDER BY c.offset",
+        f"{CHUNK_ROW} WHERE c.pack = {PACK_NUMBER} ORDER BY c.offset",
         (pack_id,),
     )
     return [ChunkRow(bytes(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
@@ -210,7 +198,7 @@ def _numbered(
     conn: sqlite3.Connection, pack_id: str, chunks: Iterable[ChunkRow]
 ) -> list[tuple[bytes, int, int, int, int, int]]:
     listed = list(chunks)
-    number = _pack_numbers(conn, [pack_id, *(c.pack for c in listed)])
+    number = pack_numbers(conn, [pack_id, *(c.pack for c in listed)])
     return [(c.id, number[c.pack], c.offset, c.length, c.size, c.codec) for c in listed]
 
 
@@ -262,12 +250,15 @@ def adopt_pack(
 def insert_blob(
     conn: sqlite3.Connection, blob_id: bytes, size: int, chunks: Sequence[bytes]
 ) -> bool:
-    """Insert one blob and its ordered chunk list; False when the blob already existed."""
+    """Insert one blob and its ordered chunk list; False when the blob already existed.
+
+    A one-chunk blob whose chunk id is its own id gets no blob_chunks row (``BLOB_CHUNK``).
+    """
     cur = conn.execute(
         "INSERT OR IGNORE INTO blobs (id, size, chunks) VALUES (?, ?, ?)",
         (blob_id, size, len(chunks)),
     )
-    if cur.rowcount:
+    if cur.rowcount and not (len(chunks) == 1 and chunks[0] == blob_id):
         conn.executemany(
             "INSERT INTO blob_chunks (blob, seq, chunk) VALUES (?, ?, ?)",
             [(blob_id, i, c) for i, c in enumerate(chunks)],
@@ -285,16 +276,10 @@ def drop_packs(conn: sqlite3.Connection, pack_ids: Sequence[str]) -> list[bytes]
     conn.execute("DELETE FROM temp.lost_packs")
     conn.executemany("INSERT OR IGNORE INTO temp.lost_packs (id) VALUES (?)",
                      [(p,) for p in pack_ids])  # fmt: skip
-    blobs = [
-        bytes(r[0])
-        for r in conn.execute(
-            "SELECT DISTINCT bc.blob FROM chunks c JOIN blob_chunks bc ON bc.chunk = c.id"
-            f" WHERE c.pack IN {_LOST_NUMBERS}"
-        )
-    ]
+    blobs = [bytes(r[0]) for r in conn.execute(blobs_using(f"c.pack IN {_LOST_NUMBERS}"))]
     conn.execute(f"DELETE FROM chunks WHERE pack IN {_LOST_NUMBERS}")
     conn.execute("DELETE FROM packs WHERE id IN (SELECT id FROM temp.lost_packs)")
-    _forget_pack_names(conn, pack_ids)
+    forget_pack_names(conn, pack_ids)
     delete_blobs(conn, blobs)
     conn.execute("DELETE FROM temp.lost_packs")
     return blobs
@@ -319,11 +304,11 @@ def snapshots_needing_pack(conn: sqlite3.Connection, pack_id: str) -> list[tuple
     return [
         (r[0], r[1])
         for r in conn.execute(
-            "SELECT s.id, count(DISTINCT f.path) FROM chunks c"
-            " JOIN blob_chunks bc ON bc.chunk = c.id JOIN file_spans f ON f.blob = bc.blob"
+            "SELECT s.id, count(DISTINCT f.path)"
+            f" FROM ({blobs_using('c.pack = :pack')}) u JOIN file_spans f ON f.blob = u.blob"
             " JOIN snapshots s ON s.seq >= f.born AND (f.died IS NULL OR s.seq < f.died)"
-            f" WHERE c.pack = {_PACK_NUMBER} GROUP BY s.seq ORDER BY s.seq",
-            (pack_id,),
+            " GROUP BY s.seq ORDER BY s.seq",
+            {"pack": pack_number(conn, pack_id)},
         )
     ]
 
@@ -381,7 +366,7 @@ def totals(conn: sqlite3.Connection) -> ContentTotals:
 def chunks_of_kind(conn: sqlite3.Connection, kind: int) -> list[ChunkRow]:
     """Chunk rows whose pack index entry has ``kind`` (the high nibble of ``codec``)."""
     rows = conn.execute(
-        f"{_CHUNK_ROW} WHERE (c.codec >> 4) = ?",
+        f"{CHUNK_ROW} WHERE (c.codec >> 4) = ?",
         (kind,),
     )
     return [ChunkRow(bytes(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
@@ -394,9 +379,9 @@ def chunk_size(conn: sqlite3.Connection, chunk_id: bytes) -> int | None:
 
 def forget_packs(conn: sqlite3.Connection, ids: Sequence[str]) -> None:
     """Drop the rows of packs that are gone, with their chunk rows."""
-    conn.executemany(f"DELETE FROM chunks WHERE pack = {_PACK_NUMBER}", [(p,) for p in ids])
+    conn.executemany(f"DELETE FROM chunks WHERE pack = {PACK_NUMBER}", [(p,) for p in ids])
     delete_packs(conn, ids)
-    _forget_pack_names(conn, ids)
+    forget_pack_names(conn, ids)
 
 
 class Content:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 
+from snapexport.catalog.chunkrefs import BLOB_CHUNK
+
 _ALIVE = "f.born <= :seq AND (f.died IS NULL OR f.died > :seq)"
 
 
@@ -34,8 +36,8 @@ def packs_needed(conn: sqlite3.Connection, seq: int) -> Iterator[str]:
     """Ids of the packs holding a chunk of a file snapshot ``seq`` holds."""
     for (pack,) in conn.execute(
         "SELECT n.id FROM pack_names n WHERE n.n IN (SELECT c.pack FROM file_spans f"
-        " JOIN blob_chunks bc ON bc.blob = f.blob"
-        f" JOIN chunks c ON c.id = bc.chunk WHERE {_ALIVE})",
+        " JOIN blobs b ON b.id = f.blob LEFT JOIN blob_chunks bc ON bc.blob = b.id"
+        f" JOIN chunks c ON c.id = {BLOB_CHUNK} WHERE {_ALIVE})",
         {"seq": seq},
     ):
         yield pack

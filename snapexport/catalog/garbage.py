@@ -61,6 +61,10 @@ class Garbage:
             "INSERT INTO temp.gc_dead SELECT c.id FROM chunks c WHERE NOT EXISTS ("
             " SELECT 1 FROM blob_chunks bc JOIN temp.gc_live l ON l.id = bc.blob"
             " WHERE bc.chunk = c.id)"
+            # a live one-chunk blob without blob_chunks row uses the chunk of its own id
+            " AND NOT EXISTS (SELECT 1 FROM temp.gc_live l JOIN blobs b ON b.id = l.id"
+            " WHERE l.id = c.id AND b.chunks = 1"
+            " AND NOT EXISTS (SELECT 1 FROM blob_chunks x WHERE x.blob = b.id))"
         )
         return int(conn.execute("SELECT count(*) FROM temp.gc_dead").fetchone()[0])
 

@@ -10,6 +10,8 @@ import sqlite3
 from collections.abc import Iterator
 from typing import NamedTuple
 
+from snapexport.catalog.chunkrefs import BLOB_CHUNK
+
 
 class BlobTally(NamedTuple):
     """A blob's row against its chunk list: chunks listed, and the plain bytes they add up to."""
@@ -64,16 +66,17 @@ class References:
     def chunks_missing_rows(self) -> Iterator[tuple[bytes, bytes]]:
         """(blob, chunk) for every chunk a blob lists that has no chunk row, in list order."""
         for blob, chunk in self._conn.execute(
-            "SELECT bc.blob, bc.chunk FROM blob_chunks bc"
-            " WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.id = bc.chunk)"
-            " ORDER BY bc.blob, bc.seq"
+            f"SELECT b.id, {BLOB_CHUNK} AS chunk FROM blobs b"
+            " LEFT JOIN blob_chunks bc ON bc.blob = b.id WHERE chunk IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.id = chunk)"
+            " ORDER BY b.id, bc.seq"
         ):
             yield bytes(blob), bytes(chunk)
 
     def blob_tallies(self) -> Iterator[BlobTally]:
         for blob_id, size, nchunks, listed, total in self._conn.execute(
-            "SELECT b.id, b.size, b.chunks, count(bc.seq), coalesce(sum(c.size), 0)"
+            f"SELECT b.id, b.size, b.chunks, count({BLOB_CHUNK}), coalesce(sum(c.size), 0)"
             " FROM blobs b LEFT JOIN blob_chunks bc ON bc.blob = b.id"
-            " LEFT JOIN chunks c ON c.id = bc.chunk GROUP BY b.id"
+            f" LEFT JOIN chunks c ON c.id = {BLOB_CHUNK} GROUP BY b.id"
         ):
             yield BlobTally(bytes(blob_id), size, nchunks, listed, total)

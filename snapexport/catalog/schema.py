@@ -231,5 +231,13 @@ MIGRATIONS: list[str] = [
     DROP TABLE chunks;
     ALTER TABLE chunks_v3 RENAME TO chunks;
     CREATE INDEX chunks_pack ON chunks(pack);
+    -- A one-chunk blob whose chunk id is its own id needs no blob_chunks row. Dropping them
+    -- changes how the catalog says it, not what: the journal does not log it (a rebuild
+    -- from older checkpoints and deltas drops the same rows, catalog/journal.py).
+    CREATE TEMP TABLE migration_log_mark AS SELECT coalesce(max(n), 0) AS n FROM journal_log;
+    DELETE FROM blob_chunks WHERE seq = 0 AND chunk = blob
+        AND blob IN (SELECT id FROM blobs WHERE chunks = 1);
+    DELETE FROM journal_log WHERE n > (SELECT n FROM temp.migration_log_mark);
+    DROP TABLE temp.migration_log_mark;
     """,
 ]

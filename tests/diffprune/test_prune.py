@@ -16,6 +16,7 @@ import pytest
 from conftest import copy_site
 from dp_site import CRASH_ENV, cli, edit_site, env_for, generate, ok, pack_files, snapshot, tree
 
+from snapexport.catalog.chunkrefs import BLOB_CHUNK
 from snapexport.check import check_store
 from snapexport.materialize import materialize
 from snapexport.prune import CRASH_POINTS
@@ -89,16 +90,18 @@ def _packs(store: Path) -> tuple[dict[str, int], dict[str, int]]:
         image_packs = {
             r[0]
             for r in conn.execute(
-                "SELECT DISTINCT n.id FROM chunks c JOIN blob_chunks bc ON bc.chunk = c.id"
-                f" JOIN pack_names n ON n.n = c.pack WHERE bc.blob IN ({marks})",
+                f"SELECT DISTINCT n.id FROM blobs b LEFT JOIN blob_chunks bc ON bc.blob = b.id"
+                f" JOIN chunks c ON c.id = {BLOB_CHUNK}"
+                f" JOIN pack_names n ON n.n = c.pack WHERE b.id IN ({marks})",
                 images,
             )
         }
         data_packs = {
             r[0]
             for r in conn.execute(
-                "SELECT DISTINCT n.id FROM chunks c JOIN blob_chunks bc ON bc.chunk = c.id"
-                " JOIN file_spans f ON f.blob = bc.blob JOIN pack_names n ON n.n = c.pack"
+                "SELECT DISTINCT n.id FROM file_spans f JOIN blobs b ON b.id = f.blob"
+                f" LEFT JOIN blob_chunks bc ON bc.blob = b.id JOIN chunks c ON c.id = {BLOB_CHUNK}"
+                " JOIN pack_names n ON n.n = c.pack"
             )
         }
     finally:

@@ -18,6 +18,7 @@ from journal_site import (
     snapshot,
 )
 
+from snapexport.catalog.chunkrefs import BLOB_CHUNK
 from snapexport.store.journal import CRASH_POINTS
 from tests.sitetools import SETTINGS, cli
 
@@ -80,8 +81,9 @@ def _body_pack(store: Path, gen: int) -> Path:
     conn = sqlite3.connect(f"file:{store / 'catalog.sqlite'}?mode=ro", uri=True)
     try:
         (pack,) = conn.execute(
-            "SELECT DISTINCT n.id FROM journal_entries e JOIN blob_chunks b ON b.blob = e.blob"
-            " JOIN chunks c ON c.id = b.chunk JOIN pack_names n ON n.n = c.pack WHERE e.gen = ?",
+            "SELECT DISTINCT n.id FROM journal_entries e JOIN blobs b ON b.id = e.blob"
+            f" LEFT JOIN blob_chunks bc ON bc.blob = b.id JOIN chunks c ON c.id = {BLOB_CHUNK}"
+            " JOIN pack_names n ON n.n = c.pack WHERE e.gen = ?",
             (gen,),
         ).fetchone()
     finally:

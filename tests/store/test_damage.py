@@ -76,9 +76,7 @@ def test_missing_pack(tmp_path: Path) -> None:
 def test_missing_chunk_row_names_the_blob(tmp_path: Path) -> None:
     path, blobs = _filled(tmp_path)
     with Store.open(path, write=True) as store:
-        chunk = store.catalog.conn.execute(
-            "SELECT chunk FROM blob_chunks WHERE blob = ?", (blobs[0][0].id,)
-        ).fetchone()[0]
+        chunk = store.catalog.content.blob_chunk_ids(blobs[0][0].id)[0]
         store.catalog.conn.execute("DELETE FROM chunks WHERE id = ?", (chunk,))
     out = run_cli("check", "--store", str(path))
     assert out.returncode == 1
