@@ -93,12 +93,15 @@ def blob_by_checksum(
     conn: sqlite3.Connection, checksum: str, size: int, mtime_ns: int
 ) -> bytes | None:
     """A stored blob whose recorded checksum, size and mtime match (a moved document)."""
-    row = conn.execute(
-        "SELECT f.blob FROM file_spans f JOIN blobs b ON b.id = f.blob"
-        " WHERE f.checksum = ? AND f.size = ? AND f.mtime_ns = ? LIMIT 1",
-        (checksum, size, mtime_ns),
-    ).fetchone()
-    return row[0] if row else None
+    # The index file_spans_checksum keys on this expression (schema 3). The whole checksum
+    # is compared here, not in SQL: a "checksum = ?" term would let SQLite's constant
+    # propagation rewrite the indexed expression, and it would scan the table instead.
+    rows = conn.execute(
+        "SELECT f.blob, f.checksum FROM file_spans f JOIN blobs b ON b.id = f.blob"
+        " WHERE substr(f.checksum, 1, 16) = ? AND f.size = ? AND f.mtime_ns = ?",
+        (checksum[:16], size, mtime_ns),
+    )
+    return next((blob for blob, whole in rows if whole == checksum), None)
 
 
 _dctx = zstandard.ZstdDecompressor()

@@ -82,11 +82,17 @@ def collect_spans(conn: sqlite3.Connection) -> SpansCollected:
             hashes.add(h)
             done.record_spans += 1
         done.file_spans += conn.execute(f"DELETE FROM file_spans WHERE {where}", params).rowcount
-    for h in hashes:
-        used = conn.execute("SELECT 1 FROM record_spans WHERE hash = ? LIMIT 1", (h,))
-        if used.fetchone() is None:
-            conn.execute("DELETE FROM record_data WHERE hash = ?", (h,))
-            done.record_texts += 1
+    if hashes:
+        # one scan of record_spans (it has no index on hash: schema 3), not one per text
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS freed_texts (hash BLOB PRIMARY KEY)")
+        conn.execute("DELETE FROM temp.freed_texts")
+        conn.executemany("INSERT OR IGNORE INTO temp.freed_texts VALUES (?)",
+                         [(h,) for h in hashes])  # fmt: skip
+        done.record_texts += conn.execute(
+            "DELETE FROM record_data WHERE hash IN (SELECT hash FROM temp.freed_texts)"
+            " AND hash NOT IN (SELECT hash FROM record_spans)"
+        ).rowcount
+        conn.execute("DELETE FROM temp.freed_texts")
     # Forgotten snapshots newer than every kept one may hold current spans that die later.
     _set_forgotten_log(conn, {f for f in forgotten if f > newest})
     return done

@@ -239,5 +239,21 @@ MIGRATIONS: list[str] = [
         AND blob IN (SELECT id FROM blobs WHERE chunks = 1);
     DELETE FROM journal_log WHERE n > (SELECT n FROM temp.migration_log_mark);
     DROP TABLE temp.migration_log_mark;
+    -- Indexes only rare commands used, or whose key is mostly redundant: prune and repair
+    -- find spans by blob or text hash with one set query (a scan) instead; the moved-file
+    -- lookup (catalog/records.py, blob_by_checksum) keys on the first 16 hex characters of
+    -- the checksum and compares the whole checksum in the row.
+    DROP INDEX file_spans_blob;
+    DROP INDEX record_spans_hash;
+    DROP INDEX file_spans_checksum;
+    CREATE INDEX file_spans_checksum ON file_spans(substr(checksum, 1, 16));
+    -- A record's files are found by its pk alone (few records of other models share it);
+    -- spans are found by death only among those that died (nearly all are current).
+    DROP INDEX file_spans_owner;
+    CREATE INDEX file_spans_owner ON file_spans(owner_pk) WHERE owner_pk IS NOT NULL;
+    DROP INDEX file_spans_died;
+    CREATE INDEX file_spans_died ON file_spans(died) WHERE died IS NOT NULL;
+    DROP INDEX record_spans_died;
+    CREATE INDEX record_spans_died ON record_spans(died) WHERE died IS NOT NULL;
     """,
 ]

@@ -104,9 +104,9 @@ def next_seq(conn: sqlite3.Connection) -> int:
     highest = conn.execute(
         "SELECT max(m) FROM (SELECT max(seq) AS m FROM snapshots"
         " UNION ALL SELECT max(born) FROM record_spans"
-        " UNION ALL SELECT max(died) FROM record_spans"
+        " UNION ALL SELECT max(died) FROM record_spans WHERE died IS NOT NULL"
         " UNION ALL SELECT max(born) FROM file_spans"
-        " UNION ALL SELECT max(died) FROM file_spans)"
+        " UNION ALL SELECT max(died) FROM file_spans WHERE died IS NOT NULL)"
     ).fetchone()[0]
     return max(stored, (highest or 0) + 1)
 
