@@ -215,6 +215,25 @@ class Catalog:
                     self.conn.execute(statement)
                 self.conn.execute(f"PRAGMA user_version = {target}")
             self.set_meta(MetaKey.SCHEMA_VERSION, str(SCHEMA_VERSION))
+        if version > 0:  # an upgrade rewrote tables: give their old pages back
+            self.compact()
+
+    def compact(self) -> bool:
+        """VACUUM the catalog file: every table and index rebuilt with full pages, freed
+        pages given back, and the WAL emptied. Only space is at stake: False when it did not
+        run (an in-memory catalog, an open transaction, another connection in the way).
+
+        Worth it after whole-catalog work (a migration, a checkpoint), not after each write:
+        it rewrites the whole file.
+        """
+        if self.path is None or self.conn.in_transaction:
+            return False
+        try:
+            self.conn.execute("VACUUM")
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError:
+            return False
+        return True
 
     @contextlib.contextmanager
     def transaction(self, *, dry_run: bool = False) -> Iterator[sqlite3.Connection]:

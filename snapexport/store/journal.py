@@ -195,6 +195,8 @@ def _checkpoint(store: Store, gen: int, parent: bytes | None) -> int:
                      parent)  # fmt: skip
     finally:
         path.unlink(missing_ok=True)
+    # the local catalog as compact as the image just saved (a rare, whole-catalog moment)
+    store.catalog.compact()
     return gen
 
 
