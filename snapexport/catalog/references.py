@@ -66,9 +66,9 @@ class References:
     def chunks_missing_rows(self) -> Iterator[tuple[bytes, bytes]]:
         """(blob, chunk) for every chunk a blob lists that has no chunk row, in list order."""
         for blob, chunk in self._conn.execute(
-            f"SELECT b.id, {BLOB_CHUNK} AS chunk FROM blobs b"
-            " LEFT JOIN blob_chunks bc ON bc.blob = b.id WHERE chunk IS NOT NULL"
-            " AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.id = chunk)"
+            f"SELECT b.id, {BLOB_CHUNK} FROM blobs b LEFT JOIN blob_chunks bc ON bc.blob = b.id"
+            f" WHERE {BLOB_CHUNK} IS NOT NULL"
+            f" AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.id = {BLOB_CHUNK})"
             " ORDER BY b.id, bc.seq"
         ):
             yield bytes(blob), bytes(chunk)
