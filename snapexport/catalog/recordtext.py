@@ -88,9 +88,7 @@ def train_if_due(conn: sqlite3.Connection) -> int | None:
         if i % step == 0
     ]
     try:
-        trained = zstandard.train_dictionary(
-            DICT_SIZE, sample, level=LEVEL, k=COVER_K, d=COVER_D
-        )
+        trained = zstandard.train_dictionary(DICT_SIZE, sample, level=LEVEL, k=COVER_K, d=COVER_D)
     except zstandard.ZstdError:
         return None  # too little variety to learn from: stay without
     dict_id = trained.dict_id()
