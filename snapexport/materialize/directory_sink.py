@@ -9,7 +9,8 @@ Document files are written on one writer thread, in order, a few files behind th
 calls that release the GIL) overlap with the caller planning and reading the next ones. A
 failed write surfaces at the caller's next call (or when the manifest is committed), named
 by the ``describe`` the caller gave for that file; the manifest is committed only after
-every file before it is written.
+every file before it is written and the file system synced (``syncfs``), so a
+``manifest.json`` present after a crash vouches for every file it names.
 ``manifest.json`` goes through ``manifest.json.tmp`` and a rename. ``-d`` deletes, after
 a successful run, every file under TARGET this run did not write or keep, then the folders
 left empty.
@@ -30,7 +31,7 @@ from typing import BinaryIO
 from snapexport.errors import SnapexportError
 from snapexport.exportformat.manifest import MANIFEST
 from snapexport.faults import checkpoint
-from snapexport.fsutil import fsync_dir
+from snapexport.fsutil import fsync_dir, sync_filesystem
 from snapexport.materialize.sinks import Chunks, Describe, SinkCounts
 from snapexport.values import StoredFile
 
@@ -238,7 +239,9 @@ class DirectorySink:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        self.drain()  # the manifest names files: it is committed after all of them
+        self.drain()  # the manifest names files: it is committed after all of them,
+        # durable: one sync of the target's file system, not an fsync per file
+        sync_filesystem(self.target)
         if existed and self._compare_json and _same_files(dest, tmp):
             os.unlink(tmp)
             self.counts.files_skipped += 1
