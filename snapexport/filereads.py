@@ -12,12 +12,13 @@ import contextlib
 import hashlib
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from snapexport.source.base import FileRef
+from snapexport.store.repository import Prepared
 
 # Below this, hashing a block inline costs less than handing it to the checksum thread.
 LANE_MIN = 64 * 1024
@@ -104,16 +105,25 @@ class Digest:
 
 # What the snapshot's file reader returns: blob id, bytes read, checksum (maybe running).
 Read = tuple[bytes, int, HashingReader | Digest]
-Slurp = Future[tuple[bytes, str | None, os.stat_result]]
+Slurped = tuple[bytes, str | None, os.stat_result, Prepared | None]
+Slurp = Future[Slurped]
 
 
-def slurp(path: Path, size: int, algo: str | None) -> tuple[bytes, str | None, os.stat_result]:
+def slurp(
+    path: Path,
+    size: int,
+    algo: str | None,
+    prepare: Callable[[bytes], Prepared] | None = None,
+) -> Slurped:
     """Read a whole file (at most its stat size plus one byte, which shows growth), its
-    checksum and its stat after reading; runs on the checksum thread."""
+    checksum, its stat after reading and, with ``prepare``, its chunks and ids when it
+    has its stat size; runs on the checksum thread."""
     with open(path, "rb") as f:
         data = f.read(size + 1)
         after = os.fstat(f.fileno())
-    return data, hashlib.new(algo, data).hexdigest() if algo else None, after
+    digest = hashlib.new(algo, data).hexdigest() if algo else None
+    prepared = prepare(data) if prepare is not None and len(data) == size else None
+    return data, digest, after, prepared
 
 
 class ChangedWhileRead(Exception):

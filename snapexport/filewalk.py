@@ -2,9 +2,10 @@
 
 A file whose DB checksum, size and mtime match its current span is not read; other files
 match on size, mtime and inode (the stat cache). A moved document is found by its checksum.
-Files to read go to the store one at a time, while the next one is already being read
-whole on the checksum thread (``PREFETCH_MAX``) and the previous one's checksum finishes
-there: reading, storing and checksumming overlap on two cores.
+Files to read go to the store one at a time, in order, while the next few (``AHEAD_FILES``,
+``AHEAD_BYTES``) are read whole, checksummed, cut and hashed on the checksum threads
+(``PREFETCH_MAX``; larger files stream, their checksum on those threads): this thread only
+packs and indexes, and the byte work runs on both cores.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from snapexport.filereads import (
     HashingReader,
     Read,
     Slurp,
+    Slurped,
     fstat_ref,
     open_ref,
     reason,
@@ -35,6 +37,13 @@ from snapexport.store.repository import BlobStore
 from snapexport.values import MissingFile
 
 BATCH = 500  # files whose current spans are looked up in one query
+# Files read, checksummed, cut and hashed ahead of the one being stored, on this many
+# threads: the byte work of the next files runs on both cores while this thread packs and
+# indexes (a 3,000-document first snapshot into tmpfs: 10.0 s with one file ahead on one
+# thread, 9.5 s with four on two; the file ahead is bounded by bytes too).
+AHEAD_FILES = 4
+AHEAD_BYTES = 32 << 20
+LANES = 2
 
 
 class FileWalk:
@@ -56,9 +65,11 @@ class FileWalk:
         self.warnings: list[str] = []
         self.files_read = self.files_skipped = self.bytes_read = 0
         self.files_restored = 0  # read again: their stored content was lost with a pack
-        self._checksums: ThreadPoolExecutor | None = None  # the checksum thread (_read)
+        self._checksums: ThreadPoolExecutor | None = None  # the checksum threads (_lane)
         self._unfinished: deque[tuple[FileRef, CurrentFile | None, os.stat_result, Read]]
         self._unfinished = deque()
+        # a catalog that never recorded a file has no moved file to find (a first snapshot)
+        self._may_have_moved = index.has_file_spans()
 
     # -- walking ---------------------------------------------------------------------------
 
@@ -82,13 +93,16 @@ class FileWalk:
         # One file to read is decided (and its read started) ahead of the one being stored.
         ahead: deque[tuple[FileRef, CurrentFile | None, os.stat_result, Slurp | None]]
         ahead = deque()
+        ahead_bytes = 0
         for ref in batch:
             cur = current.get(ref.path)
             st = self._file(ref, cur)
             if st is None:
                 continue
             ahead.append((ref, cur, st, self._prefetch(ref, st)))
-            if len(ahead) > 1:
+            ahead_bytes += st.st_size
+            while len(ahead) > AHEAD_FILES or (len(ahead) > 1 and ahead_bytes > AHEAD_BYTES):
+                ahead_bytes -= ahead[0][2].st_size
                 self._read_file(*ahead.popleft())
         while ahead:
             self._read_file(*ahead.popleft())
@@ -123,7 +137,7 @@ class FileWalk:
             self._keep(cur, _version(ref, known, st, ref.checksum))
             self.files_skipped += 1
             return None
-        if ref.checksum and not verify:
+        if ref.checksum and not verify and self._may_have_moved:
             blob = self.index.blob_by_checksum(ref.checksum, size, mtime_ns)
             if blob is not None:
                 self._keep(cur, _version(ref, blob, st, ref.checksum))
@@ -132,12 +146,13 @@ class FileWalk:
         return st
 
     def _prefetch(self, ref: FileRef, st: os.stat_result) -> Slurp | None:
-        """Start reading a plain file of up to ``PREFETCH_MAX`` bytes whole (and its
-        checksum) on the checksum thread, while the file before it is being stored."""
+        """Start reading a plain file of up to ``PREFETCH_MAX`` bytes whole (its checksum,
+        chunks and ids) on the checksum threads, while the files before it are stored."""
         if getattr(ref, "opener", None) is not None or st.st_size > PREFETCH_MAX:
             return None
         algo = ref.checksum_algo if ref.checksum else None
-        return self._lane().submit(slurp, ref.abs_path, st.st_size, algo)
+        # ... and cut and hash it there too: the store only packs and indexes it here
+        return self._lane().submit(slurp, ref.abs_path, st.st_size, algo, self.store.prepare)
 
     def _read_file(
         self,
@@ -162,16 +177,15 @@ class FileWalk:
         self._unfinished.append((ref, cur, st, read))
         self._finish_reads(keep=1)
 
-    def _store_slurped(
-        self, ref: FileRef, st: os.stat_result, slurped: tuple[bytes, str | None, os.stat_result]
-    ) -> Read:
-        data, digest, after = slurped
-        if len(data) != st.st_size or (after.st_size, after.st_mtime_ns) != (
-            st.st_size,
-            st.st_mtime_ns,
+    def _store_slurped(self, ref: FileRef, st: os.stat_result, slurped: Slurped) -> Read:
+        data, digest, after, prepared = slurped
+        if (
+            prepared is None
+            or len(data) != st.st_size
+            or (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns)
         ):
             raise ChangedWhileRead
-        blob = self.store.put_bytes(data, compressible=compressible_by_name(ref.path))
+        blob = self.store.put_prepared(prepared, compressible=compressible_by_name(ref.path))
         self.reporter.advance(nbytes=len(data))
         return blob.id, len(data), Digest(digest)
 
@@ -223,7 +237,7 @@ class FileWalk:
 
     def _lane(self) -> ThreadPoolExecutor:
         if self._checksums is None:
-            self._checksums = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checksum")
+            self._checksums = ThreadPoolExecutor(max_workers=LANES, thread_name_prefix="checksum")
         return self._checksums
 
     def close(self) -> None:

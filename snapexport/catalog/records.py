@@ -89,6 +89,11 @@ def current_files(conn: sqlite3.Connection, paths: Sequence[str]) -> dict[str, C
     return out
 
 
+def has_file_spans(conn: sqlite3.Connection) -> bool:
+    """Whether the catalog has recorded any file (a first snapshot's has not)."""
+    return conn.execute("SELECT 1 FROM file_spans LIMIT 1").fetchone() is not None
+
+
 def blob_by_checksum(
     conn: sqlite3.Connection, checksum: str, size: int, mtime_ns: int
 ) -> bytes | None:
@@ -241,6 +246,9 @@ class Spans:
 
     def blob_by_checksum(self, checksum: str, size: int, mtime_ns: int) -> bytes | None:
         return blob_by_checksum(self._conn, checksum, size, mtime_ns)
+
+    def has_file_spans(self) -> bool:
+        return has_file_spans(self._conn)
 
     def records_of(self, seq: int, model: str) -> Iterator[StoredRecord]:
         return records_of(self._conn, seq, model)

@@ -21,6 +21,11 @@ TRAIN_AT = 1000  # texts a catalog holds before a dictionary is worth training
 SAMPLE = 4000  # texts the dictionary is trained on (spread over the hash space)
 DICT_SIZE = 64 * 1024
 LEVEL = 6
+# COVER's segment size and d-mer length, given rather than searched for: zstd's search tries
+# dozens of pairs (0.39 s CPU on 4,000 demo texts; 1.3 s of a 3,000-document first snapshot
+# under load), while this pair trains in 0.06 s and compresses the same texts as well
+# (843,073 against 844,397 bytes for 5.3 MB of texts, 2026-12-06).
+COVER_K, COVER_D = 2048, 6
 _BATCH = 1000
 
 _plain = zstandard.ZstdDecompressor()
@@ -83,7 +88,7 @@ def train_if_due(conn: sqlite3.Connection) -> int | None:
         if i % step == 0
     ]
     try:
-        trained = zstandard.train_dictionary(DICT_SIZE, sample, level=LEVEL)
+        trained = zstandard.train_dictionary(DICT_SIZE, sample, level=LEVEL, k=COVER_K, d=COVER_D)
     except zstandard.ZstdError:
         return None  # too little variety to learn from: stay without
     dict_id = trained.dict_id()

@@ -4,6 +4,13 @@ Skip rule for files already present (the exporter's): with ``-c`` originals and 
 recopied when the sha256 (md5 for 1.x/2.x checksums) of the target differs from the
 recorded checksum; otherwise (and always for thumbnails and bundles) when size or mtime
 differ. JSON files are always rewritten unless ``-cj`` finds their bytes unchanged.
+Document files are written on one writer thread, in order, a few files behind the caller
+(``WRITES_AHEAD``, ``BYTES_AHEAD``): opening, writing, dating and renaming each file (system
+calls that release the GIL) overlap with the caller planning and reading the next ones. A
+failed write surfaces at the caller's next call (or when the manifest is committed), named
+by the ``describe`` the caller gave for that file; the manifest is committed only after
+every file before it is written and the file system synced (``syncfs``), so a
+``manifest.json`` present after a crash vouches for every file it names.
 ``manifest.json`` goes through ``manifest.json.tmp`` and a rename. ``-d`` deletes, after
 a successful run, every file under TARGET this run did not write or keep, then the folders
 left empty.
@@ -15,20 +22,28 @@ import contextlib
 import hashlib
 import os
 import re
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
+from snapexport.errors import SnapexportError
 from snapexport.exportformat.manifest import MANIFEST
 from snapexport.faults import checkpoint
-from snapexport.fsutil import fsync_dir
-from snapexport.materialize.sinks import Chunks, SinkCounts
+from snapexport.fsutil import fsync_dir, sync_filesystem
+from snapexport.materialize.sinks import Chunks, Describe, SinkCounts
 from snapexport.values import StoredFile
 
 _READ = 1 << 20
-_TMP = ".snapexport-{pid}.tmp"
-_LEFTOVER = re.compile(r"\.snapexport-(\d+)\.tmp")
+_TMP = ".snapexport-{pid}.tmp"  # JSON files, written by the caller's thread
+_WRITER_TMP = ".snapexport-{pid}.w.tmp"  # document files, by the writer thread
+_LEFTOVER = re.compile(r"\.snapexport-(\d+)(?:\.w)?\.tmp")
 _MANIFEST_TMP = "manifest.json.tmp"
+# Files queued for the writer thread: each holds a stream already loading its first chunks
+# (the store's read-ahead), so the queue is bounded by files and by their bytes.
+WRITES_AHEAD = 8
+BYTES_AHEAD = 64 << 20
 
 
 class DirectorySink:
@@ -44,7 +59,11 @@ class DirectorySink:
         self._existing: set[str] = set()  # files present at the start, not yet claimed
         self._folders: set[Path] = set()  # folders known to exist (a few per export)
         self._tmp_name = _TMP.format(pid=os.getpid())
+        self._writer_tmp_name = _WRITER_TMP.format(pid=os.getpid())  # one file at a time
         self.counts = SinkCounts()
+        self._writer: ThreadPoolExecutor | None = None
+        self._writes: deque[tuple[Future[int], int, Describe | None]] = deque()
+        self._queued_bytes = 0
 
     def __enter__(self) -> DirectorySink:
         for path in self.target.glob("**/*"):
@@ -59,7 +78,17 @@ class DirectorySink:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None and self._delete:
+        if exc_type is not None:
+            # Another failure: the files queued before it are still written whole (a rerun
+            # keeps them); an interrupt stops at once.
+            if not isinstance(exc, KeyboardInterrupt):
+                with contextlib.suppress(Exception):
+                    self.drain()
+            self._stop_writer()
+            return
+        self.drain()
+        self._stop_writer()
+        if self._delete:
             self._delete_unclaimed()
 
     def will_read(self, arcname: str) -> bool:
@@ -68,8 +97,15 @@ class DirectorySink:
         return arcname not in self._existing
 
     def add_file(
-        self, arcname: str, stored: StoredFile, chunks: Chunks, *, checksum: str | None
+        self,
+        arcname: str,
+        stored: StoredFile,
+        chunks: Chunks,
+        *,
+        checksum: str | None,
+        describe: Describe | None = None,
     ) -> None:
+        self._collect(wait=False)
         dest = self.target / arcname
         if arcname in self._existing:
             self._existing.discard(arcname)
@@ -77,18 +113,69 @@ class DirectorySink:
                 self.counts.files_skipped += 1
                 return
         self._make_folder(dest.parent)
-        tmp = dest.parent / self._tmp_name
+        while self._writes and (
+            len(self._writes) >= WRITES_AHEAD or self._queued_bytes + stored.size > BYTES_AHEAD
+        ):
+            self._collect_one()
+        # the stream is taken here, on the caller's thread (a stream opened ahead for this
+        # file is then this write's, not the caller's to close), and read on the writer's
+        stream = chunks()
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write")
+        future = self._writer.submit(self._write_file, dest, stored, stream)
+        self._writes.append((future, stored.size, describe))
+        self._queued_bytes += stored.size
+
+    def drain(self) -> None:
+        """Wait for every queued file; raise the first failure."""
+        self._collect(wait=True)
+
+    def _collect(self, *, wait: bool) -> None:
+        while self._writes and (wait or self._writes[0][0].done()):
+            self._collect_one()
+
+    def _collect_one(self) -> None:
+        future, size, describe = self._writes.popleft()
+        self._queued_bytes -= size
+        try:
+            written = future.result()
+        except (SnapexportError, OSError) as err:
+            self._stop_writer()
+            if describe is None:
+                raise
+            raise describe(err) from err
+        except BaseException:
+            self._stop_writer()
+            raise
+        self.counts.files_written += 1
+        self.counts.bytes_written += written
+
+    def _stop_writer(self) -> None:
+        """Drop the queued writes (the one running finishes or removes its temp file)."""
+        for future, _, _ in self._writes:
+            future.cancel()
+        self._writes.clear()
+        self._queued_bytes = 0
+        if self._writer is not None:
+            self._writer.shutdown(wait=True, cancel_futures=True)
+            self._writer = None
+
+    def _write_file(self, dest: Path, stored: StoredFile, stream: Iterator[bytes]) -> int:
+        """Write one file under its temp name, date it, rename it; on the writer thread."""
+        tmp = dest.parent / self._writer_tmp_name
+        written = 0
         try:
             # os-level calls: a file object would add an fstat, an lseek and an ioctl per
             # file, and the chunks are large enough to need no buffer.
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, _CREATE_MODE)
             try:
-                for chunk in chunks():
+                for chunk in stream:
                     _write_all(fd, chunk)
-                    self.counts.bytes_written += len(chunk)
+                    written += len(chunk)
                     checkpoint("materialize:in-file")
-                if stored.mode & 0o7777:
-                    os.fchmod(fd, stored.mode & 0o7777)
+                mode = stored.mode & 0o7777
+                if mode and mode != _CREATED_MODE:
+                    os.fchmod(fd, mode)
                 # atime is not recorded in a snapshot: the mtime stands in for it.
                 os.utime(fd, ns=(stored.mtime_ns, stored.mtime_ns))
             finally:
@@ -97,8 +184,11 @@ class DirectorySink:
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+            close = getattr(stream, "close", None)
+            if callable(close):
+                close()
             raise
-        self.counts.files_written += 1
+        return written
 
     def _make_folder(self, folder: Path) -> None:
         if folder not in self._folders:
@@ -149,6 +239,9 @@ class DirectorySink:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+        self.drain()  # the manifest names files: it is committed after all of them,
+        # durable: one sync of the target's file system, not an fsync per file
+        sync_filesystem(self.target)
         if existed and self._compare_json and _same_files(dest, tmp):
             os.unlink(tmp)
             self.counts.files_skipped += 1
@@ -166,6 +259,18 @@ class DirectorySink:
                 self.counts.files_deleted += 1
             _remove_empty_parents(path.parent, self.target)
         self._existing.clear()
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_CREATE_MODE = 0o666
+# What a new file's mode is after the umask; a file recorded with it needs no fchmod. The
+# umask is read once, at import, before any thread of ours starts.
+_CREATED_MODE = _CREATE_MODE & ~_umask()
 
 
 def _leftover(path: Path, target: Path) -> bool:

@@ -445,22 +445,33 @@ class _PaperlessRun:
                 MissingDocumentFile(owner_model, owner_pk, role, arcname, reason)
             )
             return
+        what = "document" if owner_model == DOCUMENT else "share link bundle"
+        source = stored.path
+
+        def describe(err: BaseException) -> BaseException:
+            reason = os_error_message(err) if isinstance(err, OSError) else str(err)
+            return _FileWriteError(
+                f"{what} {owner_pk}: cannot write its {role} {arcname!r} (from {source}): " + reason
+            )
+
         try:
             self.sink.add_file(
                 arcname,
                 stored,
                 lambda: _stream(self.view, stored, planned),
                 checksum=checksum or stored.checksum,
+                describe=describe,
             )
+        except _FileWriteError:
+            raise  # an earlier file's failure, already described (a sink writing behind)
         except (SnapexportError, OSError) as err:
-            what = "document" if owner_model == DOCUMENT else "share link bundle"
-            raise MaterializeError(
-                f"{what} {owner_pk}: cannot write its {role} {arcname!r} "
-                f"(from {stored.path}): "
-                + (os_error_message(err) if isinstance(err, OSError) else str(err))
-            ) from err
+            raise describe(err) from err
         if self.reporter is not None:
             self.reporter.advance(nbytes=stored.size)
+
+
+class _FileWriteError(MaterializeError):
+    """A document file that could not be written, named (``_copy``'s ``describe``)."""
 
 
 def _stream(

@@ -21,6 +21,9 @@ from typing import BinaryIO, Protocol
 from snapexport.values import StoredFile
 
 Chunks = Callable[[], Iterator[bytes]]
+# Turns a failure to write one file into the error the user sees (naming the document): a
+# sink that writes on another thread raises it later, from a call about another file.
+Describe = Callable[[BaseException], BaseException]
 
 
 @dataclass(slots=True)
@@ -41,9 +44,19 @@ class Sink(Protocol):
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None: ...
 
     def add_file(
-        self, arcname: str, stored: StoredFile, chunks: Chunks, *, checksum: str | None
+        self,
+        arcname: str,
+        stored: StoredFile,
+        chunks: Chunks,
+        *,
+        checksum: str | None,
+        describe: Describe | None = None,
     ) -> None:
-        """Write one file's bytes (``chunks()`` streams them) with its mtime and mode."""
+        """Write one file's bytes (``chunks()`` streams them) with its mtime and mode.
+
+        A sink may write later, on a thread of its own; then a failure surfaces from a
+        later call (``describe`` names this file in it), at the latest when the manifest
+        or the sink closes."""
         ...
 
     def add_json(self, arcname: str, data: bytes) -> None:

@@ -32,7 +32,7 @@ from snapexport.exportformat.manifest import MANIFEST
 from snapexport.faults import checkpoint
 from snapexport.fsutil import fsync_dir
 from snapexport.materialize.options import ZipCompression
-from snapexport.materialize.sinks import Chunks, SinkCounts
+from snapexport.materialize.sinks import Chunks, Describe, SinkCounts
 from snapexport.values import StoredFile
 
 _READ = 1 << 20
@@ -110,7 +110,13 @@ class ZipSink:
         return True
 
     def add_file(
-        self, arcname: str, stored: StoredFile, chunks: Chunks, *, checksum: str | None
+        self,
+        arcname: str,
+        stored: StoredFile,
+        chunks: Chunks,
+        *,
+        checksum: str | None,
+        describe: Describe | None = None,  # writes at once: failures raise from this call
     ) -> None:
         mode = stored.mode if stat.S_IFMT(stored.mode) else stat.S_IFREG | (stored.mode or 0o644)
         info = self._info(arcname, self._local(stored.mtime_ns), (mode & 0xFFFF) << 16)

@@ -68,9 +68,7 @@ def collect_garbage(
     # any unused blob. keep_image=False (a dry prune's forecast) lets those go too: the
     # prune's own checkpoint replaces them.
     if keep_image:
-        garbage.also_live(
-            store.catalog.images.live_blobs() + store.catalog.journal.live_blobs()
-        )
+        garbage.also_live(store.catalog.images.live_blobs() + store.catalog.journal.live_blobs())
     images = set(store.catalog.images.blob_ids()) | set(store.catalog.journal.blob_ids())
     dead_blobs = garbage.dead_blobs()
     dead_chunks = garbage.mark_dead_chunks()

@@ -100,9 +100,7 @@ def head_of(store: Store) -> tuple[int, bytes | None]:
     return int(str(store.catalog.images.current().get("gen", 0))), None
 
 
-def publish(
-    store: Store, *, prune_copies: bool = False, checkpoint: bool = False
-) -> int | None:
+def publish(store: Store, *, prune_copies: bool = False, checkpoint: bool = False) -> int | None:
     """Save what this writer changed (a delta or a checkpoint); upgrade a format-2 store.
 
     ``checkpoint`` asks for a checkpoint whatever the deltas weigh: a prune rewrites much of

@@ -61,6 +61,15 @@ class StoreStats:
     packs_written: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A blob cut into chunks and hashed (``BlobStore.prepare``), ready to be stored."""
+
+    size: int
+    id: bytes
+    chunks: list[tuple[memoryview, bytes]]  # (chunk bytes, chunk id), in order
+
+
 @dataclass(slots=True)
 class _PendingBlob:
     id: bytes
@@ -164,6 +173,7 @@ class BlobStore:
         self.ids = Ids(master.ids if master else None)
         self.codecs = Codecs(config.compression_level)
         self.chunker = Chunker(config.chunker)
+        self._prep_chunker: Chunker | None = None  # prepare()'s own, for its thread
         #: local folder for packs being written and other scratch files
         self.tmp_dir = work_dir / TMP_DIR
         if write:
@@ -219,38 +229,84 @@ class BlobStore:
     def _put_chunks(
         self, chunks: Iterable[memoryview], compressible: bool | None, kind: int = KIND_DATA
     ) -> BlobRef:
+        ids = self.ids
         chunk_ids: list[bytes] = []
-        window: list[tuple[memoryview, bytes]] = []
-        first: memoryview | None = None
         blob_hash = None
+        first: memoryview | None = None
         size = 0
-        for chunk in chunks:
-            size += len(chunk)
-            # BLAKE3 runs at several GB/s on one core: hashing here costs less than handing
-            # the chunk to a worker and waiting. The pool is kept for compression.
-            cid = self.ids.of(chunk)
-            window.append((chunk, cid))
-            # A one-chunk blob's id equals its chunk id, so the blob hash (a second pass)
-            # only starts once a second chunk shows up.
-            if first is None:
-                first = chunk
-            else:
-                if blob_hash is None:
-                    blob_hash = self.ids.hasher()
-                    blob_hash.update(first)
-                blob_hash.update(chunk)
+
+        def hashed() -> Iterator[tuple[memoryview, bytes]]:
+            nonlocal blob_hash, first, size
+            for chunk in chunks:
+                size += len(chunk)
+                # A one-chunk blob's id equals its chunk id, so the blob hash (a second
+                # pass) only starts once a second chunk shows up.
+                if first is None:
+                    first = chunk
+                else:
+                    if blob_hash is None:
+                        blob_hash = ids.hasher()
+                        blob_hash.update(first)
+                    blob_hash.update(chunk)
+                # BLAKE3 runs at several GB/s on one core: hashing here costs less than
+                # handing the chunk to a worker and waiting. The pool is kept for compression.
+                yield chunk, ids.of(chunk)
+
+        self._store_chunks(hashed(), compressible, chunk_ids, kind)
+        if not chunk_ids:
+            blob_id = ids.of(b"")
+        elif blob_hash is None:
+            blob_id = chunk_ids[0]
+        else:
+            blob_id = blob_hash.digest()
+        return self._stored_blob(blob_id, size, chunk_ids)
+
+    def prepare(self, data: bytes) -> Prepared:
+        """Cut ``data`` and compute its chunk ids and blob id, without storing anything.
+
+        Safe on another thread while this store writes (the snapshot's checksum thread
+        runs it on the next file): FastCDC and BLAKE3 release the GIL, so the cutting and
+        hashing of one file overlap with the writer storing the one before. One thread at
+        a time may call it (it has a chunker of its own).
+        """
+        if self._prep_chunker is None:
+            self._prep_chunker = Chunker(self.config.chunker)
+        ids = self.ids
+        chunks = [(c, ids.of(c)) for c in self._prep_chunker.chunks_of(data)]
+        if not chunks:
+            blob_id = ids.of(b"")
+        elif len(chunks) == 1:
+            blob_id = chunks[0][1]
+        else:
+            blob_id = ids.of(data)
+        return Prepared(len(data), blob_id, chunks)
+
+    def put_prepared(self, prepared: Prepared, *, compressible: bool | None = None) -> BlobRef:
+        """Store a blob ``prepare`` cut and hashed (its bytes stay referenced until stored)."""
+        self._require_writer()
+        chunk_ids: list[bytes] = []
+        self._store_chunks(prepared.chunks, compressible, chunk_ids, KIND_DATA)
+        return self._stored_blob(prepared.id, prepared.size, chunk_ids)
+
+    def _store_chunks(
+        self,
+        hashed: Iterable[tuple[memoryview, bytes]],
+        compressible: bool | None,
+        chunk_ids: list[bytes],
+        kind: int,
+    ) -> None:
+        """Store (chunk, id) pairs in windows of ``WINDOW``, appending their ids in order."""
+        window: list[tuple[memoryview, bytes]] = []
+        for pair in hashed:
+            window.append(pair)
             if len(window) >= WINDOW:
                 self._store_window(window, compressible, chunk_ids, kind)
                 window = []
         if window:
             self._store_window(window, compressible, chunk_ids, kind)
+
+    def _stored_blob(self, blob_id: bytes, size: int, chunk_ids: list[bytes]) -> BlobRef:
         self._counters.bytes_read += size
-        if not chunk_ids:
-            blob_id = self.ids.of(b"")
-        elif blob_hash is None:
-            blob_id = chunk_ids[0]
-        else:
-            blob_id = blob_hash.digest()
         self._add_blob(blob_id, size, chunk_ids)
         return BlobRef(blob_id, size)
 

@@ -22,7 +22,7 @@ from snapexport.exportformat.manifest import (
     ManifestSplitter,
     read_manifest,
 )
-from snapexport.materialize.sinks import Chunks, SinkCounts
+from snapexport.materialize.sinks import Chunks, Describe, SinkCounts
 from snapexport.materialize.view import SnapshotView
 from snapexport.values import StoredFile
 from snapexport.verify.records import RecordMatcher, change
@@ -89,7 +89,13 @@ class CompareSink:
         return None
 
     def add_file(
-        self, arcname: str, stored: StoredFile, chunks: Chunks, *, checksum: str | None
+        self,
+        arcname: str,
+        stored: StoredFile,
+        chunks: Chunks,
+        *,
+        checksum: str | None,
+        describe: Describe | None = None,  # writes at once: failures raise from this call
     ) -> None:
         self.names.add(arcname)
         self.report.files_checked += 1

@@ -447,3 +447,27 @@ def test_reading_ahead_from_a_store_is_bounded_by_bytes(
     # 4 MiB opened ahead, the file being written and the reader's queued chunks; reading
     # every file ahead would hold all 32 MiB.
     assert peak < 12 << 20, peak
+
+
+def test_write_failure_behind_the_caller_names_its_document_and_commits_no_manifest(
+    plain_view: SourceView, tmp_path: Path
+) -> None:
+    """Folder files are written on a writer thread, behind the exporter: a file that cannot
+    be written still names its own document, and no manifest.json is committed."""
+    good, out = tmp_path / "good", tmp_path / "out"
+    good.mkdir()
+    materialize(plain_view, good, ExportOptions())
+    records = json.loads((good / "manifest.json").read_text(encoding="utf-8"))
+    docs = [r for r in records if r["model"] == "documents.document"]
+    victim = docs[2]
+    # A folder where the third document's original goes: its rename fails on the writer.
+    (out / victim["__exported_file_name__"]).mkdir(parents=True)
+    with pytest.raises(
+        MaterializeError, match=rf"document {victim['pk']}: cannot write its original"
+    ):
+        materialize(plain_view, out, ExportOptions())
+    assert not (out / "manifest.json").exists()
+    assert not list(out.rglob(".snapexport-*"))
+    for doc in docs[:2]:
+        name = doc["__exported_file_name__"]
+        assert (out / name).read_bytes() == (good / name).read_bytes()

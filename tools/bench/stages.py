@@ -31,6 +31,7 @@ from pathlib import Path
 import blake3
 
 from snapexport.filereads import HashingReader as _HashingReader
+from snapexport.filereads import Slurped as _Slurped
 from snapexport.filereads import slurp as _slurp
 from snapexport.store import Store
 from snapexport.store.chunker import Chunker, ChunkerParams
@@ -96,7 +97,7 @@ def main() -> None:
              lambda st: _put_files(st, paths, None, sha=True)),
             ("Store.put_file behind the SHA-256 reader, own thread",
              lambda st: _put_files(st, paths, lane, sha=True)),
-            ("Store.put_bytes, next file read + SHA-256 on that thread",
+            ("Store.put_prepared, next file read, SHA-256, cut, ids on that thread",
              lambda st: _read_ahead(st, paths, lane)),
         ]  # fmt: skip
         for name, put in runs:
@@ -136,13 +137,17 @@ def _put_files(store: Store, paths: list[Path], lane: Executor | None, *, sha: b
 
 
 def _read_ahead(store: Store, paths: list[Path], lane: Executor) -> None:
-    """The snapshot's path for files up to 16 MiB: the next file is read whole and
-    checksummed on the checksum thread while this one is stored."""
-    ahead: Future[tuple[bytes, str | None, os.stat_result]] | None = None
+    """The snapshot's path for files up to 16 MiB: the next file is read whole, checksummed,
+    cut and hashed on the checksum thread while this one is packed and indexed."""
+    ahead: Future[_Slurped] | None = None
     for path in [*paths, None]:
-        nxt = None if path is None else lane.submit(_slurp, path, path.stat().st_size, "sha256")
+        nxt = None
+        if path is not None:
+            nxt = lane.submit(_slurp, path, path.stat().st_size, "sha256", store.prepare)
         if ahead is not None:
-            store.put_bytes(ahead.result()[0], compressible=False)
+            prepared = ahead.result()[3]
+            assert prepared is not None, "a file changed while the stages ran"
+            store.put_prepared(prepared, compressible=False)
         ahead = nxt
 
 
