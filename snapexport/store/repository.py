@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,6 +40,7 @@ from snapexport.store.packs import KIND_DATA, FinishedPack, codec_of, entry_type
 from snapexport.store.packsink import PackSink
 
 WINDOW = 8  # chunks hashed together before one batched existence query
+RECENT_COMMITS = 16  # pack commits remembered for prepared blobs (about 16 packs ahead)
 READ_AHEAD = 4  # chunks loaded and verified ahead of the reader
 
 
@@ -68,6 +71,10 @@ class Prepared:
     size: int
     id: bytes
     chunks: list[tuple[memoryview, bytes]]  # (chunk bytes, chunk id), in order
+    # Chunk ids the catalog held when prepared, and how many packs this store had committed
+    # just before that query (None: not looked up; the writer asks the catalog itself).
+    known: frozenset[bytes] = frozenset()
+    seen_commits: int | None = None
 
 
 @dataclass(slots=True)
@@ -173,7 +180,14 @@ class BlobStore:
         self.ids = Ids(master.ids if master else None)
         self.codecs = Codecs(config.compression_level)
         self.chunker = Chunker(config.chunker)
-        self._prep_chunker: Chunker | None = None  # prepare()'s own, for its thread
+        # prepare()'s chunker and catalog connection, one of each per thread calling it
+        self._prep = threading.local()
+        self._prep_readers: list[Catalog] = []
+        self._prep_lock = threading.Lock()
+        # Pack commits of this store, and the chunk ids of the last RECENT_COMMITS of them:
+        # what a prepare()'s catalog query may have missed (put_prepared)
+        self._commits = 0
+        self._recent: deque[tuple[int, frozenset[bytes]]] = deque(maxlen=RECENT_COMMITS)
         #: local folder for packs being written and other scratch files
         self.tmp_dir = work_dir / TMP_DIR
         if write:
@@ -264,29 +278,71 @@ class BlobStore:
     def prepare(self, data: bytes) -> Prepared:
         """Cut ``data`` and compute its chunk ids and blob id, without storing anything.
 
-        Safe on another thread while this store writes (the snapshot's checksum thread
-        runs it on the next file): FastCDC and BLAKE3 release the GIL, so the cutting and
-        hashing of one file overlap with the writer storing the one before. One thread at
-        a time may call it (it has a chunker of its own).
+        Safe on other threads while this store writes (the snapshot's checksum threads run
+        it on the next files): FastCDC, BLAKE3 and SQLite release the GIL, so cutting,
+        hashing and looking up one file overlap with the writer storing the one before.
+        Each calling thread gets a chunker and a read-only catalog connection of its own.
         """
-        if self._prep_chunker is None:
-            self._prep_chunker = Chunker(self.config.chunker)
+        chunker: Chunker | None = getattr(self._prep, "chunker", None)
+        if chunker is None:
+            chunker = self._prep.chunker = Chunker(self.config.chunker)
         ids = self.ids
-        chunks = [(c, ids.of(c)) for c in self._prep_chunker.chunks_of(data)]
+        chunks = [(c, ids.of(c)) for c in chunker.chunks_of(data)]
         if not chunks:
             blob_id = ids.of(b"")
         elif len(chunks) == 1:
             blob_id = chunks[0][1]
         else:
             blob_id = ids.of(data)
-        return Prepared(len(data), blob_id, chunks)
+        # Which chunks the catalog already holds, asked here on this thread's own connection
+        # so that the writer's thread need not; commits after ``seen`` are checked by
+        # put_prepared against the pack commits it remembers.
+        reader = self._prepare_reader()
+        if reader is None or not chunks:
+            return Prepared(len(data), blob_id, chunks)
+        seen = self._commits
+        try:
+            known = reader.content.existing_chunks({cid for _, cid in chunks})
+        except sqlite3.Error:
+            return Prepared(len(data), blob_id, chunks)
+        return Prepared(len(data), blob_id, chunks, frozenset(known), seen)
+
+    def _prepare_reader(self) -> Catalog | None:
+        if not hasattr(self._prep, "reader"):
+            reader: Catalog | None
+            try:
+                reader = self.catalog.sibling_reader()
+            except sqlite3.Error:
+                reader = None
+            self._prep.reader = reader
+            if reader is not None:
+                with self._prep_lock:
+                    self._prep_readers.append(reader)
+        found: Catalog | None = self._prep.reader
+        return found
 
     def put_prepared(self, prepared: Prepared, *, compressible: bool | None = None) -> BlobRef:
         """Store a blob ``prepare`` cut and hashed (its bytes stay referenced until stored)."""
         self._require_writer()
         chunk_ids: list[bytes] = []
-        self._store_chunks(prepared.chunks, compressible, chunk_ids, KIND_DATA)
+        known = self._known_since(prepared)
+        self._store_chunks(prepared.chunks, compressible, chunk_ids, KIND_DATA, known)
         return self._stored_blob(prepared.id, prepared.size, chunk_ids)
+
+    def _known_since(self, prepared: Prepared) -> frozenset[bytes] | None:
+        """The chunks of ``prepared`` the catalog holds now, without asking it: those it
+        held when prepared plus those this store committed since; None when the commits
+        since then are no longer all remembered (the caller asks the catalog)."""
+        seen = prepared.seen_commits
+        if seen is None:
+            return None
+        if seen < self._commits and (not self._recent or self._recent[0][0] > seen + 1):
+            return None
+        known = set(prepared.known)
+        for serial, sealed in self._recent:
+            if serial > seen:
+                known.update(cid for _, cid in prepared.chunks if cid in sealed)
+        return frozenset(known)
 
     def _store_chunks(
         self,
@@ -294,16 +350,18 @@ class BlobStore:
         compressible: bool | None,
         chunk_ids: list[bytes],
         kind: int,
+        known: frozenset[bytes] | None = None,
     ) -> None:
-        """Store (chunk, id) pairs in windows of ``WINDOW``, appending their ids in order."""
+        """Store (chunk, id) pairs in windows of ``WINDOW``, appending their ids in order.
+        ``known``: the chunks the catalog holds, when the caller knows (else it is asked)."""
         window: list[tuple[memoryview, bytes]] = []
         for pair in hashed:
             window.append(pair)
             if len(window) >= WINDOW:
-                self._store_window(window, compressible, chunk_ids, kind)
+                self._store_window(window, compressible, chunk_ids, kind, known)
                 window = []
         if window:
-            self._store_window(window, compressible, chunk_ids, kind)
+            self._store_window(window, compressible, chunk_ids, kind, known)
 
     def _stored_blob(self, blob_id: bytes, size: int, chunk_ids: list[bytes]) -> BlobRef:
         self._counters.bytes_read += size
@@ -316,11 +374,16 @@ class BlobStore:
         compressible: bool | None,
         chunk_ids: list[bytes],
         kind: int = KIND_DATA,
+        in_catalog: frozenset[bytes] | None = None,
     ) -> None:
         ids = [cid for _, cid in window]
         chunk_ids.extend(ids)
         unknown = {i for i in ids if i not in self._pending_chunks}
-        known = self.catalog.content.existing_chunks(unknown) if unknown else set()
+        known: set[bytes] | frozenset[bytes]
+        if in_catalog is not None:
+            known = in_catalog
+        else:
+            known = self.catalog.content.existing_chunks(unknown) if unknown else set()
         pool = self._executor()
         for chunk, cid in window:
             if cid in self._pending_chunks or cid in known:
@@ -390,6 +453,11 @@ class BlobStore:
             for blob in ready:
                 if index.insert_blob(blob.id, blob.size, blob.chunks):
                     self._counters.new_blobs += 1
+        if sealed:
+            # remembered before they leave the pending set: a blob prepared before this
+            # commit may not have seen them in the catalog (put_prepared)
+            self._recent.append((self._commits + 1, frozenset(sealed)))
+            self._commits += 1
         self._pending_chunks -= sealed
         for blob in ready:
             del self._pending_blobs[blob.id]
@@ -536,6 +604,11 @@ class BlobStore:
         if self._reader is not None:
             self._reader.shutdown(wait=True, cancel_futures=True)
             self._reader = None
+        with self._prep_lock:
+            readers, self._prep_readers = self._prep_readers, []
+        for reader in readers:
+            with contextlib.suppress(Exception):
+                reader.close()
         with contextlib.suppress(Exception):
             self.catalog.close()
         if self.lock is not None:
