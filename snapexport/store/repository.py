@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
-import threading
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +24,7 @@ from snapexport.catalog.db import Catalog
 from snapexport.errors import CorruptionError, StoreError
 from snapexport.fsutil import private_dir
 from snapexport.store.backend import Backend
+from snapexport.store.blobreader import BlobReader
 from snapexport.store.chunker import Chunker
 from snapexport.store.compression import Codecs
 from snapexport.store.config import StoreConfig
@@ -38,10 +36,9 @@ from snapexport.store.location import StoreLocation
 from snapexport.store.lock import NoLock, StoreLock
 from snapexport.store.packs import KIND_DATA, FinishedPack, codec_of, entry_type, object_name
 from snapexport.store.packsink import PackSink
+from snapexport.store.prepared import CommitLog, Prepared, Preparer
 
 WINDOW = 8  # chunks hashed together before one batched existence query
-RECENT_COMMITS = 16  # pack commits remembered for prepared blobs (about 16 packs ahead)
-READ_AHEAD = 4  # chunks loaded and verified ahead of the reader
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,19 +61,6 @@ class StoreStats:
     packs_written: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """A blob cut into chunks and hashed (``BlobStore.prepare``), ready to be stored."""
-
-    size: int
-    id: bytes
-    chunks: list[tuple[memoryview, bytes]]  # (chunk bytes, chunk id), in order
-    # Chunk ids the catalog held when prepared, and how many packs this store had committed
-    # just before that query (None: not looked up; the writer asks the catalog itself).
-    known: frozenset[bytes] = frozenset()
-    seen_commits: int | None = None
-
-
 @dataclass(slots=True)
 class _PendingBlob:
     id: bytes
@@ -93,56 +77,6 @@ class _Counters:
     dedup_chunks: int = 0
     new_blobs: int = 0
     packs_written: int = 0
-
-
-class BlobReader(Iterator[bytes]):
-    """One blob's plain bytes, chunk by chunk, loaded and verified on the store's pool.
-
-    At most ``READ_AHEAD`` chunks are queued or held at a time; the first ones are queued
-    when the reader is made. ``close`` drops what was queued and not yet read.
-    """
-
-    __slots__ = ("_ahead", "_load", "_next", "_pool", "_rows")
-
-    def __init__(
-        self,
-        pool: ThreadPoolExecutor,
-        load: Callable[[content.ChunkRow], bytes],
-        rows: list[content.ChunkRow],
-    ) -> None:
-        self._pool = pool
-        self._load = load
-        self._rows = rows
-        self._next = 0
-        self._ahead: deque[Future[bytes]] = deque()
-        self._fill()
-
-    def _fill(self) -> None:
-        rows = self._rows
-        while len(self._ahead) < READ_AHEAD and self._next < len(rows):
-            self._ahead.append(self._pool.submit(self._load, rows[self._next]))
-            self._next += 1
-
-    def __iter__(self) -> BlobReader:
-        return self
-
-    def __next__(self) -> bytes:
-        if not self._ahead:
-            raise StopIteration
-        future = self._ahead.popleft()
-        self._fill()  # keep the pool busy while this chunk is waited for and written
-        try:
-            return future.result()
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        """Cancel the loads not yet started; the reader yields nothing more."""
-        for future in self._ahead:
-            future.cancel()
-        self._ahead.clear()
-        self._next = len(self._rows)
 
 
 class BlobStore:
@@ -180,14 +114,8 @@ class BlobStore:
         self.ids = Ids(master.ids if master else None)
         self.codecs = Codecs(config.compression_level)
         self.chunker = Chunker(config.chunker)
-        # prepare()'s chunker and catalog connection, one of each per thread calling it
-        self._prep = threading.local()
-        self._prep_readers: list[Catalog] = []
-        self._prep_lock = threading.Lock()
-        # Pack commits of this store, and the chunk ids of the last RECENT_COMMITS of them:
-        # what a prepare()'s catalog query may have missed (put_prepared)
-        self._commits = 0
-        self._recent: deque[tuple[int, frozenset[bytes]]] = deque(maxlen=RECENT_COMMITS)
+        self._preparer = Preparer(self.chunker.params, self.ids, catalog)
+        self._commits = CommitLog()  # what a prepared blob's catalog query may have missed
         #: local folder for packs being written and other scratch files
         self.tmp_dir = work_dir / TMP_DIR
         if write:
@@ -276,73 +204,18 @@ class BlobStore:
         return self._stored_blob(blob_id, size, chunk_ids)
 
     def prepare(self, data: bytes) -> Prepared:
-        """Cut ``data`` and compute its chunk ids and blob id, without storing anything.
-
-        Safe on other threads while this store writes (the snapshot's checksum threads run
-        it on the next files): FastCDC, BLAKE3 and SQLite release the GIL, so cutting,
-        hashing and looking up one file overlap with the writer storing the one before.
-        Each calling thread gets a chunker and a read-only catalog connection of its own.
-        """
-        chunker: Chunker | None = getattr(self._prep, "chunker", None)
-        if chunker is None:
-            chunker = self._prep.chunker = Chunker(self.config.chunker)
-        ids = self.ids
-        chunks = [(c, ids.of(c)) for c in chunker.chunks_of(data)]
-        if not chunks:
-            blob_id = ids.of(b"")
-        elif len(chunks) == 1:
-            blob_id = chunks[0][1]
-        else:
-            blob_id = ids.of(data)
-        # Which chunks the catalog already holds, asked here on this thread's own connection
-        # so that the writer's thread need not; commits after ``seen`` are checked by
-        # put_prepared against the pack commits it remembers.
-        reader = self._prepare_reader()
-        if reader is None or not chunks:
-            return Prepared(len(data), blob_id, chunks)
-        seen = self._commits
-        try:
-            known = reader.content.existing_chunks({cid for _, cid in chunks})
-        except sqlite3.Error:
-            return Prepared(len(data), blob_id, chunks)
-        return Prepared(len(data), blob_id, chunks, frozenset(known), seen)
-
-    def _prepare_reader(self) -> Catalog | None:
-        if not hasattr(self._prep, "reader"):
-            reader: Catalog | None
-            try:
-                reader = self.catalog.sibling_reader()
-            except sqlite3.Error:
-                reader = None
-            self._prep.reader = reader
-            if reader is not None:
-                with self._prep_lock:
-                    self._prep_readers.append(reader)
-        found: Catalog | None = self._prep.reader
-        return found
+        """Cut ``data``, compute its chunk ids and blob id, and find which of its chunks the
+        catalog holds, without storing anything; safe on other threads while this store
+        writes (``prepared.Preparer``)."""
+        return self._preparer.prepare(data, self._commits.count)
 
     def put_prepared(self, prepared: Prepared, *, compressible: bool | None = None) -> BlobRef:
         """Store a blob ``prepare`` cut and hashed (its bytes stay referenced until stored)."""
         self._require_writer()
         chunk_ids: list[bytes] = []
-        known = self._known_since(prepared)
+        known = self._commits.known_since(prepared)
         self._store_chunks(prepared.chunks, compressible, chunk_ids, KIND_DATA, known)
         return self._stored_blob(prepared.id, prepared.size, chunk_ids)
-
-    def _known_since(self, prepared: Prepared) -> frozenset[bytes] | None:
-        """The chunks of ``prepared`` the catalog holds now, without asking it: those it
-        held when prepared plus those this store committed since; None when the commits
-        since then are no longer all remembered (the caller asks the catalog)."""
-        seen = prepared.seen_commits
-        if seen is None:
-            return None
-        if seen < self._commits and (not self._recent or self._recent[0][0] > seen + 1):
-            return None
-        known = set(prepared.known)
-        for serial, sealed in self._recent:
-            if serial > seen:
-                known.update(cid for _, cid in prepared.chunks if cid in sealed)
-        return frozenset(known)
 
     def _store_chunks(
         self,
@@ -456,8 +329,7 @@ class BlobStore:
         if sealed:
             # remembered before they leave the pending set: a blob prepared before this
             # commit may not have seen them in the catalog (put_prepared)
-            self._recent.append((self._commits + 1, frozenset(sealed)))
-            self._commits += 1
+            self._commits.record(sealed)
         self._pending_chunks -= sealed
         for blob in ready:
             del self._pending_blobs[blob.id]
@@ -604,11 +476,7 @@ class BlobStore:
         if self._reader is not None:
             self._reader.shutdown(wait=True, cancel_futures=True)
             self._reader = None
-        with self._prep_lock:
-            readers, self._prep_readers = self._prep_readers, []
-        for reader in readers:
-            with contextlib.suppress(Exception):
-                reader.close()
+        self._preparer.close()
         with contextlib.suppress(Exception):
             self.catalog.close()
         if self.lock is not None:

@@ -13,7 +13,7 @@ import threading
 import blake3
 
 from snapexport.store import Store
-from snapexport.store.repository import RECENT_COMMITS
+from snapexport.store.prepared import RECENT_COMMITS
 
 
 def _data(seed: int, size: int) -> bytes:
