@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from snapexport.source.base import FileRef
-from snapexport.store.repository import Prepared
 
 # Below this, hashing a block inline costs less than handing it to the checksum thread.
 LANE_MIN = 64 * 1024
@@ -105,7 +104,9 @@ class Digest:
 
 # What the snapshot's file reader returns: blob id, bytes read, checksum (maybe running).
 Read = tuple[bytes, int, HashingReader | Digest]
-Slurped = tuple[bytes, str | None, os.stat_result, Prepared | None]
+# A whole file read ahead: bytes, checksum, stat after reading, and what the caller's
+# ``prepare`` made of the bytes (the store's ``Prepared``; None when not run).
+Slurped = tuple[bytes, str | None, os.stat_result, Any]
 Slurp = Future[Slurped]
 
 
@@ -113,7 +114,7 @@ def slurp(
     path: Path,
     size: int,
     algo: str | None,
-    prepare: Callable[[bytes], Prepared] | None = None,
+    prepare: Callable[[bytes], object] | None = None,
 ) -> Slurped:
     """Read a whole file (at most its stat size plus one byte, which shows growth), its
     checksum, its stat after reading and, with ``prepare``, its chunks and ids when it

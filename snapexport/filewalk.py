@@ -33,6 +33,7 @@ from snapexport.filereads import (
 from snapexport.progress import Reporter
 from snapexport.source.base import FileRef, Source
 from snapexport.store.compression import compressible_by_name
+from snapexport.store.prepared import Prepared
 from snapexport.store.repository import BlobStore
 from snapexport.values import MissingFile
 
@@ -179,6 +180,7 @@ class FileWalk:
 
     def _store_slurped(self, ref: FileRef, st: os.stat_result, slurped: Slurped) -> Read:
         data, digest, after, prepared = slurped
+        assert prepared is None or isinstance(prepared, Prepared)
         if (
             prepared is None
             or len(data) != st.st_size

@@ -184,6 +184,18 @@ class Catalog:
             ) from err
         return catalog
 
+    def sibling_reader(self) -> Catalog | None:
+        """A second, read-only connection to the same catalog file, for another thread (it
+        sees what this connection has committed); None for an in-memory catalog. One thread
+        uses it; any thread may close it."""
+        if self.path is None:
+            return None
+        conn = sqlite3.connect(
+            f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+            timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
+        )  # fmt: skip
+        return type(self)(conn, self.path)
+
     @classmethod
     def memory(cls) -> Catalog:
         """A throwaway in-memory catalog (tests, tools)."""

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from snapexport.catalog.db import Catalog
 from snapexport.errors import CorruptionError, StoreError
 from snapexport.fsutil import private_dir
 from snapexport.store.backend import Backend
+from snapexport.store.blobreader import BlobReader
 from snapexport.store.chunker import Chunker
 from snapexport.store.compression import Codecs
 from snapexport.store.config import StoreConfig
@@ -36,9 +36,9 @@ from snapexport.store.location import StoreLocation
 from snapexport.store.lock import NoLock, StoreLock
 from snapexport.store.packs import KIND_DATA, FinishedPack, codec_of, entry_type, object_name
 from snapexport.store.packsink import PackSink
+from snapexport.store.prepared import CommitLog, Prepared, Preparer
 
 WINDOW = 8  # chunks hashed together before one batched existence query
-READ_AHEAD = 4  # chunks loaded and verified ahead of the reader
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,15 +61,6 @@ class StoreStats:
     packs_written: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """A blob cut into chunks and hashed (``BlobStore.prepare``), ready to be stored."""
-
-    size: int
-    id: bytes
-    chunks: list[tuple[memoryview, bytes]]  # (chunk bytes, chunk id), in order
-
-
 @dataclass(slots=True)
 class _PendingBlob:
     id: bytes
@@ -86,56 +77,6 @@ class _Counters:
     dedup_chunks: int = 0
     new_blobs: int = 0
     packs_written: int = 0
-
-
-class BlobReader(Iterator[bytes]):
-    """One blob's plain bytes, chunk by chunk, loaded and verified on the store's pool.
-
-    At most ``READ_AHEAD`` chunks are queued or held at a time; the first ones are queued
-    when the reader is made. ``close`` drops what was queued and not yet read.
-    """
-
-    __slots__ = ("_ahead", "_load", "_next", "_pool", "_rows")
-
-    def __init__(
-        self,
-        pool: ThreadPoolExecutor,
-        load: Callable[[content.ChunkRow], bytes],
-        rows: list[content.ChunkRow],
-    ) -> None:
-        self._pool = pool
-        self._load = load
-        self._rows = rows
-        self._next = 0
-        self._ahead: deque[Future[bytes]] = deque()
-        self._fill()
-
-    def _fill(self) -> None:
-        rows = self._rows
-        while len(self._ahead) < READ_AHEAD and self._next < len(rows):
-            self._ahead.append(self._pool.submit(self._load, rows[self._next]))
-            self._next += 1
-
-    def __iter__(self) -> BlobReader:
-        return self
-
-    def __next__(self) -> bytes:
-        if not self._ahead:
-            raise StopIteration
-        future = self._ahead.popleft()
-        self._fill()  # keep the pool busy while this chunk is waited for and written
-        try:
-            return future.result()
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        """Cancel the loads not yet started; the reader yields nothing more."""
-        for future in self._ahead:
-            future.cancel()
-        self._ahead.clear()
-        self._next = len(self._rows)
 
 
 class BlobStore:
@@ -173,7 +114,8 @@ class BlobStore:
         self.ids = Ids(master.ids if master else None)
         self.codecs = Codecs(config.compression_level)
         self.chunker = Chunker(config.chunker)
-        self._prep_chunker: Chunker | None = None  # prepare()'s own, for its thread
+        self._preparer = Preparer(self.chunker.params, self.ids, catalog)
+        self._commits = CommitLog()  # what a prepared blob's catalog query may have missed
         #: local folder for packs being written and other scratch files
         self.tmp_dir = work_dir / TMP_DIR
         if write:
@@ -262,30 +204,17 @@ class BlobStore:
         return self._stored_blob(blob_id, size, chunk_ids)
 
     def prepare(self, data: bytes) -> Prepared:
-        """Cut ``data`` and compute its chunk ids and blob id, without storing anything.
-
-        Safe on another thread while this store writes (the snapshot's checksum thread
-        runs it on the next file): FastCDC and BLAKE3 release the GIL, so the cutting and
-        hashing of one file overlap with the writer storing the one before. One thread at
-        a time may call it (it has a chunker of its own).
-        """
-        if self._prep_chunker is None:
-            self._prep_chunker = Chunker(self.config.chunker)
-        ids = self.ids
-        chunks = [(c, ids.of(c)) for c in self._prep_chunker.chunks_of(data)]
-        if not chunks:
-            blob_id = ids.of(b"")
-        elif len(chunks) == 1:
-            blob_id = chunks[0][1]
-        else:
-            blob_id = ids.of(data)
-        return Prepared(len(data), blob_id, chunks)
+        """Cut ``data``, compute its chunk ids and blob id, and find which of its chunks the
+        catalog holds, without storing anything; safe on other threads while this store
+        writes (``prepared.Preparer``)."""
+        return self._preparer.prepare(data, self._commits.count)
 
     def put_prepared(self, prepared: Prepared, *, compressible: bool | None = None) -> BlobRef:
         """Store a blob ``prepare`` cut and hashed (its bytes stay referenced until stored)."""
         self._require_writer()
         chunk_ids: list[bytes] = []
-        self._store_chunks(prepared.chunks, compressible, chunk_ids, KIND_DATA)
+        known = self._commits.known_since(prepared)
+        self._store_chunks(prepared.chunks, compressible, chunk_ids, KIND_DATA, known)
         return self._stored_blob(prepared.id, prepared.size, chunk_ids)
 
     def _store_chunks(
@@ -294,16 +223,18 @@ class BlobStore:
         compressible: bool | None,
         chunk_ids: list[bytes],
         kind: int,
+        known: frozenset[bytes] | None = None,
     ) -> None:
-        """Store (chunk, id) pairs in windows of ``WINDOW``, appending their ids in order."""
+        """Store (chunk, id) pairs in windows of ``WINDOW``, appending their ids in order.
+        ``known``: the chunks the catalog holds, when the caller knows (else it is asked)."""
         window: list[tuple[memoryview, bytes]] = []
         for pair in hashed:
             window.append(pair)
             if len(window) >= WINDOW:
-                self._store_window(window, compressible, chunk_ids, kind)
+                self._store_window(window, compressible, chunk_ids, kind, known)
                 window = []
         if window:
-            self._store_window(window, compressible, chunk_ids, kind)
+            self._store_window(window, compressible, chunk_ids, kind, known)
 
     def _stored_blob(self, blob_id: bytes, size: int, chunk_ids: list[bytes]) -> BlobRef:
         self._counters.bytes_read += size
@@ -316,11 +247,16 @@ class BlobStore:
         compressible: bool | None,
         chunk_ids: list[bytes],
         kind: int = KIND_DATA,
+        in_catalog: frozenset[bytes] | None = None,
     ) -> None:
         ids = [cid for _, cid in window]
         chunk_ids.extend(ids)
         unknown = {i for i in ids if i not in self._pending_chunks}
-        known = self.catalog.content.existing_chunks(unknown) if unknown else set()
+        known: set[bytes] | frozenset[bytes]
+        if in_catalog is not None:
+            known = in_catalog
+        else:
+            known = self.catalog.content.existing_chunks(unknown) if unknown else set()
         pool = self._executor()
         for chunk, cid in window:
             if cid in self._pending_chunks or cid in known:
@@ -390,6 +326,10 @@ class BlobStore:
             for blob in ready:
                 if index.insert_blob(blob.id, blob.size, blob.chunks):
                     self._counters.new_blobs += 1
+        if sealed:
+            # remembered before they leave the pending set: a blob prepared before this
+            # commit may not have seen them in the catalog (put_prepared)
+            self._commits.record(sealed)
         self._pending_chunks -= sealed
         for blob in ready:
             del self._pending_blobs[blob.id]
@@ -536,6 +476,7 @@ class BlobStore:
         if self._reader is not None:
             self._reader.shutdown(wait=True, cancel_futures=True)
             self._reader = None
+        self._preparer.close()
         with contextlib.suppress(Exception):
             self.catalog.close()
         if self.lock is not None:
