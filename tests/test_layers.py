@@ -97,6 +97,7 @@ CATALOG_TABLES = (
     "meta",
     "packs",
     "pack_names",
+    "models",
     "chunks",
     "blobs",
     "blob_chunks",

@@ -53,9 +53,10 @@ def test_a_ref_is_read_from_its_location(tmp_path: Path) -> None:
 def test_current_spans_and_files_read_back_as_named_tuples() -> None:
     cat = Catalog.memory()
     conn = cat.conn
+    conn.execute("INSERT INTO models (name) VALUES ('m')")
     conn.execute(
         "INSERT INTO record_spans (model, pk, hash, fingerprint, sort_key, extra, born)"
-        " VALUES ('m', '1', x'aa', x'bb', x'cc', '{}', 1)"
+        " VALUES ((SELECT id FROM models WHERE name = 'm'), '1', x'aa', x'bb', x'cc', '{}', 1)"
     )
     conn.execute(
         "INSERT INTO file_spans (path, role, blob, size, mtime_ns, mode, inode, checksum, born)"

@@ -101,14 +101,17 @@ class Builder:
     def flush(self) -> None:
         c = self.conn
         c.executemany("INSERT OR IGNORE INTO record_data (hash, data) VALUES (?, ?)", self.texts)
+        # model labels are numbers in schema 4 (models), numbered on first use
+        labels = sorted({s[0] for s in self.spans} | {f[2] for f in self.files})
+        c.executemany("INSERT OR IGNORE INTO models (name) VALUES (?)", [(n,) for n in labels])
         c.executemany(
             "INSERT INTO record_spans (model, pk, hash, fingerprint, sort_key, extra, born, died)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES ((SELECT id FROM models WHERE name = ?), ?, ?, ?, ?, ?, ?, ?)",
             self.spans,
         )
         c.executemany(
             "INSERT INTO file_spans (path, role, owner_model, owner_pk, blob, size, mtime_ns,"
-            " mode, born) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " mode, born) VALUES (?, ?, (SELECT id FROM models WHERE name = ?), ?, ?, ?, ?, ?, ?)",
             self.files,
         )
         self.texts, self.spans, self.files = [], [], []
@@ -117,7 +120,8 @@ class Builder:
         """End the current span of a record at ``seq``; returns its fields."""
         row = self.conn.execute(
             "SELECT s.id, d.data FROM record_spans s JOIN record_data d ON d.hash = s.hash"
-            " WHERE s.model = ? AND s.pk = ? AND s.died IS NULL",
+            " WHERE s.model = (SELECT id FROM models WHERE name = ?) AND s.pk = ?"
+            " AND s.died IS NULL",
             (model, json.dumps(pk)),
         ).fetchone()
         self.conn.execute("UPDATE record_spans SET died = ? WHERE id = ?", (seq, row[0]))

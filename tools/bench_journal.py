@@ -79,7 +79,8 @@ def _catalog_facts(store: Path) -> dict[str, Any]:
             "SELECT coalesce(sum(length(data)), 0) FROM record_data"
         ).fetchone()[0]
         documents = conn.execute(
-            "SELECT count(*) FROM record_spans WHERE model = 'documents.document' AND died IS NULL"
+            "SELECT count(*) FROM record_spans WHERE died IS NULL AND model ="
+            " (SELECT id FROM models WHERE name = 'documents.document')"
         ).fetchone()[0]
     finally:
         conn.close()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 
+from snapexport.catalog.modelids import model_id, model_name
+
 
 def _alive_only_in(table: str, key: str, a: int, b: int) -> str:
     """SQL for the spans alive in snapshot ``a`` but not in ``b`` (both ints, no user input)."""
@@ -31,13 +33,14 @@ class Changes:
 
     def records_only_in(self, a: int, b: int) -> Iterator[tuple[str, str, bytes]]:
         """(model, pk, hash) of every record span alive in snapshot ``a`` but not in ``b``."""
-        return self._conn.execute(_alive_only_in("record_spans", "model, pk, hash", a, b))
+        cols = f"{model_name('model')}, pk, hash"
+        return self._conn.execute(_alive_only_in("record_spans", cols, a, b))
 
     def files_only_in(
         self, a: int, b: int
     ) -> Iterator[tuple[str, bytes, str, str | None, str | None]]:
         """(path, blob, role, owner model, owner pk) of every file span alive in ``a`` only."""
-        cols = "path, blob, role, owner_model, owner_pk"
+        cols = f"path, blob, role, {model_name('owner_model')}, owner_pk"
         return self._conn.execute(_alive_only_in("file_spans", cols, a, b))
 
     def record_text(self, h: bytes) -> bytes | None:
@@ -50,13 +53,14 @@ class Changes:
         marks = ",".join("?" * len(pks))
         return self._conn.execute(
             "SELECT pk, born, hash FROM record_spans"
-            f" WHERE model = ? AND died IS NULL AND pk IN ({marks})",
+            f" WHERE model = {model_id()} AND died IS NULL AND pk IN ({marks})",
             (model, *pks),
         )
 
     def hashes_at(self, model: str, seq: int) -> Iterator[tuple[str, bytes]]:
         """(pk, hash) of every record of ``model`` that died after ``seq`` (a model scan)."""
         return self._conn.execute(
-            "SELECT pk, hash FROM record_spans WHERE model = ? AND born <= ? AND died > ?",
+            f"SELECT pk, hash FROM record_spans WHERE model = {model_id()}"
+            " AND born <= ? AND died > ?",
             (model, seq, seq),
         )

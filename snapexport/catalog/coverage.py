@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Iterator
 
 from snapexport.catalog.chunkrefs import BLOB_CHUNK
+from snapexport.catalog.modelids import model_name
 
 _ALIVE = "f.born <= :seq AND (f.died IS NULL OR f.died > :seq)"
 
@@ -56,7 +57,7 @@ def files_without_blob(conn: sqlite3.Connection, seq: int) -> Iterator[tuple[str
 def records_without_text(conn: sqlite3.Connection, seq: int) -> Iterator[tuple[str, str]]:
     """(model, pk) of records snapshot ``seq`` holds whose text the catalog lacks."""
     yield from conn.execute(
-        "SELECT f.model, f.pk FROM record_spans f"
+        f"SELECT {model_name('f.model')}, f.pk FROM record_spans f"
         f" WHERE {_ALIVE} AND NOT EXISTS (SELECT 1 FROM record_data d WHERE d.hash = f.hash)",
         {"seq": seq},
     )

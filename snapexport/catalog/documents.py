@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from snapexport.catalog.checksums import as_text
+from snapexport.catalog.modelids import model_id
+
 _ALIVE_S = "s.born <= :seq AND (s.died IS NULL OR s.died > :seq)"
 _JOIN_V = "JOIN record_spans s ON s.id = v.span AND s.hash = v.hash"
 
@@ -112,9 +115,9 @@ class Documents:
         ``(after, upto]``."""
         marks = ",".join("?" * len(models))
         yield from self._conn.execute(
-            "SELECT s.id, s.model, s.pk, s.hash, d.data, s.extra, s.born FROM record_spans s"
-            " JOIN record_data d ON d.hash = s.hash"
-            f" WHERE s.id > ? AND s.id <= ? AND s.model IN ({marks}) ORDER BY s.id",
+            "SELECT s.id, m.name, s.pk, s.hash, d.data, s.extra, s.born FROM record_spans s"
+            " JOIN models m ON m.id = s.model JOIN record_data d ON d.hash = s.hash"
+            f" WHERE s.id > ? AND s.id <= ? AND m.name IN ({marks}) ORDER BY s.id",
             (after, upto, *models),
         )
 
@@ -139,7 +142,7 @@ class Documents:
         ``tag``, ``correspondent`` and ``document_type`` take JSON pks (the caller resolves
         names), ``title`` a compiled pattern matched against the whole title; None means any.
         """
-        where = [f"s.model = :model AND {_ALIVE_S}"]
+        where = [f"s.model = {model_id(':model')} AND {_ALIVE_S}"]
         params: dict[str, Any] = {"model": model, "seq": seq}
         # The most selective filter drives the join (CROSS JOIN keeps SQLite's order: the
         # attached index has no statistics); the rest are conditions.
@@ -258,7 +261,8 @@ class Documents:
             f"WITH hit(span) AS ({' UNION '.join(matched)}),"
             " docs(pk) AS (SELECT DISTINCT v.pk FROM hit"
             " JOIN docidx.versions v ON v.span = hit.span"
-            " JOIN record_spans s ON s.id = v.span AND s.hash = v.hash WHERE s.model = ?)"
+            " JOIN record_spans s ON s.id = v.span AND s.hash = v.hash"
+            f" WHERE s.model = {model_id()})"
             f" SELECT {_VCOLS} FROM docs JOIN docidx.versions v ON v.pk = docs.pk {_JOIN_V}"
             " ORDER BY typeof(json(v.pk)) <> 'integer', CAST(v.pk AS INTEGER), v.pk, s.born"
         )
@@ -271,7 +275,7 @@ class Documents:
             _version(row)
             for row in self._conn.execute(
                 f"SELECT {_VCOLS} FROM docidx.versions v {_JOIN_V}"
-                " WHERE v.pk = ? AND s.model = ? ORDER BY s.born",
+                f" WHERE v.pk = ? AND s.model = {model_id()} ORDER BY s.born",
                 (pk, model),
             )
         ]
@@ -284,7 +288,7 @@ class Documents:
         """
         row = self._conn.execute(
             "SELECT d.data, s.extra FROM record_spans s JOIN record_data d ON d.hash = s.hash"
-            f" WHERE s.model = :model AND s.pk = :pk AND {_ALIVE_S}",
+            f" WHERE s.model = {model_id(':model')} AND s.pk = :pk AND {_ALIVE_S}",
             {"model": model, "pk": pk, "seq": seq},
         ).fetchone()
         return None if row is None else (bytes(row[0]), row[1])
@@ -303,11 +307,11 @@ class Documents:
         yield from (
             (model, pk, bytes(data))
             for model, pk, data in self._conn.execute(
-                "SELECT s.model, s.pk, d.data FROM docidx.parts p"
+                "SELECT m.name, s.pk, d.data FROM docidx.parts p"
                 " JOIN record_spans s ON s.id = p.span AND s.hash = p.hash"
-                " JOIN record_data d ON d.hash = s.hash"
+                " JOIN models m ON m.id = s.model JOIN record_data d ON d.hash = s.hash"
                 f" WHERE p.document = :doc AND {_ALIVE_S}"
-                " ORDER BY s.model, CAST(s.pk AS INTEGER), s.pk",
+                " ORDER BY m.name, CAST(s.pk AS INTEGER), s.pk",
                 {"doc": document, "seq": seq},
             )
         )
@@ -319,8 +323,8 @@ class Documents:
         return [
             (role, path, bytes(blob), size, checksum, born, died)
             for role, path, blob, size, checksum, born, died in self._conn.execute(
-                "SELECT role, path, blob, size, checksum, born, died FROM file_spans"
-                " WHERE owner_model = ? AND owner_pk = ? ORDER BY born, role",
+                f"SELECT role, path, blob, size, {as_text('checksum')}, born, died FROM file_spans"
+                f" WHERE owner_model = {model_id()} AND owner_pk = ? ORDER BY born, role",
                 (owner_model, owner_pk),
             )
         ]
@@ -330,9 +334,10 @@ class Documents:
         return [
             (model, pk, born, died)
             for model, pk, born, died in self._conn.execute(
-                "SELECT s.model, s.pk, s.born, s.died FROM docidx.parts p"
+                "SELECT m.name, s.pk, s.born, s.died FROM docidx.parts p"
                 " JOIN record_spans s ON s.id = p.span AND s.hash = p.hash"
-                " WHERE p.document = ? ORDER BY s.born, s.model, s.pk",
+                " JOIN models m ON m.id = s.model"
+                " WHERE p.document = ? ORDER BY s.born, m.name, s.pk",
                 (document,),
             )
         ]
@@ -350,7 +355,7 @@ class Documents:
             for row in self._conn.execute(
                 f"SELECT DISTINCT {_VCOLS} FROM docidx.version_names vn"
                 f" JOIN docidx.versions v ON v.span = vn.span {_JOIN_V}"
-                f" WHERE vn.name IN ({marks}) AND s.model = ?"
+                f" WHERE vn.name IN ({marks}) AND s.model = {model_id()}"
                 " AND s.born <= ? AND (s.died IS NULL OR s.died > ?)",
                 (*part, model, seq, seq),
             ):
@@ -361,7 +366,7 @@ class Documents:
         for row in self._conn.execute(
             f"SELECT {_VCOLS} FROM docidx.versions v INDEXED BY versions_unsure"
             " CROSS JOIN record_spans s ON s.id = v.span AND s.hash = v.hash"
-            f" WHERE v.name_unsure = 1 AND s.model = :model AND {_ALIVE_S}",
+            f" WHERE v.name_unsure = 1 AND s.model = {model_id(':model')} AND {_ALIVE_S}",
             {"seq": seq, "model": model},
         ):
             yield _version(row)
@@ -378,7 +383,7 @@ class Documents:
                 " WHERE n.model = :corr AND ns.born <= :seq"
                 " AND (ns.died IS NULL OR ns.died > :seq))"
                 f" SELECT {_VCOLS} FROM cn JOIN docidx.versions v ON v.correspondent = cn.pk"
-                f" AND {part} {_JOIN_V} WHERE s.model = :model AND {_ALIVE_S}",
+                f" AND {part} {_JOIN_V} WHERE s.model = {model_id(':model')} AND {_ALIVE_S}",
                 {"seq": seq, "model": model, "corr": correspondent_model},
             ):
                 yield _version(row)

@@ -19,16 +19,20 @@ from pathlib import Path
 
 from snapexport.catalog import meta
 from snapexport.catalog.meta import MetaKey
+from snapexport.catalog.modelids import LABEL_COLUMNS, model_id, number_new, span_labels
 from snapexport.catalog.schema import JOURNALED, SCHEMA_VERSION
 
 DELTA_FORMAT = "snapexport-catalog-delta"
 # 2: catalog schema 3 leaves the blob_chunks row of one-chunk blobs implied; a snapexport
 # that reads version 1 only must not apply such a delta (it would lose those chunk lists)
-DELTA_VERSION = 2
+# 3: catalog schema 4 holds model labels as numbers (a ``models`` table); a snapexport
+# that reads version 2 at most would store those numbers as labels
+DELTA_VERSION = 3
 HEAD_META = MetaKey.JOURNAL_HEAD
 PENDING_META = MetaKey.JOURNAL_PENDING
+CHECKPOINT_DUE_META = MetaKey.CHECKPOINT_DUE
 # local state a checkpoint image must not carry
-LOCAL_META = (MetaKey.OPEN_WRITER, HEAD_META, PENDING_META)
+LOCAL_META = (MetaKey.OPEN_WRITER, HEAD_META, PENDING_META, CHECKPOINT_DUE_META)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,16 +180,32 @@ _IMPLIED_ROWS = {
 }
 
 
+def _number_labels(conn: sqlite3.Connection, present: set[str]) -> None:
+    """Number the labels an older delta's spans use (catalog schema 3 or before held labels
+    where schema 4 holds numbers) that the catalog has not numbered yet, as the live
+    catalog did: by their oldest span, then by label (catalog/modelids.py)."""
+    tables = tuple(t for t in LABEL_COLUMNS if t in present)
+    if tables:
+        conn.execute(number_new(span_labels("delta", tables)))
+
+
+def _delta_schema(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM delta.delta WHERE key = 'schema'").fetchone()
+    return int(row[0]) if row else 0
+
+
 def apply_delta(conn: sqlite3.Connection, path: Path) -> None:
     """Apply one delta file: delete every key it names, then insert the rows it holds.
 
-    One transaction; the caller checks the chain first (``read_delta``).
+    One transaction; the caller checks the chain first (``read_delta``). A delta written
+    by catalog schema 3 or before names models by label: they are numbered on the way in.
     """
     conn.execute("ATTACH DATABASE ? AS delta", (f"file:{path}?mode=ro",))
     try:
         present = {
             r[0] for r in conn.execute("SELECT name FROM delta.sqlite_master WHERE type='table'")
         }
+        labels = _delta_schema(conn) < 4
         conn.execute("BEGIN IMMEDIATE")
         try:
             for table, cols in JOURNALED.items():
@@ -196,14 +216,18 @@ def apply_delta(conn: sqlite3.Connection, path: Path) -> None:
                     f" (SELECT {sel} FROM delta.keys WHERE tbl = ?)",
                     (table,),
                 )
+            if labels:
+                _number_labels(conn, present)
             for table in JOURNALED:
                 if table in present:
-                    names = ", ".join(_columns(conn, table, "delta"))
+                    cols = _columns(conn, table, "delta")
+                    label = LABEL_COLUMNS.get(table) if labels else None
+                    values = [model_id(f"d.{c}") if c == label else f"d.{c}" for c in cols]
                     implied = _IMPLIED_ROWS.get(table)
                     skip = f" WHERE NOT ({implied})" if implied else ""
                     conn.execute(
-                        f"INSERT INTO main.{table} ({names})"
-                        f" SELECT {names} FROM delta.{table} d{skip}"
+                        f"INSERT INTO main.{table} ({', '.join(cols)})"
+                        f" SELECT {', '.join(values)} FROM delta.{table} d{skip}"
                     )
             conn.execute("COMMIT")
         except BaseException:
@@ -256,6 +280,7 @@ def commit_entry(conn: sqlite3.Connection, entry: Entry, upto: int) -> None:
     )
     if entry.kind == "checkpoint":
         conn.execute("DELETE FROM journal_entries")
+        meta.write(conn, CHECKPOINT_DUE_META, None)
     conn.execute(
         "INSERT OR REPLACE INTO journal_entries (gen, kind, blob, header, size)"
         " VALUES (?, ?, ?, ?, ?)",
@@ -329,6 +354,10 @@ class Journal:
     def pending(self) -> dict[str, object] | None:
         value = meta.read(self._conn, PENDING_META)
         return json.loads(value) if value else None
+
+    def checkpoint_due(self) -> bool:
+        """Whether the next entry must be a checkpoint (set by a schema upgrade, schema.py)."""
+        return meta.read(self._conn, CHECKPOINT_DUE_META) is not None
 
     def set_pending(self, value: dict[str, object] | None) -> None:
         meta.write(self._conn, PENDING_META, json.dumps(value) if value is not None else None)

@@ -30,6 +30,9 @@ class MetaKey(StrEnum):
     JOURNAL_HEAD = "journal_head"
     #: JSON of a catalog journal entry being written (docs/format.md, "Store format 3")
     JOURNAL_PENDING = "journal_pending"
+    #: set by the upgrade to catalog schema 4 when changes no delta carries were pending:
+    #: the next catalog journal entry must be a checkpoint
+    CHECKPOINT_DUE = "checkpoint_due"
 
 
 def read(conn: sqlite3.Connection, key: str) -> str | None:

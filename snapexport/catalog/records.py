@@ -14,7 +14,9 @@ from typing import Any, NamedTuple
 
 import zstandard
 
-from snapexport.catalog import recordtext
+from snapexport.catalog import checksums, recordtext
+from snapexport.catalog.checksums import as_text
+from snapexport.catalog.modelids import model_id, model_name
 from snapexport.values import MissingFile, StoredFile, StoredRecord
 
 ALIVE = "born <= :seq AND (died IS NULL OR died > :seq)"
@@ -64,7 +66,7 @@ def current_spans(
         marks = ",".join("?" * len(part))
         for row in conn.execute(
             "SELECT pk, id, hash, fingerprint, sort_key, extra FROM record_spans"
-            f" WHERE model = ? AND died IS NULL AND pk IN ({marks})",
+            f" WHERE model = {model_id()} AND died IS NULL AND pk IN ({marks})",
             (model, *part),
         ):
             out[row[0]] = _current_span(row[1:])
@@ -79,7 +81,7 @@ def current_files(conn: sqlite3.Connection, paths: Sequence[str]) -> dict[str, C
         # Without the hint SQLite prefers file_spans_died for an IN list of more than a few
         # paths and scans every current file per batch: quadratic in the site's files.
         for row in conn.execute(
-            "SELECT path, id, blob, size, mtime_ns, mode, inode, checksum,"
+            f"SELECT path, id, blob, size, mtime_ns, mode, inode, {as_text('checksum')},"
             " EXISTS (SELECT 1 FROM blobs b WHERE b.id = file_spans.blob)"
             " FROM file_spans INDEXED BY file_spans_current"
             f" WHERE died IS NULL AND path IN ({marks})",
@@ -98,13 +100,14 @@ def blob_by_checksum(
     conn: sqlite3.Connection, checksum: str, size: int, mtime_ns: int
 ) -> bytes | None:
     """A stored blob whose recorded checksum, size and mtime match (a moved document)."""
-    # The index file_spans_checksum keys on this expression (schema 3). The whole checksum
-    # is compared here, not in SQL: a "checksum = ?" term would let SQLite's constant
+    # The index file_spans_checksum keys on this expression (schema 3), over the raw bytes
+    # of a hex checksum (schema 4) or the text of an older row. The whole checksum is
+    # compared here, not in SQL: a "checksum = ?" term would let SQLite's constant
     # propagation rewrite the indexed expression, and it would scan the table instead.
     rows = conn.execute(
-        "SELECT f.blob, f.checksum FROM file_spans f JOIN blobs b ON b.id = f.blob"
-        " WHERE substr(f.checksum, 1, 16) = ? AND f.size = ? AND f.mtime_ns = ?",
-        (checksum[:16], size, mtime_ns),
+        f"SELECT f.blob, {as_text('f.checksum')} FROM file_spans f JOIN blobs b ON b.id = f.blob"
+        " WHERE substr(f.checksum, 1, 16) IN (?, ?) AND f.size = ? AND f.mtime_ns = ?",
+        (*checksums.keys(checksum), size, mtime_ns),
     )
     return next((blob for blob, whole in rows if whole == checksum), None)
 
@@ -123,7 +126,8 @@ def records_of(conn: sqlite3.Connection, seq: int, model: str) -> Iterator[Store
         return
     cur = conn.execute(
         "SELECT s.pk, d.data, s.extra FROM record_spans s JOIN record_data d ON d.hash = s.hash"
-        f" WHERE s.model = :model AND {ALIVE.replace('born', 's.born').replace('died', 's.died')}"
+        f" WHERE s.model = {model_id(':model')}"
+        f" AND {ALIVE.replace('born', 's.born').replace('died', 's.died')}"
         " ORDER BY s.sort_key",
         {"model": model, "seq": seq},
     )
@@ -163,9 +167,9 @@ def store_explicit_orders(conn: sqlite3.Connection, seq: int) -> None:
         ids = array.array("q")
         for (sid,) in conn.execute(
             "SELECT r.id FROM stage.seen s JOIN record_spans r"
-            " ON r.model = s.model AND r.pk = s.pk AND r.died IS NULL"
+            f" ON r.model = {model_id()} AND r.pk = s.pk AND r.died IS NULL"
             " WHERE s.model = ? ORDER BY s.position",
-            (model,),
+            (model, model),
         ):
             ids.append(sid)
         conn.execute(
@@ -174,7 +178,10 @@ def store_explicit_orders(conn: sqlite3.Connection, seq: int) -> None:
         )
 
 
-_FILE_COLUMNS = "path, role, owner_model, owner_pk, blob, size, mtime_ns, mode, checksum"
+_FILE_COLUMNS = (
+    f"path, role, {model_name('owner_model')}, owner_pk, blob, size, mtime_ns, mode,"
+    f" {as_text('checksum')}"
+)
 # A file whose blob the catalog no longer has (its content went with a missing pack) is not
 # handed out as stored: it is listed as missing, so materialize writes everything else.
 _STORED = "EXISTS (SELECT 1 FROM blobs b WHERE b.id = file_spans.blob)"
@@ -185,7 +192,8 @@ def files_of(
     conn: sqlite3.Connection, seq: int, owner_model: str, owner_pk: str
 ) -> dict[str, StoredFile]:
     rows = conn.execute(
-        f"SELECT {_FILE_COLUMNS} FROM file_spans WHERE owner_model = :m AND owner_pk = :pk"
+        f"SELECT {_FILE_COLUMNS} FROM file_spans WHERE owner_model = {model_id(':m')}"
+        " AND owner_pk = :pk"
         f" AND {ALIVE} AND {_STORED}",
         {"m": owner_model, "pk": owner_pk, "seq": seq},
     )
@@ -204,7 +212,8 @@ def missing(conn: sqlite3.Connection, seq: int) -> Iterator[MissingFile]:
     for row in conn.execute(
         "SELECT path, role, owner_model, owner_pk, reason FROM snapshot_missing"
         " WHERE seq = :seq"
-        " UNION ALL SELECT path, role, owner_model, owner_pk, :lost FROM file_spans"
+        f" UNION ALL SELECT path, role, {model_name('owner_model')}, owner_pk, :lost"
+        " FROM file_spans"
         f" WHERE {ALIVE} AND NOT {_STORED}"
         " ORDER BY path",
         {"seq": seq, "lost": LOST_REASON},
@@ -225,7 +234,7 @@ def counts(conn: sqlite3.Connection, seq: int) -> dict[str, int]:
 
 def count_model(conn: sqlite3.Connection, seq: int, model: str) -> int:
     return conn.execute(
-        f"SELECT count(*) FROM record_spans WHERE model = :m AND {ALIVE}",
+        f"SELECT count(*) FROM record_spans WHERE model = {model_id(':m')} AND {ALIVE}",
         {"m": model, "seq": seq},
     ).fetchone()[0]
 

@@ -43,9 +43,10 @@ class References:
     def record_spans_missing_texts(self) -> Iterator[tuple[str, str, int, bytes]]:
         """(model, pk, born, hash) of every record span whose text is not stored."""
         for model, pk, born, h in self._conn.execute(
-            "SELECT s.model, s.pk, s.born, s.hash FROM record_spans s"
+            "SELECT m.name, s.pk, s.born, s.hash FROM record_spans s"
+            " LEFT JOIN models m ON m.id = s.model"
             " WHERE NOT EXISTS (SELECT 1 FROM record_data d WHERE d.hash = s.hash)"
-            " ORDER BY s.model, s.pk, s.born"
+            " ORDER BY m.name, s.pk, s.born"
         ):
             yield model, pk, born, bytes(h)
 

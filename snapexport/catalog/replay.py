@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import zstandard
 
+from snapexport.catalog.modelids import model_id
 from snapexport.catalog.records import ALIVE, decode_text
 
 _BATCH = 500
@@ -40,7 +41,7 @@ def spans_in_order(conn: sqlite3.Connection, seq: int, model: str) -> Iterator[S
         alive = ALIVE.replace("born", "s.born").replace("died", "s.died")
         for row in conn.execute(
             "SELECT s.pk, s.hash, s.sort_key, s.extra FROM record_spans s"
-            f" WHERE s.model = :model AND {alive} ORDER BY s.sort_key",
+            f" WHERE s.model = {model_id(':model')} AND {alive} ORDER BY s.sort_key",
             {"model": model, "seq": seq},
         ):
             yield SpanFacts(*row)
@@ -71,7 +72,7 @@ def texts(
         marks = ",".join("?" * len(part))
         for pk, data, extra in conn.execute(
             "SELECT s.pk, d.data, s.extra FROM record_spans s JOIN record_data d"
-            f" ON d.hash = s.hash WHERE s.model = ? AND s.pk IN ({marks})"
+            f" ON d.hash = s.hash WHERE s.model = {model_id()} AND s.pk IN ({marks})"
             f" AND {alive.replace(':seq', '?')}",
             (model, *part, seq, seq),
         ):

@@ -13,11 +13,15 @@ with snapshots times records, and "what changed between A and B" is an indexed r
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+from snapexport.catalog.modelids import number_new, span_labels
+
+SCHEMA_VERSION = 4
 
 # The journaled tables (docs/format.md, "Store format 3") and the key columns of their rows.
-# Schema 2 logs the key of every row these tables gain, change or lose into journal_log.
+# Schema 2 logs the key of every row these tables gain, change or lose into journal_log;
+# schema 4 adds ``models`` (a delta lists it first: replay numbers labels before spans).
 JOURNALED: dict[str, tuple[str, ...]] = {
+    "models": ("id",),
     "blobs": ("id",),
     "blob_chunks": ("blob", "seq"),
     "snapshots": ("seq",),
@@ -61,25 +65,112 @@ def _journal_migration() -> str:
     );
     """
     ]
-    for table, cols in JOURNALED.items():
-        when = ""
-        if table == "meta":
-            keys = ", ".join(f"'{k}'" for k in JOURNALED_META)
-            when = "WHEN {row}.key IN (" + keys + ")"
-        k2 = "{row}." + cols[1] if len(cols) > 1 else "NULL"
-        log = f"INSERT INTO journal_log (tbl, k1, k2) VALUES ('{table}', {{row}}.{cols[0]}, {k2});"
-        for event, row in (("INSERT", "NEW"), ("DELETE", "OLD"), ("UPDATE", "NEW")):
-            parts.append(
-                f"CREATE TRIGGER journal_{table}_{event.lower()} AFTER {event} ON {table}"
-                f" {when.format(row=row)} BEGIN {log.format(row=row)} END;"
-            )
-        # an update that changes a key also logs the old key
-        old_key = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in cols)
-        parts.append(
-            f"CREATE TRIGGER journal_{table}_rekey AFTER UPDATE ON {table}"
-            f" WHEN {old_key} BEGIN {log.format(row='OLD')} END;"
-        )
+    for table in JOURNALED:
+        if table != "models":  # schema 4's
+            parts += _journal_triggers(table)
     return "\n".join(parts)
+
+
+def _journal_triggers(table: str) -> list[str]:
+    """The triggers logging the keys of the rows ``table`` gains, changes or loses."""
+    cols = JOURNALED[table]
+    out = []
+    when = ""
+    if table == "meta":
+        keys = ", ".join(f"'{k}'" for k in JOURNALED_META)
+        when = "WHEN {row}.key IN (" + keys + ")"
+    k2 = "{row}." + cols[1] if len(cols) > 1 else "NULL"
+    log = f"INSERT INTO journal_log (tbl, k1, k2) VALUES ('{table}', {{row}}.{cols[0]}, {k2});"
+    for event, row in (("INSERT", "NEW"), ("DELETE", "OLD"), ("UPDATE", "NEW")):
+        out.append(
+            f"CREATE TRIGGER journal_{table}_{event.lower()} AFTER {event} ON {table}"
+            f" {when.format(row=row)} BEGIN {log.format(row=row)} END;"
+        )
+    # an update that changes a key also logs the old key
+    old_key = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in cols)
+    out.append(
+        f"CREATE TRIGGER journal_{table}_rekey AFTER UPDATE ON {table}"
+        f" WHEN {old_key} BEGIN {log.format(row='OLD')} END;"
+    )
+    return out
+
+
+def _models_migration() -> str:
+    """Schema 4: model labels as numbers (``models``) in record_spans and file_spans.
+
+    Both tables are rebuilt (a column's declared type cannot change in place); the copies
+    are not logged (the new tables have no triggers until the end), and neither are the
+    ``models`` rows: a rebuild from older checkpoints and deltas numbers the same labels
+    the same way (catalog/modelids.py). Only when the log already holds snapshot-level
+    changes no delta carries yet (a writer that crashed before publishing) could the two
+    numberings part; the next journal entry is then a checkpoint (meta
+    ``checkpoint_due``).
+    """
+    return "\n".join(
+        [
+            """
+    INSERT INTO meta (key, value) SELECT 'checkpoint_due', '4' WHERE EXISTS
+        (SELECT 1 FROM journal_log WHERE tbl NOT IN ('blobs', 'blob_chunks'));
+    CREATE TABLE models (
+        id    INTEGER PRIMARY KEY,      -- what record_spans.model and file_spans.owner_model hold
+        name  TEXT NOT NULL UNIQUE      -- 'app_label.modelname'
+    );
+    """,
+            number_new(span_labels()) + ";",
+            """
+    CREATE TABLE record_spans_v4 (
+        id          INTEGER PRIMARY KEY,
+        model       INTEGER NOT NULL REFERENCES models(id),
+        pk          TEXT NOT NULL,
+        hash        BLOB NOT NULL REFERENCES record_data(hash),
+        fingerprint BLOB,
+        sort_key    BLOB NOT NULL,
+        extra       TEXT,
+        born        INTEGER NOT NULL,
+        died        INTEGER
+    );
+    INSERT INTO record_spans_v4 (id, model, pk, hash, fingerprint, sort_key, extra, born, died)
+        SELECT s.id, m.id, s.pk, s.hash, s.fingerprint, s.sort_key, s.extra, s.born, s.died
+        FROM record_spans s JOIN models m ON m.name = s.model ORDER BY s.id;
+    DROP TABLE record_spans;
+    ALTER TABLE record_spans_v4 RENAME TO record_spans;
+    CREATE UNIQUE INDEX record_spans_current ON record_spans(model, pk) WHERE died IS NULL;
+    CREATE INDEX record_spans_order ON record_spans(model, sort_key);
+    CREATE INDEX record_spans_born ON record_spans(born);
+    CREATE INDEX record_spans_died ON record_spans(died) WHERE died IS NOT NULL;
+    CREATE TABLE file_spans_v4 (
+        id          INTEGER PRIMARY KEY,
+        path        TEXT NOT NULL,
+        role        TEXT NOT NULL,
+        owner_model INTEGER REFERENCES models(id),
+        owner_pk    TEXT,
+        blob        BLOB NOT NULL REFERENCES blobs(id),
+        size        INTEGER NOT NULL,
+        mtime_ns    INTEGER NOT NULL,
+        mode        INTEGER NOT NULL,
+        inode       INTEGER,
+        checksum    TEXT,
+        born        INTEGER NOT NULL,
+        died        INTEGER
+    );
+    INSERT INTO file_spans_v4 (id, path, role, owner_model, owner_pk, blob, size, mtime_ns,
+                               mode, inode, checksum, born, died)
+        SELECT f.id, f.path, f.role, m.id, f.owner_pk, f.blob, f.size, f.mtime_ns, f.mode,
+               f.inode, f.checksum, f.born, f.died
+        FROM file_spans f LEFT JOIN models m ON m.name = f.owner_model ORDER BY f.id;
+    DROP TABLE file_spans;
+    ALTER TABLE file_spans_v4 RENAME TO file_spans;
+    CREATE UNIQUE INDEX file_spans_current ON file_spans(path) WHERE died IS NULL;
+    CREATE INDEX file_spans_born ON file_spans(born);
+    CREATE INDEX file_spans_died ON file_spans(died) WHERE died IS NOT NULL;
+    CREATE INDEX file_spans_checksum ON file_spans(substr(checksum, 1, 16));
+    CREATE INDEX file_spans_owner ON file_spans(owner_pk) WHERE owner_pk IS NOT NULL;
+    """,
+            *_journal_triggers("models"),
+            *_journal_triggers("record_spans"),
+            *_journal_triggers("file_spans"),
+        ]
+    )
 
 
 # Each entry brings the schema from version i to i+1 (index 0 creates version 1).
@@ -256,4 +347,5 @@ MIGRATIONS: list[str] = [
     DROP INDEX record_spans_died;
     CREATE INDEX record_spans_died ON record_spans(died) WHERE died IS NOT NULL;
     """,
+    _models_migration(),
 ]

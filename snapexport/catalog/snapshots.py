@@ -14,6 +14,7 @@ from snapexport.catalog import meta as meta_table
 from snapexport.catalog import records
 from snapexport.catalog.link import Transactional
 from snapexport.catalog.meta import MetaKey
+from snapexport.catalog.modelids import model_name
 from snapexport.catalog.staging import apply_staging
 from snapexport.errors import SnapshotNotFoundError
 from snapexport.values import SnapshotMeta
@@ -158,8 +159,8 @@ class CommitTallies:
 def _removed_per_model(conn: sqlite3.Connection, seq: int) -> dict[str, int]:
     return dict(
         conn.execute(
-            "SELECT model, count(*) FROM record_spans WHERE died = ? AND NOT EXISTS"
-            " (SELECT 1 FROM record_spans n WHERE n.model = record_spans.model"
+            f"SELECT {model_name('model')}, count(*) FROM record_spans WHERE died = ?"
+            " AND NOT EXISTS (SELECT 1 FROM record_spans n WHERE n.model = record_spans.model"
             " AND n.pk = record_spans.pk AND n.born = ?) GROUP BY model",
             (seq, seq),
         ).fetchall()

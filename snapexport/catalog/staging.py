@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from snapexport.catalog import checksums
+from snapexport.catalog.modelids import model_id, model_ids, model_name, number_new
+
 _SCHEMA = """
 CREATE TABLE new_records (hash BLOB PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE new_spans (
@@ -160,7 +163,7 @@ class Staging:
     def new_file(self, v: FileVersion) -> None:
         self._new_files.append(
             (v.path, v.role, v.owner_model, v.owner_pk, v.blob, v.size, v.mtime_ns, v.mode,
-             v.inode, v.checksum)
+             v.inode, checksums.pack(v.checksum))
         )  # fmt: skip
         if len(self._new_files) >= _SEEN_BATCH:
             self._flush_new_files()
@@ -211,22 +214,30 @@ def apply_staging(conn: sqlite3.Connection, seq: int, sections: list[str]) -> di
     )
     # Rows gone from the site: current spans of a walked model whose pk was not seen, and
     # every current span of a model the site no longer exports.
-    placeholders = ",".join("?" * len(sections)) or "NULL"
+    exported = model_ids(",".join("?" * len(sections))) if sections else "NULL"
     run(
         "records_removed",
         "UPDATE record_spans SET died = ? WHERE died IS NULL AND ("
-        f" model NOT IN ({placeholders}) OR NOT EXISTS (SELECT 1 FROM stage.seen s"
-        "  WHERE s.model = record_spans.model AND s.pk = record_spans.pk))",
+        f" model NOT IN ({exported}) OR NOT EXISTS (SELECT 1 FROM stage.seen s"
+        f"  WHERE s.model = {model_name('record_spans.model')} AND s.pk = record_spans.pk))",
         (seq, *sections),
     )
     conn.execute(
         "UPDATE record_spans SET fingerprint = (SELECT r.fingerprint FROM stage.refingerprint r"
         " WHERE r.id = record_spans.id) WHERE id IN (SELECT id FROM stage.refingerprint)"
     )
+    # labels this snapshot is the first to use get their numbers (catalog/modelids.py)
+    conn.execute(
+        number_new(
+            "SELECT model AS name, 0 AS born FROM stage.new_spans"
+            " UNION ALL SELECT owner_model, 0 FROM stage.new_files"
+        )
+    )
     run(
         "records_added",
         "INSERT INTO record_spans (model, pk, hash, fingerprint, sort_key, extra, born)"
-        " SELECT model, pk, hash, fingerprint, sort_key, extra, ? FROM stage.new_spans",
+        f" SELECT {model_id('n.model')}, n.pk, n.hash, n.fingerprint, n.sort_key, n.extra, ?"
+        " FROM stage.new_spans n",
         (seq,),
     )
     run(
@@ -248,8 +259,9 @@ def apply_staging(conn: sqlite3.Connection, seq: int, sections: list[str]) -> di
     run(
         "files_added",
         "INSERT INTO file_spans (path, role, owner_model, owner_pk, blob, size, mtime_ns, mode,"
-        " inode, checksum, born) SELECT path, role, owner_model, owner_pk, blob, size, mtime_ns,"
-        " mode, inode, checksum, ? FROM stage.new_files",
+        f" inode, checksum, born) SELECT n.path, n.role, {model_id('n.owner_model')},"
+        " n.owner_pk, n.blob, n.size, n.mtime_ns, n.mode, n.inode, n.checksum, ?"
+        " FROM stage.new_files n",
         (seq,),
     )
     run(

@@ -133,7 +133,7 @@ def publish(store: Store, *, prune_copies: bool = False, checkpoint: bool = Fals
             store.config = dataclasses.replace(store.config, version=3)
             store.config.write(store.backend)
         elif worth and (changed or not entries):
-            if checkpoint:
+            if checkpoint or journal.checkpoint_due():
                 written = _checkpoint(store, gen + 1, parent)
             else:
                 written = _delta_or_checkpoint(store, gen + 1, parent, entries, fresh)

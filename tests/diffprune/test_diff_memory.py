@@ -49,9 +49,10 @@ def _record(
         "INSERT OR IGNORE INTO record_data (hash, data) VALUES (?, ?)",
         (h, _cctx.compress(text.encode())),
     )
+    conn.execute("INSERT OR IGNORE INTO models (name) VALUES (?)", (model,))
     conn.execute(
         "INSERT INTO record_spans (model, pk, hash, sort_key, born, died)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        " VALUES ((SELECT id FROM models WHERE name = ?), ?, ?, ?, ?, ?)",
         (model, json.dumps(pk), h, str(pk).encode(), born, died),
     )
 
@@ -59,7 +60,8 @@ def _record(
 def _catalog(n: int) -> sqlite3.Connection:
     """Snapshots 1 and 2 of a site where ``n`` documents were edited in between."""
     conn = sqlite3.connect(":memory:")
-    conn.executescript(MIGRATIONS[0])
+    for script in MIGRATIONS:
+        conn.executescript(script)
     for pk in (1, 2):
         _record(conn, "documents.correspondent", pk, {"name": f"Corr {pk}"}, 1, None)
     for pk in range(1, n + 1):

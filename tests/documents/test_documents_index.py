@@ -76,8 +76,10 @@ def _add_document(conn: sqlite3.Connection, pk: int, title: str, born: int) -> i
     h = blake3.blake3(text.encode()).digest()
     conn.execute("INSERT OR IGNORE INTO record_data (hash, data) VALUES (?, ?)",
                  (h, zstandard.ZstdCompressor().compress(text.encode())))  # fmt: skip
+    conn.execute("INSERT OR IGNORE INTO models (name) VALUES ('documents.document')")
     cur = conn.execute(
-        "INSERT INTO record_spans (model, pk, hash, sort_key, born) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO record_spans (model, pk, hash, sort_key, born)"
+        " VALUES ((SELECT id FROM models WHERE name = ?), ?, ?, ?, ?)",
         ("documents.document", json.dumps(pk), h, pk.to_bytes(8, "big"), born),
     )
     return int(cur.lastrowid or 0)

@@ -11,7 +11,7 @@ from pathlib import Path
 from tests.sitetools import SETTINGS, cli, generate
 
 # The tables a catalog journal must reproduce row for row (docs/format.md, "Store format 3").
-JOURNALED_TABLES = ("snapshots", "record_data", "record_spans", "file_spans",
+JOURNALED_TABLES = ("snapshots", "record_data", "models", "record_spans", "file_spans",
                     "snapshot_missing", "snapshot_orders")  # fmt: skip
 
 
@@ -78,3 +78,54 @@ def rebuilt_equals_live(store: Path, scratch: Path) -> None:
     live, rebuilt = tables(store / "catalog.sqlite"), tables(copy / "catalog.sqlite")
     for table in live:
         assert live[table] == rebuilt[table], table
+
+
+# What schema 4 changed, undone: the catalog as schema-3 code left it (model labels as text).
+_TO_SCHEMA_3 = """
+CREATE TABLE record_spans_v3 (
+    id INTEGER PRIMARY KEY, model TEXT NOT NULL, pk TEXT NOT NULL,
+    hash BLOB NOT NULL REFERENCES record_data(hash), fingerprint BLOB, sort_key BLOB NOT NULL,
+    extra TEXT, born INTEGER NOT NULL, died INTEGER
+);
+INSERT INTO record_spans_v3 SELECT s.id, m.name, s.pk, s.hash, s.fingerprint, s.sort_key,
+    s.extra, s.born, s.died FROM record_spans s JOIN models m ON m.id = s.model;
+DROP TABLE record_spans;
+ALTER TABLE record_spans_v3 RENAME TO record_spans;
+CREATE UNIQUE INDEX record_spans_current ON record_spans(model, pk) WHERE died IS NULL;
+CREATE INDEX record_spans_order ON record_spans(model, sort_key);
+CREATE INDEX record_spans_born ON record_spans(born);
+CREATE INDEX record_spans_died ON record_spans(died) WHERE died IS NOT NULL;
+CREATE TABLE file_spans_v3 (
+    id INTEGER PRIMARY KEY, path TEXT NOT NULL, role TEXT NOT NULL, owner_model TEXT,
+    owner_pk TEXT, blob BLOB NOT NULL REFERENCES blobs(id), size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL, mode INTEGER NOT NULL, inode INTEGER, checksum TEXT,
+    born INTEGER NOT NULL, died INTEGER
+);
+INSERT INTO file_spans_v3 SELECT f.id, f.path, f.role, m.name, f.owner_pk, f.blob, f.size,
+    f.mtime_ns, f.mode, f.inode, f.checksum, f.born, f.died
+    FROM file_spans f LEFT JOIN models m ON m.id = f.owner_model;
+DROP TABLE file_spans;
+ALTER TABLE file_spans_v3 RENAME TO file_spans;
+CREATE UNIQUE INDEX file_spans_current ON file_spans(path) WHERE died IS NULL;
+CREATE INDEX file_spans_born ON file_spans(born);
+CREATE INDEX file_spans_died ON file_spans(died) WHERE died IS NOT NULL;
+CREATE INDEX file_spans_checksum ON file_spans(substr(checksum, 1, 16));
+CREATE INDEX file_spans_owner ON file_spans(owner_pk) WHERE owner_pk IS NOT NULL;
+DROP TABLE models;
+DELETE FROM journal_log;
+UPDATE meta SET value = '3' WHERE key = 'schema_version';
+PRAGMA user_version = 3;
+"""
+
+
+def to_schema_3(path: Path) -> None:
+    """Turn the catalog at ``path`` into what schema-3 code would have left."""
+    from snapexport.catalog.schema import _journal_triggers
+
+    triggers = _journal_triggers("record_spans") + _journal_triggers("file_spans")
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.executescript(_TO_SCHEMA_3 + "\n".join(triggers))
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()

@@ -7,7 +7,15 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from journal_site import materialized, night, ok, rebuilt_equals_live, snapshot, tables
+from journal_site import (
+    materialized,
+    night,
+    ok,
+    rebuilt_equals_live,
+    snapshot,
+    tables,
+    to_schema_3,
+)
 
 from snapexport.catalog import journal as cj
 from snapexport.catalog.db import Catalog
@@ -43,6 +51,7 @@ PRAGMA user_version = 2;
 
 
 def _to_schema_2(path: Path) -> None:
+    to_schema_3(path)
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.executescript(_TO_SCHEMA_2)
@@ -78,7 +87,7 @@ def test_schema2_catalog_is_upgraded_and_keeps_working(site: Path, tmp_path: Pat
     # the next command upgrades it: same rows, same snapshots, nothing logged for the journal
     for s in (first, second):
         assert materialized(store, s, tmp_path / f"after-{s[:8]}") == want[s]
-    assert _facts(store / "catalog.sqlite") == (3, 0, 0)
+    assert _facts(store / "catalog.sqlite") == (4, 0, 0)
     assert tables(store / "catalog.sqlite") == live
     ok("check", "--store", store)
     night(site, 2)
