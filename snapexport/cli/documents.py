@@ -22,11 +22,15 @@ def _echo_json_stream(header: dict[str, Any], key: str, items: Iterable[Any]) ->
     head = json.dumps(header, ensure_ascii=False)
     click.echo(head[:-1] + (", " if header else "") + json.dumps(key) + ": [", nl=False)
     count = 0
+    pending: list[str] = []  # written 500 items at a time: one echo per item cost 10 us
     for item in items:
-        click.echo(("" if count == 0 else ", ") + json.dumps(item.as_json(), ensure_ascii=False),
-                   nl=False)  # fmt: skip
+        text = json.dumps(item.as_json(), ensure_ascii=False)
+        pending.append(text if count == 0 else ", " + text)
         count += 1
-    click.echo("]}")
+        if len(pending) >= 500:
+            click.echo("".join(pending), nl=False)
+            pending = []
+    click.echo("".join(pending) + "]}")
     return count
 
 

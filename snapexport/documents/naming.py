@@ -29,9 +29,8 @@ from typing import Any
 from snapexport.catalog import documents as cat
 from snapexport.catalog.documents import Documents
 from snapexport.documents.profile import DocumentProfile
-from snapexport.exportformat.naming import DocumentFacts, DocumentNames, Namer
+from snapexport.exportformat.naming import DocumentFacts, DocumentNames, Namer, snapshot_time_zone
 from snapexport.exportformat.naming import created_date as created_text
-from snapexport.materialize.exporter import snapshot_time_zone
 from snapexport.values import SnapshotMeta
 
 _COUNTER_LIKE = re.compile(r"_\d{2,}$")

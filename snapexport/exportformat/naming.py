@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import PurePosixPath
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pathvalidate import sanitize_filename
 
 from snapexport.diskset import DiskSet
 from snapexport.errors import MaterializeError
 from snapexport.exportformat.manifest import SPLIT_SUFFIX
+from snapexport.values import SnapshotMeta
 
 MAX_NAME_BYTES = 255
 THUMBNAIL_SUFFIX = "-thumbnail.webp"
@@ -357,3 +359,12 @@ def thumbnail_media_name(pk: Any) -> str:
 
 def _pk_text(pk: Any) -> str:
     return f"{pk:07}" if isinstance(pk, int) else str(pk)
+
+
+def snapshot_time_zone(meta: SnapshotMeta) -> tzinfo:
+    """The site's time zone the snapshot recorded (export names use its local dates)."""
+    name = meta.info.get("time_zone") or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise MaterializeError(f"unknown time zone {name!r} in snapshot") from err

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from snapexport.errors import (
     EXIT_USAGE,
@@ -51,6 +50,7 @@ from snapexport.exportformat.naming import (
     Namer,
     bundle_names,
     check_inside,
+    snapshot_time_zone,
 )
 from snapexport.materialize import generic
 from snapexport.materialize.directory_sink import DirectorySink
@@ -64,7 +64,7 @@ from snapexport.materialize.sinks import Sink
 from snapexport.materialize.target import check_target, interrupted
 from snapexport.materialize.view import SnapshotView
 from snapexport.materialize.zip_sink import ZipSink
-from snapexport.values import MissingFile, SnapshotMeta, StoredFile
+from snapexport.values import MissingFile, StoredFile
 
 # How far planning runs ahead of writing: file bytes whose reading has started, and
 # documents. The bytes bound what the store may hold in memory for files not yet written.
@@ -156,15 +156,6 @@ def make_sink(view: SnapshotView, target: Path, options: ExportOptions, tz: tzin
 
 def _time_zone(view: SnapshotView) -> tzinfo:
     return snapshot_time_zone(view.meta)
-
-
-def snapshot_time_zone(meta: SnapshotMeta) -> tzinfo:
-    """The site's time zone the snapshot recorded (export names use its local dates)."""
-    name = meta.info.get("time_zone") or "UTC"
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as err:
-        raise MaterializeError(f"unknown time zone {name!r} in snapshot") from err
 
 
 @dataclass(slots=True)

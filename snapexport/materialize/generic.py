@@ -7,6 +7,7 @@ storage-relative path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from snapexport.errors import ExportRequestError, MaterializeError, SnapexportError
@@ -63,9 +64,12 @@ def materialize_django(
                             stored,
                             lambda s=stored: v.read(s),  # type: ignore[misc]
                             checksum=None,
+                            describe=_describe(stored.path),
                         )
+                    except _FileWriteError:
+                        raise  # an earlier file's failure, named (a sink writing behind)
                     except (SnapexportError, OSError) as err:
-                        raise MaterializeError(f"cannot write {stored.path!r}: {err}") from err
+                        raise _describe(stored.path)(err) from err
                     if reporter is not None:
                         reporter.advance(items=1, nbytes=stored.size)
     except OSError as err:
@@ -88,3 +92,14 @@ def materialize_django(
         departures=(),
         warnings=(),
     )
+
+
+class _FileWriteError(MaterializeError):
+    """A file that could not be written, named by its path."""
+
+
+def _describe(path: str) -> Callable[[BaseException], BaseException]:
+    def describe(err: BaseException) -> BaseException:
+        return _FileWriteError(f"cannot write {path!r}: {err}")
+
+    return describe

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import SourceView
 
-from snapexport.errors import ExportRequestError
+from snapexport.errors import ExportRequestError, MaterializeError
 from snapexport.materialize import ExportOptions, materialize
 
 
@@ -33,3 +33,14 @@ def test_django_profile_refuses_paperless_flags(plain_view: SourceView, tmp_path
     view = plain_view.copy().with_meta(profile="django")
     with pytest.raises(ExportRequestError, match="paperless snapshots only"):
         materialize(view, tmp_path, ExportOptions(split_manifest=True))
+
+
+def test_django_profile_names_the_file_that_failed_behind_the_writer(
+    plain_view: SourceView, tmp_path: Path
+) -> None:
+    """Files are written on a writer thread; a failure names its own path, not the next."""
+    view = plain_view.copy().with_meta(profile="django")
+    victim = "documents/thumbnails/0000001.webp"
+    (tmp_path / victim).mkdir(parents=True)  # its rename fails on the writer thread
+    with pytest.raises(MaterializeError, match=rf"cannot write '{victim}'"):
+        materialize(view, tmp_path, ExportOptions())

@@ -195,9 +195,14 @@ def bench(args: argparse.Namespace, work: Path, log: Log) -> Results:
         shutil.rmtree(restore, ignore_errors=True)
         os.sync()
         done = action()
+        # what it takes to make the restored bytes durable (restic and borg leave them to
+        # the page cache; snapexport's folder materialize syncs before its manifest)
+        synced = run(["sync"])
         written = tree_bytes(restore)
-        measured(results, tool.name, step, done, bytes=site_bytes[-1], written=written)
-        log(f"{tool.name} {step}: {done.seconds:.1f}s, {written / 1e6:.0f} MB written")
+        measured(results, tool.name, step, done, bytes=site_bytes[-1], written=written,
+                 sync_seconds=synced.seconds)  # fmt: skip
+        log(f"{tool.name} {step}: {done.seconds:.1f}s (then sync {synced.seconds:.1f}s),"
+            f" {written / 1e6:.0f} MB written")  # fmt: skip
     shutil.rmtree(restore, ignore_errors=True)
 
     for tool in (ours, restic, borg):
