@@ -196,6 +196,16 @@ class Catalog:
         )  # fmt: skip
         return type(self)(conn, self.path)
 
+    @staticmethod
+    def fold_wal(path: Path) -> None:
+        """Make the closed catalog file at ``path`` self-contained (its WAL folded in and
+        removed), so that it can be renamed into place as one file."""
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            conn.close()
+
     @classmethod
     def memory(cls) -> Catalog:
         """A throwaway in-memory catalog (tests, tools)."""

@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING
 
 import zstandard
 
+from snapexport import faults
 from snapexport.catalog import journal as cj
 from snapexport.catalog.db import Catalog
 from snapexport.catalog.meta import MetaKey
 from snapexport.errors import CorruptionError, StoreError
-from snapexport.fsutil import create_private, private_dir
+from snapexport.fsutil import create_private, fsync_dir, private_dir
 from snapexport.store import catalog_image, packs, recovery
 from snapexport.store.catalog_image import ImageHeader
 from snapexport.store.crypto import NONCE_SIZE, OVERHEAD, TAG_SIZE, MasterKey
@@ -31,6 +32,9 @@ from snapexport.store.ids import Ids
 from snapexport.store.journal import DeltaHeader, copy_gens, delta_copy_name, restart_chain
 from snapexport.store.layout import CATALOG_FILE, COPIES_PREFIX
 from snapexport.store.repository import BlobStore
+
+# The catalog being rebuilt, beside the one it replaces (renamed over it when complete).
+BUILDING = "rebuild-new.sqlite"
 
 if TYPE_CHECKING:
     from snapexport.store.backend import Backend
@@ -133,10 +137,15 @@ def rebuild_from_packs(
     loc: StoreLocation, backend: Backend, config: StoreConfig, master: MasterKey | None,
     key_id: str | None, work: Path, *, stop_at_last_good: bool = False,
 ) -> RebuildResult:  # fmt: skip
-    """Build a new catalog at ``work`` from the pack files alone (see the module docstring)."""
-    path = work / CATALOG_FILE
+    """Build a new catalog at ``work`` from the pack files alone (see the module docstring).
+
+    The catalog is built whole under another name and put in place in one rename at the
+    end: a rebuild killed at any point leaves the catalog it was replacing as it was."""
+    final = work / CATALOG_FILE
+    path = work / BUILDING
     scratch = work / "rebuild.sqlite"
     _unlink_db(scratch)
+    _unlink_db(path)
     private_dir(work)
     result = RebuildResult()
     store = _scratch_store(loc, backend, config, master, key_id, work,
@@ -168,6 +177,7 @@ def rebuild_from_packs(
             )
         os.replace(scratch, path)
         _unlink_db(scratch)
+        _install(path, final)
         return result
     _unlink_db(scratch)
     header, hid = loaded
@@ -181,7 +191,22 @@ def rebuild_from_packs(
         _record_chain(store, applied)
     finally:
         store.release()
+    _install(path, final)
     return result
+
+
+def _install(built: Path, final: Path) -> None:
+    """Put the rebuilt catalog in place: made one self-contained file (its WAL folded in),
+    the old catalog's WAL removed first (never to be replayed onto the new file), then one
+    rename and the folder synced."""
+    faults.checkpoint("rebuild:before-install")
+    Catalog.fold_wal(built)
+    with open(built, "rb+") as f:
+        os.fsync(f.fileno())
+    for stale in (Path(str(final) + "-wal"), Path(str(final) + "-shm")):
+        stale.unlink(missing_ok=True)
+    os.replace(built, final)
+    fsync_dir(final.parent)
 
 
 def _apply_deltas_from_packs(

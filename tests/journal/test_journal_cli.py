@@ -140,3 +140,28 @@ def test_encrypted_store_restores_on_a_new_machine_from_copies(site: Path, tmp_p
     fresh = {**env, "XDG_CACHE_HOME": str(tmp_path / "cache2")}  # a new machine
     assert materialized(store, second, tmp_path / "new", **fresh) == ref
     ok("check", "--read-data", "--store", store, **fresh)
+
+
+def test_a_rebuild_killed_before_installing_leaves_the_catalog_as_it_was(
+    site: Path, tmp_path: Path
+) -> None:
+    """The catalog is rebuilt under another name and renamed into place when complete: a
+    rebuild killed before that leaves the live catalog byte for byte as it was."""
+    store = tmp_path / "store"
+    ok("init", "--store", store)
+    first = snapshot(store, site)
+    night(site, 3)
+    snapshot(store, site)
+    ref = materialized(store, first, tmp_path / "ref")
+    catalog = store / "catalog.sqlite"
+    ok("check", "--store", store)  # a clean close: the WAL folded into the file
+    before = catalog.read_bytes()
+    crashed = cli("rebuild-catalog", "--store", store,
+                  SNAPEXPORT_FAULT="rebuild:before-install=kill")  # fmt: skip
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    assert catalog.read_bytes() == before
+    assert "no problems found" in ok("check", "--read-data", "--store", store)
+    ok("rebuild-catalog", "--store", store)  # the rerun finishes and replaces it
+    assert not (store / "rebuild-new.sqlite").exists()
+    assert materialized(store, first, tmp_path / "after") == ref
+    assert "no problems found" in ok("check", "--read-data", "--store", store)
