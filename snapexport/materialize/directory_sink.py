@@ -41,9 +41,11 @@ _WRITER_TMP = ".snapexport-{pid}.w.tmp"  # document files, by the writer thread
 _LEFTOVER = re.compile(r"\.snapexport-(\d+)(?:\.w)?\.tmp")
 _MANIFEST_TMP = "manifest.json.tmp"
 # Files queued for the writer thread: each holds a stream already loading its first chunks
-# (the store's read-ahead), so the queue is bounded by files and by their bytes.
+# (the store's read-ahead), so the queue is bounded by files and by their bytes; these bytes
+# come on top of the exporter's own read-ahead (LOOKAHEAD_BYTES), so they stay small: a few
+# files in flight are enough to overlap the system calls.
 WRITES_AHEAD = 8
-BYTES_AHEAD = 64 << 20
+BYTES_AHEAD = 4 << 20
 
 
 class DirectorySink:

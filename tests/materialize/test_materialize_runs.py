@@ -444,8 +444,8 @@ def test_reading_ahead_from_a_store_is_bounded_by_bytes(
     assert result.files_written == 32 + 2
     for pk in (1, 17, 32):
         assert (out / f"2025-01-01 Doc {pk}.pdf").read_bytes() == view.content[pk]
-    # 4 MiB opened ahead, the file being written and the reader's queued chunks; reading
-    # every file ahead would hold all 32 MiB.
+    # 4 MiB opened ahead, up to 4 MiB queued for the sink's writer thread, the file being
+    # written and the reader's queued chunks; reading every file ahead would hold 32 MiB.
     assert peak < 12 << 20, peak
 
 
