@@ -60,7 +60,7 @@ from snapexport.materialize.options import (
     MissingDocumentFile,
     Reporter,
 )
-from snapexport.materialize.sinks import Sink
+from snapexport.materialize.sinks import Sink, add_file_named
 from snapexport.materialize.target import check_target, interrupted
 from snapexport.materialize.view import SnapshotView
 from snapexport.materialize.zip_sink import ZipSink
@@ -439,30 +439,22 @@ class _PaperlessRun:
         what = "document" if owner_model == DOCUMENT else "share link bundle"
         source = stored.path
 
-        def describe(err: BaseException) -> BaseException:
+        def message(err: BaseException) -> str:
             reason = os_error_message(err) if isinstance(err, OSError) else str(err)
-            return _FileWriteError(
+            return (
                 f"{what} {owner_pk}: cannot write its {role} {arcname!r} (from {source}): " + reason
             )
 
-        try:
-            self.sink.add_file(
-                arcname,
-                stored,
-                lambda: _stream(self.view, stored, planned),
-                checksum=checksum or stored.checksum,
-                describe=describe,
-            )
-        except _FileWriteError:
-            raise  # an earlier file's failure, already described (a sink writing behind)
-        except (SnapexportError, OSError) as err:
-            raise describe(err) from err
+        add_file_named(
+            self.sink,
+            arcname,
+            stored,
+            lambda: _stream(self.view, stored, planned),
+            checksum=checksum or stored.checksum,
+            message=message,
+        )
         if self.reporter is not None:
             self.reporter.advance(nbytes=stored.size)
-
-
-class _FileWriteError(MaterializeError):
-    """A document file that could not be written, named (``_copy``'s ``describe``)."""
 
 
 def _stream(

@@ -7,10 +7,9 @@ storage-relative path.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
-from snapexport.errors import ExportRequestError, MaterializeError, SnapexportError
+from snapexport.errors import ExportRequestError, MaterializeError
 from snapexport.exportformat.manifest import ManifestWriter
 from snapexport.exportformat.naming import check_inside
 from snapexport.materialize.options import (
@@ -19,7 +18,7 @@ from snapexport.materialize.options import (
     MissingDocumentFile,
     Reporter,
 )
-from snapexport.materialize.sinks import Sink
+from snapexport.materialize.sinks import Sink, add_file_named
 from snapexport.materialize.view import SnapshotView
 
 _PAPERLESS_ONLY = {
@@ -58,18 +57,14 @@ def materialize_django(
             if not options.data_only:
                 for stored in v.files():
                     check_inside(stored.path, f"file {stored.path}")
-                    try:
-                        sink.add_file(
-                            stored.path,
-                            stored,
-                            lambda s=stored: v.read(s),  # type: ignore[misc]
-                            checksum=None,
-                            describe=_describe(stored.path),
-                        )
-                    except _FileWriteError:
-                        raise  # an earlier file's failure, named (a sink writing behind)
-                    except (SnapexportError, OSError) as err:
-                        raise _describe(stored.path)(err) from err
+                    add_file_named(
+                        sink,
+                        stored.path,
+                        stored,
+                        lambda s=stored: v.read(s),  # type: ignore[misc]
+                        checksum=None,
+                        message=lambda err, p=stored.path: f"cannot write {p!r}: {err}",
+                    )
                     if reporter is not None:
                         reporter.advance(items=1, nbytes=stored.size)
     except OSError as err:
@@ -92,14 +87,3 @@ def materialize_django(
         departures=(),
         warnings=(),
     )
-
-
-class _FileWriteError(MaterializeError):
-    """A file that could not be written, named by its path."""
-
-
-def _describe(path: str) -> Callable[[BaseException], BaseException]:
-    def describe(err: BaseException) -> BaseException:
-        return _FileWriteError(f"cannot write {path!r}: {err}")
-
-    return describe

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
+from snapexport.errors import MaterializeError, SnapexportError
 from snapexport.values import StoredFile
 
 Chunks = Callable[[], Iterator[bytes]]
@@ -66,3 +67,31 @@ class Sink(Protocol):
     def manifest(self) -> contextlib.AbstractContextManager[BinaryIO]:
         """A binary stream for manifest.json, committed when the context closes."""
         ...
+
+
+class FileWriteError(MaterializeError):
+    """One file that could not be written; its message names that file."""
+
+
+def add_file_named(
+    sink: Sink,
+    arcname: str,
+    stored: StoredFile,
+    chunks: Chunks,
+    *,
+    checksum: str | None,
+    message: Callable[[BaseException], str],
+) -> None:
+    """``sink.add_file``, with every failure a ``FileWriteError`` naming its own file:
+    this file's, or an earlier one's surfacing here from a sink that writes behind (that
+    one is already named, by the ``message`` given with it)."""
+
+    def describe(err: BaseException) -> BaseException:
+        return FileWriteError(message(err))
+
+    try:
+        sink.add_file(arcname, stored, chunks, checksum=checksum, describe=describe)
+    except FileWriteError:
+        raise
+    except (SnapexportError, OSError) as err:
+        raise describe(err) from err
