@@ -22,11 +22,18 @@ an unkilled run of it (measured first), and then:
 Every failure is printed and counted; the exit code is 1 when any check failed. The report
 (Markdown) lists per command the kills, how many landed before the run finished, repairs,
 failures and the seconds spent.
+
+The full count takes hours, so the campaign keeps its state in ``WORK/state.json`` (written
+by temp name and rename after every round): ``--resume`` with the same ``--work`` continues
+where an interrupted run stopped, with the same site, store, random sequence and tallies.
+A round interrupted with the campaign itself is lost and run again; whatever it left in the
+store is then just one more crash for the next round's checks.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
@@ -58,6 +65,8 @@ class Tally:
 class Campaign:
     def __init__(self, work: Path, documents: int, seed: int) -> None:
         self.work = work
+        self.seed = seed
+        self.results: dict[str, Tally] = {}
         self.site = work / "site"
         self.store = work / "store"
         self.rng = random.Random(seed)
@@ -67,6 +76,35 @@ class Campaign:
         self.env = {k: v for k, v in os.environ.items() if k != "SNAPEXPORT_FAULT"}
         self.env["SNAPEXPORT_DEMO_DIR"] = str(self.site)
         self.durations: dict[str, float] = {}
+
+    # -- state, for --resume ------------------------------------------------------------
+
+    def save(self) -> None:
+        state = {
+            "documents": self.documents, "seed": self.seed, "night": self.night,
+            "rng": _jsonable(self.rng.getstate()), "references": self.references,
+            "durations": self.durations,
+            "results": {n: dataclasses.asdict(t) for n, t in self.results.items()},
+        }  # fmt: skip
+        temp = self.work / "state.json.tmp"
+        temp.write_text(json.dumps(state))
+        os.replace(temp, self.work / "state.json")
+
+    def load(self) -> None:
+        path = self.work / "state.json"
+        if not path.exists():
+            raise SystemExit(f"{path}: no campaign to resume; run without --resume to start one")
+        state = json.loads(path.read_text())
+        if (state["documents"], state["seed"]) != (self.documents, self.seed):
+            raise SystemExit(
+                f"{path}: that campaign has --documents {state['documents']} --seed"
+                f" {state['seed']}; pass the same values to resume it"
+            )
+        self.night = state["night"]
+        self.rng.setstate(_tupled(state["rng"]))
+        self.references = state["references"]
+        self.durations = state["durations"]
+        self.results = {n: Tally(**t) for n, t in state["results"].items()}
 
     # -- running the CLI ---------------------------------------------------------------
 
@@ -106,6 +144,7 @@ class Campaign:
         self.ok("init", "--store", self.store)
         self.new_snapshot()
         self.new_snapshot()
+        self.save()
 
     def snapshot_args(self) -> tuple[str | Path, ...]:
         return ("snapshot", "--store", self.store, "--settings", SETTINGS)
@@ -189,11 +228,13 @@ class Campaign:
         self.remember_new()
 
     def campaign(self, name: str, kills: int) -> Tally:
-        tally = Tally()
-        started = time.monotonic()
+        tally = self.results.setdefault(name, Tally())
         prepare, target = self.plan(name)
-        self.measure(name, prepare)
-        for i in range(kills):
+        if name not in self.durations:
+            self.measure(name, prepare)
+            self.save()
+        for i in range(tally.kills, kills):
+            started = time.monotonic()
             args = prepare()
             self.kill_round(name, args, tally)
             last = i == kills - 1
@@ -205,8 +246,9 @@ class Campaign:
             if target is not None:
                 self.check_target(name, target, tally)
             self.leftovers(tally, target)
+            tally.seconds += time.monotonic() - started
+            self.save()
             print(f"{name} {i + 1}/{kills}: {len(tally.failures)} failure(s)", flush=True)
-        tally.seconds = time.monotonic() - started
         return tally
 
     def check_target(self, name: str, target: Path, tally: Tally) -> None:
@@ -256,6 +298,14 @@ class Campaign:
         if name == "repair":
             return lambda: ("repair", "--store", store), None
         raise SystemExit(f"unknown command {name}")
+
+
+def _jsonable(state: object) -> object:
+    return [_jsonable(x) for x in state] if isinstance(state, tuple) else state
+
+
+def _tupled(state: object) -> object:
+    return tuple(_tupled(x) for x in state) if isinstance(state, list) else state
 
 
 def _temp_name(name: str) -> bool:
@@ -392,6 +442,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--commands", default=",".join(ALL_COMMANDS))
     ap.add_argument("--report", type=Path)
+    ap.add_argument("--resume", action="store_true", help="Continue the campaign in --work.")
     ap.add_argument("--bad-inputs", action="store_true", help="Only the table of bad inputs.")
     args = ap.parse_args()
     if args.bad_inputs:
@@ -404,10 +455,13 @@ def main() -> int:
             args.report.write_text(text)
         return 0
     c = Campaign(args.work, args.documents, args.seed)
-    c.setup()
-    results: dict[str, Tally] = {}
+    if args.resume:
+        c.load()
+    else:
+        c.setup()
     for name in args.commands.split(","):
-        results[name] = c.campaign(name, args.kills)
+        c.campaign(name, args.kills)
+    results = c.results
     modes = new_store_modes(args.work)
     lines = [
         f"Fault campaign: {args.documents} documents, {args.kills} kills per command,"
