@@ -61,6 +61,22 @@ def _run(args: list[str], cache: Path) -> tuple[float, float, int, int]:
     return wall, float(took), int(rss), len(done.stdout)
 
 
+def _first_lines(args: list[str], cache: Path, lines: int = 20) -> float:
+    """Wall seconds until the first ``lines`` lines of output arrive (then the pipe is
+    closed, as ``| head`` does): how long a person waits for a listing to start."""
+    env = {**os.environ, "SNAPEXPORT_CACHE_DIR": str(cache)}
+    t = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "snapexport", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=env)  # fmt: skip
+    assert proc.stdout is not None
+    for _ in range(lines):
+        proc.stdout.readline()
+    took = time.perf_counter() - t
+    proc.stdout.close()
+    proc.wait()
+    return took
+
+
 def commands(store: Path, documents: int) -> list[tuple[str, list[str]]]:
     s = ["--store", str(store)]
     edited = str(documents // 2)
@@ -72,6 +88,7 @@ def commands(store: Path, documents: int) -> list[tuple[str, list[str]]]:
         ("ls --tag", ["ls", *s, "--json", "--tag", "Tag 7"]),
         ("ls --title GLOB", ["ls", *s, "--json", "--title", "*Invoice Invoice*"]),
         ("ls (every document)", ["ls", *s, "--json"]),
+        ("ls (every document, text)", ["ls", *s]),
     ]
 
 
@@ -90,6 +107,10 @@ def measure(store: Path, documents: int, repeat: int, cache: Path) -> list[dict[
             "rss_mb": max(r[2] for r in runs) / 1024,
             "output_bytes": runs[0][3],
         })  # fmt: skip
+    first = [_first_lines(["ls", "--store", str(store)], cache) for _ in range(repeat)]
+    nan = float("nan")
+    rows.append({"command": "ls, first 20 lines", "wall_s": statistics.median(first),
+                 "in_process_s": nan, "rss_mb": nan, "output_bytes": 0})  # fmt: skip
     return rows
 
 

@@ -19,9 +19,8 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from snapexport.catalog.checksums import as_text
 from snapexport.catalog.modelids import model_id
@@ -30,9 +29,9 @@ _ALIVE_S = "s.born <= :seq AND (s.died IS NULL OR s.died > :seq)"
 _JOIN_V = "JOIN record_spans s ON s.id = v.span AND s.hash = v.hash"
 
 
-@dataclass(frozen=True, slots=True)
-class VersionRow:
-    """One document version (index row joined with its span)."""
+class VersionRow(NamedTuple):
+    """One document version (index row joined with its span). A named tuple: ``ls`` makes
+    100,000 of them, and a frozen dataclass's __init__ cost 7 us each against 1 us."""
 
     span: int
     pk: str
@@ -67,7 +66,10 @@ _VCOLS = (
 
 
 def _version(row: Sequence[Any]) -> VersionRow:
-    return VersionRow(*row[:15], bool(row[15]), *row[16:21], bool(row[21]))
+    return _new_version((*row[:15], bool(row[15]), *row[16:21], bool(row[21])))
+
+
+_new_version = VersionRow._make
 
 
 def _marks(prefix: str, values: Sequence[str], params: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +17,21 @@ import click
 
 from snapexport.cli import handle_errors, main, store_option
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # one encoder: dumps() builds one a call
+
 
 def _echo_json_stream(header: dict[str, Any], key: str, items: Iterable[Any]) -> int:
-    """``{...header, key: [item, ...]}`` written item by item; returns the item count."""
-    head = json.dumps(header, ensure_ascii=False)
-    click.echo(head[:-1] + (", " if header else "") + json.dumps(key) + ": [", nl=False)
+    """``{...header, key: [item, ...]}`` written 500 items at a time (one encode and one echo
+    per batch: per item they cost more than the listing); returns the item count."""
+    head = _ENCODE(header)
+    click.echo(head[:-1] + (", " if header else "") + _ENCODE(key) + ": [", nl=False)
     count = 0
-    pending: list[str] = []  # written 500 items at a time: one echo per item cost 10 us
-    for item in items:
-        text = json.dumps(item.as_json(), ensure_ascii=False)
-        pending.append(text if count == 0 else ", " + text)
-        count += 1
-        if len(pending) >= 500:
-            click.echo("".join(pending), nl=False)
-            pending = []
-    click.echo("".join(pending) + "]}")
+    stream = iter(items)
+    while batch := list(islice(stream, 500)):
+        text = _ENCODE([item.as_json() for item in batch])[1:-1]
+        click.echo(text if count == 0 else ", " + text, nl=False)
+        count += len(batch)
+    click.echo("]}")
     return count
 
 
@@ -59,9 +60,10 @@ def ls(store_location: str, snapshot: str, tag: str | None, correspondent: str |
             _echo_json_stream(listing.header_json(), "documents", listing.documents)
             return
         count = 0
-        for doc in listing.documents:
-            click.echo(doc.line())
-            count += 1
+        stream = iter(listing.documents)
+        while batch := list(islice(stream, 500)):  # one echo per item cost 10 us
+            click.echo("\n".join(doc.line() for doc in batch))
+            count += len(batch)
         click.echo(f"{count} document(s) in snapshot {listing.snapshot.short_id}")
 
 

@@ -33,7 +33,7 @@ _BATCH = 500
 
 
 def _pk(pk: str) -> Any:
-    return json.loads(pk)
+    return int(pk) if pk.isdigit() else json.loads(pk)  # most pks are integers: no parser
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +180,7 @@ class Timeline:
     def __init__(self, metas: list[SnapshotMeta]) -> None:
         self.metas = sorted(metas, key=lambda m: m.seq)
         self.seqs = [m.seq for m in self.metas]
+        self.helds = [Held(m.id, m.time.isoformat()) for m in self.metas]  # made once
 
     def held(self, born: int, died: int | None) -> tuple[Held, Held, int] | None:
         """First and last live snapshot in ``[born, died)`` and how many; None if none."""
@@ -187,16 +188,12 @@ class Timeline:
         hi = len(self.seqs) if died is None else bisect.bisect_left(self.seqs, died)
         if lo >= hi:
             return None
-        return self._held(lo), self._held(hi - 1), hi - lo
+        return self.helds[lo], self.helds[hi - 1], hi - lo
 
     def first_from(self, seq: int) -> Held | None:
         """The first live snapshot at or after ``seq``."""
         i = bisect.bisect_left(self.seqs, seq)
-        return self._held(i) if i < len(self.seqs) else None
-
-    def _held(self, i: int) -> Held:
-        m = self.metas[i]
-        return Held(m.id, m.time.isoformat())
+        return self.helds[i] if i < len(self.seqs) else None
 
     @property
     def newest(self) -> SnapshotMeta | None:
