@@ -41,3 +41,35 @@ class Ids:
         h = self.hasher()
         h.update(data)
         return h.digest()
+
+    def blob_hash(self) -> BlobHash:
+        """The blob id of content fed chunk by chunk (see ``BlobHash``)."""
+        return BlobHash(self)
+
+
+class BlobHash:
+    """The blob-id rule, fed a blob's chunks in order: no chunk gives the id of ``b""``, one
+    chunk gives that chunk's id (no second pass over its bytes), more give the id of the
+    whole content. The one place the rule lives: storing and preparing both use it."""
+
+    __slots__ = ("_first", "_first_id", "_hash", "_ids")
+
+    def __init__(self, ids: Ids) -> None:
+        self._ids = ids
+        self._first: BytesLike | None = None
+        self._first_id = b""
+        self._hash: blake3.blake3 | None = None
+
+    def add(self, chunk: BytesLike, chunk_id: bytes) -> None:
+        if self._first is None:
+            self._first, self._first_id = chunk, chunk_id
+            return
+        if self._hash is None:  # a second chunk: only now does the whole content count
+            self._hash = self._ids.hasher()
+            self._hash.update(self._first)
+        self._hash.update(chunk)
+
+    def digest(self) -> bytes:
+        if self._first is None:
+            return self._ids.of(b"")
+        return self._first_id if self._hash is None else self._hash.digest()

@@ -58,12 +58,10 @@ class Preparer:
             chunker = self._local.chunker = Chunker(self._params)
         ids = self._ids
         chunks = [(c, ids.of(c)) for c in chunker.chunks_of(data)]
-        if not chunks:
-            blob_id = ids.of(b"")
-        elif len(chunks) == 1:
-            blob_id = chunks[0][1]
-        else:
-            blob_id = ids.of(data)
+        blob_hash = ids.blob_hash()
+        for chunk, chunk_id in chunks:
+            blob_hash.add(chunk, chunk_id)
+        blob_id = blob_hash.digest()
         reader = self._reader()
         if reader is None or not chunks:
             return Prepared(len(data), blob_id, chunks)

@@ -173,34 +173,21 @@ class BlobStore:
     ) -> BlobRef:
         ids = self.ids
         chunk_ids: list[bytes] = []
-        blob_hash = None
-        first: memoryview | None = None
+        blob_hash = ids.blob_hash()
         size = 0
 
         def hashed() -> Iterator[tuple[memoryview, bytes]]:
-            nonlocal blob_hash, first, size
+            nonlocal size
             for chunk in chunks:
                 size += len(chunk)
-                # A one-chunk blob's id equals its chunk id, so the blob hash (a second
-                # pass) only starts once a second chunk shows up.
-                if first is None:
-                    first = chunk
-                else:
-                    if blob_hash is None:
-                        blob_hash = ids.hasher()
-                        blob_hash.update(first)
-                    blob_hash.update(chunk)
                 # BLAKE3 runs at several GB/s on one core: hashing here costs less than
                 # handing the chunk to a worker and waiting. The pool is kept for compression.
-                yield chunk, ids.of(chunk)
+                chunk_id = ids.of(chunk)
+                blob_hash.add(chunk, chunk_id)
+                yield chunk, chunk_id
 
         self._store_chunks(hashed(), compressible, chunk_ids, kind)
-        if not chunk_ids:
-            blob_id = ids.of(b"")
-        elif blob_hash is None:
-            blob_id = chunk_ids[0]
-        else:
-            blob_id = blob_hash.digest()
+        blob_id = blob_hash.digest()
         return self._stored_blob(blob_id, size, chunk_ids)
 
     def prepare(self, data: bytes) -> Prepared:
