@@ -50,6 +50,36 @@ def cli(
     )
 
 
+def ok(*args: str | Path, site: Path | None = None, **extra_env: str) -> str:
+    """``cli`` that must succeed; its stdout."""
+    done = cli(*args, site=site, **extra_env)
+    assert done.returncode == 0, f"{args}: {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def new_store(path: Path) -> Path:
+    """An empty store made by ``init``."""
+    ok("init", "--store", path)
+    return path
+
+
+def site_store_reference(base: Path, documents: int) -> Path:
+    """BASE/site (a demo site), BASE/store with one snapshot of it, and BASE/reference: that
+    snapshot materialized."""
+    generate("create", base / "site", "--documents", str(documents))
+    new_store(base / "store")
+    ok("snapshot", "--store", base / "store", "--settings", SETTINGS, site=base / "site")
+    ok("materialize", "--store", base / "store", "latest", base / "reference")
+    return base
+
+
+def copy_case(template: Path, dest: Path) -> Path:
+    """A private copy of ``site_store_reference``'s three folders (mtimes kept)."""
+    for name in ("site", "store", "reference"):
+        shutil.copytree(template / name, dest / name, copy_function=shutil.copy2)
+    return dest
+
+
 def generate(command: str, folder: Path, *args: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "snapexport.demo.generate", command, str(folder), *args],

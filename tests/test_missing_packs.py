@@ -5,38 +5,25 @@ snapshots it breaks; repair marks what stays lost. The real CLI throughout."""
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from snapexport.catalog.chunkrefs import BLOB_CHUNK
-from tests.sitetools import SETTINGS, cli, generate, tree
-
-
-def _ok(*args: str | Path, site: Path | None = None) -> str:
-    done = cli(*args, site=site)
-    assert done.returncode == 0, f"{args}: {done.stdout}{done.stderr}"
-    return done.stdout
+from tests.sitetools import SETTINGS, cli, copy_case, site_store_reference, tree
+from tests.sitetools import ok as _ok
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A site, a store with one snapshot of it, and that snapshot materialized."""
-    base = tmp_path_factory.mktemp("lost-packs")
-    generate("create", base / "site", "--documents", "12")
-    _ok("init", "--store", base / "store")
-    _ok("snapshot", "--store", base / "store", "--settings", SETTINGS, site=base / "site")
-    _ok("materialize", "--store", base / "store", "latest", base / "reference")
-    return base
+    return site_store_reference(tmp_path_factory.mktemp("lost-packs"), 12)
 
 
 @pytest.fixture
 def case(template: Path, tmp_path: Path) -> Path:
-    for name in ("site", "store", "reference"):
-        shutil.copytree(template / name, tmp_path / name, copy_function=shutil.copy2)
-    return tmp_path
+    return copy_case(template, tmp_path)
 
 
 def _biggest_pack(store: Path) -> Path:

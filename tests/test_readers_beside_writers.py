@@ -5,7 +5,6 @@ without a lock. Real CLI processes, held at SNAPEXPORT_FAULT pause points."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -15,31 +14,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.sitetools import SETTINGS, cli, env_for, generate, tree
-
-
-def _ok(*args: str | Path, site: Path | None = None) -> str:
-    done = cli(*args, site=site)
-    assert done.returncode == 0, f"{args}: {done.stdout}{done.stderr}"
-    return done.stdout
+from tests.sitetools import SETTINGS, cli, copy_case, env_for, generate, site_store_reference, tree
+from tests.sitetools import ok as _ok
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("readers")
-    generate("create", base / "site", "--documents", "8")
-    _ok("init", "--store", base / "store")
-    _ok("snapshot", "--store", base / "store", "--settings", SETTINGS, site=base / "site")
-    _ok("materialize", "--store", base / "store", "latest", base / "reference")
+    base = site_store_reference(tmp_path_factory.mktemp("readers"), 8)
     generate("night", base / "site", "--new-every", "2", "--edit-every", "2")
     return base
 
 
 @pytest.fixture
 def case(template: Path, tmp_path: Path) -> Path:
-    for name in ("site", "store", "reference"):
-        shutil.copytree(template / name, tmp_path / name, copy_function=shutil.copy2)
-    return tmp_path
+    return copy_case(template, tmp_path)
 
 
 def _wait_reached(flag: Path, proc: subprocess.Popen[str]) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sitetools import cli, copy_site, generate, snapshot, sql
+from tests.sitetools import cli, copy_site, generate, new_store, snapshot, sql
 
 DOCS = 60
 
@@ -30,10 +30,7 @@ def site(template: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
-    path = tmp_path / "store"
-    done = cli("init", "--store", path)
-    assert done.returncode == 0, done.stderr
-    return path
+    return new_store(tmp_path / "store")
 
 
 def _json(done: object) -> dict:

@@ -13,19 +13,13 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from tests.sitetools import SETTINGS, cli, env_for, generate, tree
+from tests.sitetools import SETTINGS, cli, env_for, generate, ok, tree
 
 __all__ = ["CRASH_ENV", "SETTINGS", "cli", "edit_site", "env_for", "generate", "ok",
            "pack_files", "snapshot", "tree"]  # fmt: skip
 
 # Fault points are armed through snapexport.faults: SNAPEXPORT_FAULT=prune:<point>=kill.
 CRASH_ENV = "SNAPEXPORT_FAULT"
-
-
-def ok(*args: str | Path, site: Path | None = None, **extra: str) -> str:
-    done = cli(*args, site=site, **extra)
-    assert done.returncode == 0, f"{args}: {done.returncode}\n{done.stdout}\n{done.stderr}"
-    return done.stdout
 
 
 def snapshot(store: Path, site: Path, *args: str) -> str:

@@ -8,17 +8,11 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from tests.sitetools import SETTINGS, cli, generate
+from tests.sitetools import SETTINGS, generate, ok
 
 # The tables a catalog journal must reproduce row for row (docs/format.md, "Store format 3").
 JOURNALED_TABLES = ("snapshots", "record_data", "models", "record_spans", "file_spans",
                     "snapshot_missing", "snapshot_orders")  # fmt: skip
-
-
-def ok(*args: str | Path, site: Path | None = None, **env: str) -> str:
-    done = cli(*args, site=site, **env)
-    assert done.returncode == 0, f"{args}: {done.returncode}\n{done.stdout}\n{done.stderr}"
-    return done.stdout
 
 
 def snapshot(store: Path, site: Path, **env: str) -> str:

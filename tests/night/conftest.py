@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sitetools import cli, copy_site, generate
+from tests.sitetools import copy_site, generate, new_store
 
 DOCS = 24
 
@@ -27,10 +27,7 @@ def site(template: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
-    path = tmp_path / "store"
-    done = cli("init", "--store", path)
-    assert done.returncode == 0, done.stderr
-    return path
+    return new_store(tmp_path / "store")
 
 
 @pytest.fixture(scope="session")

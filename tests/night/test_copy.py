@@ -6,12 +6,7 @@ import json
 from pathlib import Path
 
 from tests.sitetools import cli, generate, snapshot, tree
-
-
-def _ok(*args: str | Path, **env: str) -> str:
-    done = cli(*args, **env)
-    assert done.returncode == 0, f"{args}: {done.stdout}{done.stderr}"
-    return done.stdout
+from tests.sitetools import ok as _ok
 
 
 def _ids(store: str | Path, **env: str) -> list[str]:
