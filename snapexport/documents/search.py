@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from snapexport.catalog import documents as cat
 from snapexport.catalog.content import batched
@@ -36,9 +36,9 @@ def _pk(pk: str) -> Any:
     return int(pk) if pk.isdigit() else json.loads(pk)  # most pks are integers: no parser
 
 
-@dataclass(frozen=True, slots=True)
-class ListedDocument:
-    """One document of a snapshot, as ``ls`` shows it."""
+class ListedDocument(NamedTuple):
+    """One document of a snapshot, as ``ls`` shows it (a named tuple: ``ls`` makes one a
+    document, and a frozen dataclass's __init__ costs several times more)."""
 
     pk: Any
     created: str | None
@@ -131,9 +131,10 @@ def _listed(
     docs: Documents, meta: SnapshotMeta, profile: DocumentProfile, rows: Iterator[cat.VersionRow]
 ) -> Iterator[ListedDocument]:
     names = SnapshotNames(docs, meta, profile)
+    related: dict[str, dict[str, str]] = {"correspondent": {}, "document_type": {}, "tags": {}}
     for batch in batched(rows, _BATCH):
         tags = docs.tags_of([v.span for v in batch])
-        related = _related_names(docs, profile, meta.seq, batch, tags)
+        _add_related_names(related, docs, profile, meta.seq, batch, tags)
         for v in batch:
             named = names.names(v)
             yield ListedDocument(
@@ -146,18 +147,23 @@ def _listed(
             )  # fmt: skip
 
 
-def _related_names(
-    docs: Documents, profile: DocumentProfile, seq: int, batch: list[cat.VersionRow],
-    tags: dict[int, list[str]],
-) -> dict[str, dict[str, str]]:  # fmt: skip
-    return {
-        "correspondent": docs.names_at(profile.correspondent.model,
-                                      (v.correspondent for v in batch if v.correspondent), seq),
-        "document_type": docs.names_at(profile.document_type.model,
-                                      (v.document_type for v in batch if v.document_type), seq),
-        "tags": docs.names_at(profile.tags.model,
-                             (t for ts in tags.values() for t in ts), seq),
-    }  # fmt: skip
+def _add_related_names(
+    known: dict[str, dict[str, str]], docs: Documents, profile: DocumentProfile, seq: int,
+    batch: list[cat.VersionRow], tags: dict[int, list[str]],
+) -> None:  # fmt: skip
+    """Add to ``known`` the names (as snapshot ``seq`` held them) of the correspondents,
+    types and tags this batch refers to that no earlier batch did: a site has a few hundred
+    of them, so after the first batches there is rarely anything left to look up."""
+    wanted = {
+        "correspondent": (profile.correspondent.model, {v.correspondent for v in batch}),
+        "document_type": (profile.document_type.model, {v.document_type for v in batch}),
+        "tags": (profile.tags.model, {t for ts in tags.values() for t in ts}),
+    }
+    for kind, (model, pks) in wanted.items():
+        names = known[kind]
+        missing = [pk for pk in pks if pk and pk not in names]
+        if missing:
+            names.update(docs.names_at(model, missing, seq))
 
 
 # -- find ---------------------------------------------------------------------------------
