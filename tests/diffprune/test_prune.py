@@ -240,11 +240,22 @@ def test_gc_frees_exactly_what_only_the_forgotten_snapshot_used(
     report = json.loads(ok("forget", "--store", store, middle[:10], "--prune", "--json"))
     freed = report["freed"]
     assert freed["blobs_deleted"] == 1  # the original; the thumbnail is shared with doc 16
-    assert freed["packs_repacked"] == 0
     data_after, images_after = _packs(store)
-    images_freed = {n: s for n, s in images3.items() if n not in images_after}
-    assert freed["bytes_freed"] == sum(only_middle.values()) + sum(images_freed.values())
+    # The forgotten snapshot's data pack is deleted whole and no other data pack is touched.
     assert data_after == {n: s for n, s in packs3.items() if n not in only_middle}
+    # The catalog journal's packs go too, replaced by the prune's checkpoint. That checkpoint
+    # may share chunks with the one it replaces (both are cut by content, and whether a
+    # cut lines up depends on timestamps in the catalog), and then the old checkpoint's
+    # pack is repacked, not deleted: 1 in 7 runs under load. The freed bytes are exact
+    # when nothing is repacked, and otherwise lie between the data pack alone and the
+    # data pack plus every replaced journal pack whole.
+    images_freed = sum(s for n, s in images3.items() if n not in images_after)
+    middle_bytes = sum(only_middle.values())
+    if freed["packs_repacked"] == 0:
+        assert freed["bytes_freed"] == middle_bytes + images_freed
+    else:
+        assert freed["packs_repacked"] <= len([n for n in images3 if n not in images_after])
+        assert middle_bytes < freed["bytes_freed"] < middle_bytes + images_freed
     assert _ids(store) == [first, last]
     with Store.open(store, write=True) as s:
         assert check_store(s, read_data=True).ok
