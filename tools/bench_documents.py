@@ -9,7 +9,13 @@ cache beside the catalog, in SNAPEXPORT_CACHE_DIR): it is timed on its own, as "
 The target (issue 18): under 1 s each at 100,000 documents, once the index exists. With
 ``--small`` a site a tenth the size runs too: equal RSS shows memory flat in the documents.
 
+With ``--peers`` (restic and borg on the PATH), the same questions are put to them: a folder
+holding one small file per document of the latest snapshot, under the exporter's name for
+its original, backed up by each, then ``restic ls``, ``restic ls --json``, ``restic find
+NAME``, ``borg list`` and ``borg list --json-lines``, timed the same way, with ratios.
+
     python tools/bench_documents.py [--documents 100000] [--repeat 5] [--small] [--keep DIR]
+                                    [--peers]
 
 Timing figures need a quiet machine; byte counts and RSS do not.
 """
@@ -127,6 +133,76 @@ def measure(store: Path, documents: int, repeat: int, cache: Path) -> list[dict[
     return rows
 
 
+PEER_PASSWORD = "snapexport-bench"  # a benchmark repository of empty files
+
+
+def _timed(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, int]:
+    """(wall seconds, stdout bytes) of one peer command."""
+    t = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, env={**os.environ, **env}, cwd=cwd)
+    wall = time.perf_counter() - t
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)}: {done.stderr.decode()[-500:]}")
+    return wall, len(done.stdout)
+
+
+def peers(store: Path, cache: Path, work: Path, repeat: int) -> list[dict[str, Any]]:
+    """restic and borg asked the same questions about a snapshot of the same documents."""
+    env = {**os.environ, "SNAPEXPORT_CACHE_DIR": str(cache)}
+    listed = subprocess.run([sys.executable, "-m", "snapexport", "ls", "--store", str(store),
+                             "--json"], capture_output=True, env=env, check=True)  # fmt: skip
+    names = [d["original"] for d in json.loads(listed.stdout)["documents"]]
+    del listed
+    sought = names[len(names) // 2]
+    shutil.rmtree(work, ignore_errors=True)
+    tree = work / "tree"
+    for i, name in enumerate(names):  # one small file a document, under its export name
+        path = tree / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(f"{i}\n".encode())
+    restic = {"RESTIC_REPOSITORY": str(work / "restic"), "RESTIC_PASSWORD": PEER_PASSWORD,
+              "RESTIC_CACHE_DIR": str(work / "restic-cache"), "TZ": "UTC"}  # fmt: skip
+    borg = {"BORG_REPO": str(work / "borg"), "BORG_BASE_DIR": str(work / "borg-home"),
+            "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK": "yes", "TZ": "UTC"}  # fmt: skip
+    _timed(["restic", "init", "--repository-version", "2"], restic)
+    _timed(["restic", "backup", "--quiet", "."], restic, cwd=tree)
+    _timed(["borg", "init", "--encryption", "none"], borg)
+    _timed(["borg", "create", "::docs", "."], borg, cwd=tree)
+    asked = [
+        ("restic ls", ["restic", "ls", "latest"], restic),
+        ("restic ls --json", ["restic", "ls", "--json", "latest"], restic),
+        ("restic find NAME", ["restic", "find", sought], restic),
+        ("borg list", ["borg", "list", "::docs"], borg),
+        ("borg list --json-lines", ["borg", "list", "--json-lines", "::docs"], borg),
+    ]
+    rows = []
+    for name, argv, peer_env in asked:
+        runs = [_timed(argv, peer_env) for _ in range(repeat)]
+        rows.append({"command": name, "wall_s": statistics.median(r[0] for r in runs),
+                     "output_bytes": runs[0][1], "entries": len(names)})  # fmt: skip
+    return rows
+
+
+# (ours, theirs): the same question, asked of snapexport and of a peer
+RATIOS = [
+    ("ls (every document, text)", "restic ls"),
+    ("ls (every document, text)", "borg list"),
+    ("ls (every document)", "restic ls --json"),
+    ("ls (every document)", "borg list --json-lines"),
+    ("find TITLE WORD", "restic find NAME"),
+]
+
+
+def _print_peers(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> None:
+    print(f"  peers, {theirs[0]['entries']:,} files (one a document):")
+    for r in theirs:
+        print(f"  {r['command']:<26} wall {r['wall_s']:6.2f}s"
+              f"  output {r['output_bytes']:>11,} B")  # fmt: skip
+    walls = {r["command"]: r["wall_s"] for r in ours + theirs}
+    for mine, peer in RATIOS:
+        print(f"  {mine} / {peer}: {walls[mine] / walls[peer]:.2f}x the time")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--documents", type=int, default=100_000)
@@ -134,7 +210,11 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="also a site a tenth the size")
     parser.add_argument("--keep", type=Path, help="build the stores here and keep them")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--peers", action="store_true", help="also restic and borg (on PATH)")
     args = parser.parse_args()
+    if args.peers and not (shutil.which("restic") and shutil.which("borg")):
+        raise SystemExit("--peers needs restic and borg on the PATH: install them (apt install"
+                         " restic borgbackup) or leave out --peers")  # fmt: skip
     root = args.keep or Path(tempfile.mkdtemp(prefix="bench-documents-"))
     root.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}
@@ -152,6 +232,11 @@ def main() -> None:
                 print(f"  {r['command']:<26} wall {r['wall_s']:6.2f}s  in-process"
                       f" {r['in_process_s']:6.2f}s  peak RSS {r['rss_mb']:5.0f} MB"
                       f"  output {r['output_bytes']:>11,} B")  # fmt: skip
+            if args.peers:
+                theirs = peers(path, root / f"cache-{documents}", root / f"peers-{documents}",
+                               args.repeat)  # fmt: skip
+                results[f"{documents} peers"] = theirs
+                _print_peers(rows, theirs)
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
