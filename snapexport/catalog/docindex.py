@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-INDEX_VERSION = 4
+INDEX_VERSION = 5
+TAG_END = "\x1f"  # ends each tag pk in versions.tags (a JSON text never holds it raw)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS versions (
@@ -32,6 +33,7 @@ CREATE TABLE IF NOT EXISTS versions (
     mime_type   TEXT,
     file_type   TEXT,
     has_archive INTEGER NOT NULL DEFAULT 0,
+    tags        TEXT NOT NULL DEFAULT '', -- JSON pks of its tags, each ended by TAG_END (ls)
     folded      TEXT NOT NULL DEFAULT '', -- casefolded title, original file name and ASN
     -- The names materialize's Namer gives this version alone (no other document taken),
     -- the facts they were made from, and whether they could meet a counter-advanced or
@@ -161,9 +163,9 @@ def add_rows(
         index.executemany(
             "INSERT OR REPLACE INTO versions (span, hash, pk, title, correspondent,"
             " document_type, asn, original_filename, checksum, archive_checksum, created,"
-            " deleted_at, mime_type, file_type, has_archive, folded, name_original,"
+            " deleted_at, mime_type, file_type, has_archive, tags, folded, name_original,"
             " name_thumbnail, name_archive, name_corr, name_unsure)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             versions,
         )
         index.executemany(

@@ -140,6 +140,7 @@ class _Batch:
         corr_pk = _key(f.get(p.correspondent.field))
         ext = extra.get("file_type") or mime_extension(mime)
         has_archive = f.get(p.archive_filename) is not None
+        tags = sorted({json.dumps(tag) for tag in f.get(p.tags.field) or ()})
         corr = self._correspondent(corr_pk, born)
         _zone_name, zone = self._zone(born)
         doc = facts(json.loads(pk), f.get(p.created), corr, title, mime, has_archive, ext, zone)
@@ -153,15 +154,14 @@ class _Batch:
             span, h, pk, title, corr_pk, _key(f.get(p.document_type.field)),
             None if asn is None else str(asn), original, f.get(p.checksum),
             f.get(p.archive_checksum), created, _text(f.get(p.deleted_at)),
-            mime, ext, int(has_archive), folded, names.original, names.thumbnail,
-            names.archive, corr, int(unsure),
+            mime, ext, int(has_archive), "".join(t + docindex.TAG_END for t in tags), folded,
+            names.original, names.thumbnail, names.archive, corr, int(unsure),
         ))  # fmt: skip
         for name in (names.original, names.thumbnail, names.archive):
             if name:
                 self.version_names.append((name, span))
                 self.name_owners.append((name, pk))
-        for tag in f.get(p.tags.field) or ():
-            self.tags.append((json.dumps(tag), span))
+        self.tags.extend((tag, span) for tag in tags)
         content = f.get(p.content)
         if content:
             self.texts.append((span, str(content)))

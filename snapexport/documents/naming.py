@@ -120,7 +120,12 @@ class SnapshotNames:
 
     def names(self, v: cat.VersionRow) -> DocumentNames:
         exact = self.exact.get(v.pk)
+        return exact if exact is not None else DocumentNames(*self.files(v), None)
+
+    def files(self, v: cat.VersionRow | cat.AliveRow) -> tuple[str, str | None, str | None]:
+        """The export names of ``v``'s original, thumbnail and archive in this snapshot."""
+        exact = self.exact.get(v.pk)
         if exact is not None:
-            return exact
+            return exact.original, exact.thumbnail, exact.archive
         assert v.name_original is not None, f"document {v.pk} has no names in the index"
-        return DocumentNames(v.name_original, v.name_thumbnail, v.name_archive, None)
+        return v.name_original, v.name_thumbnail, v.name_archive

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from snapexport.catalog import documents as cat
 from snapexport.catalog.content import batched
+from snapexport.catalog.docindex import TAG_END
 from snapexport.catalog.documents import Documents
 from snapexport.documents.index import prepare
 from snapexport.documents.naming import SnapshotNames
@@ -128,28 +129,41 @@ def _filter_pks(docs: Documents, model: str, name: str | None, what: str) -> lis
 
 
 def _listed(
-    docs: Documents, meta: SnapshotMeta, profile: DocumentProfile, rows: Iterator[cat.VersionRow]
+    docs: Documents, meta: SnapshotMeta, profile: DocumentProfile, rows: Iterator[cat.AliveRow]
 ) -> Iterator[ListedDocument]:
     names = SnapshotNames(docs, meta, profile)
     related: dict[str, dict[str, str]] = {"correspondent": {}, "document_type": {}, "tags": {}}
+    tag_names: dict[str, tuple[str, ...]] = {}  # a version's tags column -> sorted names
+    corr, types, tz = related["correspondent"], related["document_type"], names.tz
     for batch in batched(rows, _BATCH):
-        tags = docs.tags_of([v.span for v in batch])
-        _add_related_names(related, docs, profile, meta.seq, batch, tags)
+        _add_related_names(related, docs, profile, meta.seq, batch, tag_names)
         for v in batch:
-            named = names.names(v)
-            yield ListedDocument(
-                pk=_pk(v.pk), created=created_text(v.created, names.tz), title=v.title,
-                correspondent=related["correspondent"].get(v.correspondent or ""),
-                document_type=related["document_type"].get(v.document_type or ""),
-                tags=tuple(sorted(related["tags"].get(t, f"#{t}") for t in tags.get(v.span, []))),
-                asn=v.asn, checksum=v.checksum, trashed=v.deleted_at is not None,
-                original=named.original, archive=named.archive, thumbnail=named.thumbnail,
-            )  # fmt: skip
+            original, thumbnail, archive = names.files(v)
+            tags = tag_names.get(v.tags)
+            if tags is None:
+                tags = tag_names[v.tags] = _tag_names(v.tags, related["tags"])
+            yield _new_listed((
+                _pk(v.pk), created_text(v.created, tz), v.title, corr.get(v.correspondent or ""),
+                types.get(v.document_type or ""), tags, v.asn, v.checksum,
+                v.deleted_at is not None, original, archive, thumbnail,
+            ))  # fmt: skip
+
+
+_new_listed = ListedDocument._make  # positional: a listing makes 100,000
+
+
+def _tag_pks(tags: str) -> list[str]:
+    return tags.split(TAG_END)[:-1]
+
+
+def _tag_names(tags: str, known: dict[str, str]) -> tuple[str, ...]:
+    """A version's tag names, sorted (a tag without a name shows as ``#pk``)."""
+    return tuple(sorted(known.get(t, f"#{t}") for t in _tag_pks(tags)))
 
 
 def _add_related_names(
     known: dict[str, dict[str, str]], docs: Documents, profile: DocumentProfile, seq: int,
-    batch: list[cat.VersionRow], tags: dict[int, list[str]],
+    batch: list[cat.AliveRow], tag_names: dict[str, tuple[str, ...]],
 ) -> None:  # fmt: skip
     """Add to ``known`` the names (as snapshot ``seq`` held them) of the correspondents,
     types and tags this batch refers to that no earlier batch did: a site has a few hundred
@@ -157,7 +171,10 @@ def _add_related_names(
     wanted = {
         "correspondent": (profile.correspondent.model, {v.correspondent for v in batch}),
         "document_type": (profile.document_type.model, {v.document_type for v in batch}),
-        "tags": (profile.tags.model, {t for ts in tags.values() for t in ts}),
+        "tags": (
+            profile.tags.model,  # tag sets named before need no lookup
+            {t for v in batch if v.tags not in tag_names for t in _tag_pks(v.tags)},
+        ),
     }
     for kind, (model, pks) in wanted.items():
         names = known[kind]

@@ -108,3 +108,28 @@ def test_reused_span_ids_are_indexed_again(tmp_path: Path) -> None:
     docs.attach(tmp_path / "index.sqlite")
     titles = {v.title for pk in ("1", "2", "4") for v in docs.versions_of(PAPERLESS.document, pk)}
     assert titles == {"first 1", "first 2", "second 4"}
+
+
+def test_an_index_of_an_older_version_is_rebuilt(tmp_path: Path) -> None:
+    """Version 4 indexes had no tags column: one left in the cache is dropped and rebuilt,
+    and ls shows the same tags as before."""
+    site, store, cache = tmp_path / "site", tmp_path / "store", tmp_path / "cache"
+    generate("create", site, "--documents", "15", "--seed", "5")
+    _run(cache, "init", "--store", store)
+    _run(cache, "snapshot", "--store", store, "--settings", SETTINGS, site=site)
+    before = json.loads(_run(cache, "ls", "--store", store, "--json"))["documents"]
+    assert any(d["tags"] for d in before)
+    (path,) = cache.glob("*/documents.sqlite")
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE versions DROP COLUMN tags")  # as version 4 wrote it
+    conn.execute("UPDATE meta SET value = '4' WHERE key = 'version'")
+    conn.commit()
+    conn.close()
+    after = json.loads(_run(cache, "ls", "--store", store, "--json"))["documents"]
+    assert after == before
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone() == ("5",)
+        assert conn.execute("SELECT count(*) FROM versions WHERE tags != ''").fetchone()[0] > 0
+    finally:
+        conn.close()
