@@ -15,7 +15,7 @@ import stat
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, TypeVar
 
 from snapexport.source.base import FileRef
 
@@ -105,17 +105,19 @@ class Digest:
 # What the snapshot's file reader returns: blob id, bytes read, checksum (maybe running).
 Read = tuple[bytes, int, HashingReader | Digest]
 # A whole file read ahead: bytes, checksum, stat after reading, and what the caller's
-# ``prepare`` made of the bytes (the store's ``Prepared``; None when not run).
-Slurped = tuple[bytes, str | None, os.stat_result, Any]
-Slurp = Future[Slurped]
+# ``prepare`` made of the bytes (the store's ``Prepared`` for a snapshot; None when not run).
+# Generic in that type: this module may not import the store.
+P = TypeVar("P")
+Slurped = tuple[bytes, str | None, os.stat_result, P | None]
+Slurp = Future[Slurped[P]]
 
 
 def slurp(
     path: Path,
     size: int,
     algo: str | None,
-    prepare: Callable[[bytes], object] | None = None,
-) -> Slurped:
+    prepare: Callable[[bytes], P] | None = None,
+) -> Slurped[P]:
     """Read a whole file (at most its stat size plus one byte, which shows growth), its
     checksum, its stat after reading and, with ``prepare``, its chunks and ids when it
     has its stat size; runs on the checksum thread."""

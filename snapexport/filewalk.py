@@ -92,7 +92,7 @@ class FileWalk:
     def _file_batch(self, batch: list[FileRef]) -> None:
         current = self.index.current_files([r.path for r in batch])
         # One file to read is decided (and its read started) ahead of the one being stored.
-        ahead: deque[tuple[FileRef, CurrentFile | None, os.stat_result, Slurp | None]]
+        ahead: deque[tuple[FileRef, CurrentFile | None, os.stat_result, Slurp[Prepared] | None]]
         ahead = deque()
         ahead_bytes = 0
         for ref in batch:
@@ -146,7 +146,7 @@ class FileWalk:
                 return None
         return st
 
-    def _prefetch(self, ref: FileRef, st: os.stat_result) -> Slurp | None:
+    def _prefetch(self, ref: FileRef, st: os.stat_result) -> Slurp[Prepared] | None:
         """Start reading a plain file of up to ``PREFETCH_MAX`` bytes whole (its checksum,
         chunks and ids) on the checksum threads, while the files before it are stored."""
         if getattr(ref, "opener", None) is not None or st.st_size > PREFETCH_MAX:
@@ -160,7 +160,7 @@ class FileWalk:
         ref: FileRef,
         cur: CurrentFile | None,
         st: os.stat_result,
-        prefetched: Slurp | None,
+        prefetched: Slurp[Prepared] | None,
     ) -> None:
         try:
             if prefetched is None:
@@ -178,9 +178,8 @@ class FileWalk:
         self._unfinished.append((ref, cur, st, read))
         self._finish_reads(keep=1)
 
-    def _store_slurped(self, ref: FileRef, st: os.stat_result, slurped: Slurped) -> Read:
+    def _store_slurped(self, ref: FileRef, st: os.stat_result, slurped: Slurped[Prepared]) -> Read:
         data, digest, after, prepared = slurped
-        assert prepared is None or isinstance(prepared, Prepared)
         if (
             prepared is None
             or len(data) != st.st_size
