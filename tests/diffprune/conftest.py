@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from dp_site import edit_site, generate, ok, snapshot
+from dp_site import DiffStore, copy_site, edit_site, generate, ok, snapshot
 
 
 @pytest.fixture(scope="session")
@@ -17,11 +14,6 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = tmp_path_factory.mktemp("dp-template") / "site"
     generate("create", site, "--documents", "40", "--seed", "7")
     return site
-
-
-def copy_site(template: Path, dest: Path) -> Path:
-    shutil.copytree(template, dest, copy_function=shutil.copy2)
-    return dest
 
 
 # Every kind of change the diff names, each on its own document.
@@ -104,16 +96,6 @@ new.tags.set(tags)
 (THUMBS / f"{new.pk:07}.webp").write_bytes((THUMBS / "0000016.webp").read_bytes())
 out["added"] = new.pk
 """
-
-
-@dataclass(frozen=True)
-class DiffStore:
-    store: Path
-    site: Path
-    a: str
-    b: str
-    c: str
-    facts: dict[str, Any]
 
 
 @pytest.fixture(scope="session")

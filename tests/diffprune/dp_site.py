@@ -7,19 +7,38 @@ settings, and every snapshot is taken by the real CLI (``python -m snapexport``)
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tests.sitetools import SETTINGS, cli, env_for, generate, ok, tree
 
-__all__ = ["CRASH_ENV", "SETTINGS", "cli", "edit_site", "env_for", "generate", "ok",
-           "pack_files", "snapshot", "tree"]  # fmt: skip
+__all__ = ["CRASH_ENV", "SETTINGS", "DiffStore", "cli", "copy_site", "edit_site", "env_for",
+           "generate", "ok", "pack_files", "snapshot", "tree"]  # fmt: skip
 
 # Fault points are armed through snapexport.faults: SNAPEXPORT_FAULT=prune:<point>=kill.
 CRASH_ENV = "SNAPEXPORT_FAULT"
+
+
+@dataclass(frozen=True)
+class DiffStore:
+    """The session's diff store (conftest's ``diff_store``): snapshots A, B and C."""
+
+    store: Path
+    site: Path
+    a: str
+    b: str
+    c: str
+    facts: dict[str, Any]
+
+
+def copy_site(template: Path, dest: Path) -> Path:
+    shutil.copytree(template, dest, copy_function=shutil.copy2)
+    return dest
 
 
 def snapshot(store: Path, site: Path, *args: str) -> str:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import DiffStore
-from dp_site import cli, ok
+from dp_site import DiffStore, cli, ok
 
 from snapexport.catalog import snapshots as snaps
 from snapexport.diff import diff_snapshots

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import zstandard
-from conftest import DiffStore
+from dp_site import DiffStore
 
 from snapexport import diff as diffmod
 from snapexport.catalog.changes import Changes

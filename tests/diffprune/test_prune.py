@@ -13,8 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import copy_site
-from dp_site import CRASH_ENV, cli, edit_site, env_for, generate, ok, pack_files, snapshot, tree
+from dp_site import (
+    CRASH_ENV,
+    cli,
+    copy_site,
+    edit_site,
+    env_for,
+    generate,
+    ok,
+    pack_files,
+    snapshot,
+    tree,
+)
 
 from snapexport.catalog.chunkrefs import BLOB_CHUNK
 from snapexport.check import check_store

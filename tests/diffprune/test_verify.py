@@ -8,8 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import DiffStore
-from dp_site import cli, ok
+from dp_site import DiffStore, cli, ok
 
 from snapexport.materialize import ExportOptions, materialize
 from snapexport.snapshots import open_view

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import SourceView
+from mat_views import SourceView
 
 from snapexport.errors import ExportRequestError, MaterializeError
 from snapexport.materialize import ExportOptions, materialize

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import GOLDEN, SourceView, golden_files, golden_zip_entries, tree
+from mat_views import GOLDEN, SourceView, golden_files, golden_zip_entries, tree
 
 from snapexport.materialize import ExportOptions, materialize
 

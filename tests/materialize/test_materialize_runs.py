@@ -15,7 +15,7 @@ from pathlib import Path
 
 import blake3
 import pytest
-from conftest import SourceView
+from mat_views import SourceView
 
 from snapexport.errors import CorruptionError, ExportRequestError, MaterializeError
 from snapexport.materialize import ExportOptions, exporter, materialize

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SourceView
+from mat_views import SourceView
 from test_materialize_runs import _Synthetic
 
 from snapexport.materialize import ExportOptions, materialize, zip_sink

@@ -9,10 +9,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import blake3
 import pytest
-from conftest import FaultProxy
 from store_testing import HELPERS, TINY_CHUNKS
 
 from snapexport.errors import StoreError, StoreLockedError
@@ -20,6 +20,9 @@ from snapexport.store import Store
 
 sys.path.insert(0, str(HELPERS))
 from write_many import content
+
+if TYPE_CHECKING:  # annotations only: "import conftest" finds whichever folder's came first
+    from conftest import FaultProxy
 
 
 def _data(n: int) -> bytes:
