@@ -17,7 +17,9 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import blake3
 
 from snapexport.checkscope import PackSubset
 from snapexport.errors import CorruptionError, StoreLockedError
@@ -25,6 +27,10 @@ from snapexport.store import Store, journal, recovery
 from snapexport.store.missing import LostPacks, forget_missing_packs
 from snapexport.store.opened import OPEN_NOTES
 from snapexport.values import SnapshotMeta
+
+if TYPE_CHECKING:
+    from snapexport.catalog.content import ChunkRow
+    from snapexport.store.packs import PackEntry
 
 
 @dataclass(slots=True)
@@ -165,7 +171,7 @@ def check_store(
     if report.read_data:
         for pid, size in good_packs.items():
             if pid in to_read:
-                _read_pack(store, pid, report)
+                _read_pack(store, pid, size, report)
                 report.packs_read += 1
                 report.pack_bytes_read += size
     return report
@@ -285,33 +291,52 @@ def _all_chunks_known(store: Store, blob_id: bytes) -> bool:
     return len(index.chunk_rows(ids)) == len(set(ids))
 
 
-def _read_pack(store: Store, pack_id: str, report: CheckReport) -> None:
-    # One read per pack: on object storage a ranged request per chunk costs a round trip
-    # each, thousands per pack.
+def _read_pack(store: Store, pack_id: str, size: int, report: CheckReport) -> None:
+    # A window of a few MiB at a time, cut at chunk boundaries: memory stays at a window
+    # whatever the pack size, and on object storage it is a few ranged requests a pack,
+    # not one per chunk.
     try:
-        entries, data = recovery.read_verified_pack(store, pack_id)
+        pack = recovery.pack_windows(store, pack_id, size)
+        in_pack = {e.id: e for e in pack.entries}
+        rows = iter(sorted(store.catalog.content.chunks_of_pack(pack_id), key=lambda r: r.offset))
+        row = next(rows, None)
+        whole = blake3.blake3()
+        for start, data in pack.windows:
+            whole.update(data)
+            end = start + len(data)
+            while row is not None and row.offset < end:
+                _check_chunk(store, report, pack_id, row, in_pack.get(row.id), start, data)
+                row = next(rows, None)
     except FileNotFoundError:
         report.problems.append(f"pack {pack_id} is missing")
         return
-    except CorruptionError as err:
+    except CorruptionError as err:  # its footer, index or header: the chunks one by one
         report.problems.append(str(err))
         _name_damaged_chunks(store, pack_id, report)
         return
-    report.bytes_read += sum(e.length for e in entries)
-    in_pack = {e.id: e for e in entries}
-    for row in store.catalog.content.chunks_of_pack(pack_id):
-        e = in_pack.get(row.id)
-        if e is None or (e.offset, e.length, e.size, e.codec) != (
-            row.offset, row.length, row.size, row.codec,
-        ):  # fmt: skip
-            report.problems.append(
-                f"chunk {row.id.hex()}: catalog row disagrees with the index of pack {pack_id}"
-            )
-            continue
-        try:
-            store.decode_verified(row, memoryview(data)[row.offset : row.offset + row.length])
-        except CorruptionError as err:
-            report.problems.append(str(err))
+    if whole.hexdigest() != pack_id:
+        report.problems.append(f"pack {pack_id} does not match its name (damaged or truncated)")
+        return
+    report.bytes_read += sum(e.length for e in pack.entries)
+
+
+def _check_chunk(
+    store: Store, report: CheckReport, pack_id: str, row: ChunkRow, entry: PackEntry | None,
+    start: int, data: bytes,
+) -> None:  # fmt: skip
+    """One catalog row against the pack's index, and its bytes against its id."""
+    if entry is None or (entry.offset, entry.length, entry.size, entry.codec) != (
+        row.offset, row.length, row.size, row.codec,
+    ):  # fmt: skip
+        report.problems.append(
+            f"chunk {row.id.hex()}: catalog row disagrees with the index of pack {pack_id}"
+        )
+        return
+    try:
+        at = row.offset - start
+        store.decode_verified(row, memoryview(data)[at : at + row.length])
+    except CorruptionError as err:
+        report.problems.append(str(err))
 
 
 def _name_damaged_chunks(store: Store, pack_id: str, report: CheckReport) -> None:

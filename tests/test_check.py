@@ -148,3 +148,40 @@ def test_check_follows_every_reference_down(
         report = check_store(store)
     assert not report.ok
     assert any(p.startswith(expected) for p in report.problems), report.problems
+
+
+def _one_big_pack(tmp_path: Path) -> tuple[Path, Path]:
+    """A store whose data is one 24 MiB pack of 1 MiB-average chunks (random bytes)."""
+    import os
+
+    path = tmp_path / "big"
+    with Store.init(path, pack_size=32 << 20) as store:
+        store.put_bytes(os.urandom(24 << 20))
+    (pack,) = [p for p in (path / "packs").rglob("*") if p.is_file() and p.stat().st_size > 1e6]
+    return path, pack
+
+
+def test_read_data_holds_a_window_of_a_pack_not_the_pack(tmp_path: Path) -> None:
+    import tracemalloc
+
+    path, _ = _one_big_pack(tmp_path)
+    with Store.open(path, write=True) as store:
+        tracemalloc.start()
+        try:
+            report = check_store(store, read_data=True)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert report.ok and report.bytes_read >= 24 << 20, report.problems
+    assert peak < 16 << 20, peak  # a 4 MiB window and its largest chunk, never 24 MiB
+
+
+def test_a_flipped_byte_in_a_later_window_is_named(tmp_path: Path) -> None:
+    path, pack = _one_big_pack(tmp_path)
+    raw = bytearray(pack.read_bytes())
+    raw[len(raw) * 3 // 4] ^= 0x01  # a payload three windows in
+    pack.write_bytes(bytes(raw))
+    with Store.open(path, write=True) as store:
+        report = check_store(store, read_data=True)
+    assert any(p.startswith("chunk ") and "do not match its id" in p for p in report.problems)
+    assert report.problems[-1] == f"pack {pack.name} does not match its name (damaged or truncated)"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import blake3
@@ -113,6 +114,51 @@ def read_verified_pack(store: BlobStore, pack_id: str) -> tuple[tuple[packs.Pack
     if blake3.blake3(data).hexdigest() != pack_id:
         raise CorruptionError(f"pack {pack_id} does not match its name (damaged or truncated)")
     return packs.parse_pack(data, store.cipher), data
+
+
+CHECK_WINDOW = 4 << 20  # bytes of a pack held at once by a verifying read (one chunk more)
+
+
+@dataclass(frozen=True, slots=True)
+class PackWindows:
+    """A pack's index entries (read from its tail) and, in ``windows``, all its bytes in
+    order as ``(offset, bytes)``, cut at chunk boundaries: about ``CHECK_WINDOW`` bytes
+    each, or one chunk when that is larger. The caller hashes what it is given (the pack
+    id is the BLAKE3 of the whole) and verifies each chunk whole in its window, so a pack
+    is checked without ever being held in memory at once."""
+
+    entries: tuple[packs.PackEntry, ...]
+    windows: Iterator[tuple[int, bytes]]
+
+
+def pack_windows(store: BlobStore, pack_id: str, size: int) -> PackWindows:
+    """Read a pack's footer and index; its bytes follow in windows (``PackWindows``).
+    Raises CorruptionError when the footer or the index does not decode."""
+    name = packs.object_name(pack_id)
+    cipher = store.cipher
+    footer = store.backend.load(name, size - packs.FOOTER_SIZE, packs.FOOTER_SIZE)
+    offset, length = packs.index_span(footer, size, encrypted=cipher is not None)
+    tail = store.backend.load(name, offset, size - offset)  # the index and the footer
+    entries = packs.parse_index(memoryview(tail)[:length], offset, cipher)
+    return PackWindows(entries, _windows(store, name, entries, offset, tail))
+
+
+def _windows(
+    store: BlobStore, name: str, entries: Sequence[packs.PackEntry], end: int, tail: bytes
+) -> Iterator[tuple[int, bytes]]:
+    start = 0
+    for i, entry in enumerate(sorted(entries, key=lambda e: e.offset)):
+        stop = entry.offset + entry.length
+        last = i == len(entries) - 1
+        if last or stop - start >= CHECK_WINDOW:
+            data = store.backend.load(name, start, (end if last else stop) - start)
+            if start == 0 and (data[:7] != packs.HEADER[:7] or data[7] not in packs.READABLE):
+                raise CorruptionError(f"pack {packs.pack_id_of(name)}: header magic is wrong")
+            yield start, data
+            start = end if last else stop
+    if start < end:  # a pack without chunks: its header
+        yield start, store.backend.load(name, start, end - start)
+    yield end, tail
 
 
 def adopt_orphan(store: BlobStore, pack_id: str, size: int) -> str:
