@@ -298,7 +298,7 @@ def _read_pack(store: Store, pack_id: str, size: int, report: CheckReport) -> No
     try:
         pack = recovery.pack_windows(store, pack_id, size)
         in_pack = {e.id: e for e in pack.entries}
-        rows = iter(sorted(store.catalog.content.chunks_of_pack(pack_id), key=lambda r: r.offset))
+        rows = iter(store.catalog.content.chunks_of_pack(pack_id))  # in offset order
         row = next(rows, None)
         whole = blake3.blake3()
         for start, data in pack.windows:

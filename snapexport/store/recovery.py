@@ -146,19 +146,24 @@ def pack_windows(store: BlobStore, pack_id: str, size: int) -> PackWindows:
 def _windows(
     store: BlobStore, name: str, entries: Sequence[packs.PackEntry], end: int, tail: bytes
 ) -> Iterator[tuple[int, bytes]]:
+    # parse_index checked that the entries tile [header, end) in order: the last one
+    # stops at ``end``
     start = 0
-    for i, entry in enumerate(sorted(entries, key=lambda e: e.offset)):
+    for entry in entries:
         stop = entry.offset + entry.length
-        last = i == len(entries) - 1
-        if last or stop - start >= CHECK_WINDOW:
-            data = store.backend.load(name, start, (end if last else stop) - start)
-            if start == 0 and (data[:7] != packs.HEADER[:7] or data[7] not in packs.READABLE):
-                raise CorruptionError(f"pack {packs.pack_id_of(name)}: header magic is wrong")
-            yield start, data
-            start = end if last else stop
+        if stop == end or stop - start >= CHECK_WINDOW:
+            yield start, _window(store, name, start, stop)
+            start = stop
     if start < end:  # a pack without chunks: its header
-        yield start, store.backend.load(name, start, end - start)
+        yield start, _window(store, name, start, end)
     yield end, tail
+
+
+def _window(store: BlobStore, name: str, start: int, stop: int) -> bytes:
+    data = store.backend.load(name, start, stop - start)
+    if start == 0 and (data[:7] != packs.HEADER[:7] or data[7] not in packs.READABLE):
+        raise CorruptionError(f"pack {packs.pack_id_of(name)}: header magic is wrong")
+    return data
 
 
 def adopt_orphan(store: BlobStore, pack_id: str, size: int) -> str:
