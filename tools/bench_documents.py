@@ -83,14 +83,20 @@ def _first_lines(args: list[str], cache: Path, lines: int = 20) -> float:
     return took
 
 
+def _listed(store: Path, cache: Path, *filters: str) -> list[dict[str, Any]]:
+    """The documents ``ls --json`` lists for the latest snapshot (untimed)."""
+    env = {**os.environ, "SNAPEXPORT_CACHE_DIR": str(cache)}
+    done = subprocess.run([sys.executable, "-m", "snapexport", "ls", "--store", str(store),
+                           "--json", *filters], capture_output=True, env=env,
+                          check=True)  # fmt: skip
+    documents: list[dict[str, Any]] = json.loads(done.stdout)["documents"]
+    return documents
+
+
 def _sought(store: Path, cache: Path) -> tuple[str, str]:
     """Title and checksum of a document of the latest snapshot (the middle one of those
     tagged "Tag 7"): what find looks for, so that every query finds something."""
-    env = {**os.environ, "SNAPEXPORT_CACHE_DIR": str(cache)}
-    done = subprocess.run([sys.executable, "-m", "snapexport", "ls", "--store", str(store),
-                           "--json", "--tag", "Tag 7"], capture_output=True, env=env,
-                          check=True)  # fmt: skip
-    docs = json.loads(done.stdout)["documents"]
+    docs = _listed(store, cache, "--tag", "Tag 7")
     doc = docs[len(docs) // 2]
     return doc["title"], doc["checksum"]
 
@@ -148,11 +154,7 @@ def _timed(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> tup
 
 def peers(store: Path, cache: Path, work: Path, repeat: int) -> list[dict[str, Any]]:
     """restic and borg asked the same questions about a snapshot of the same documents."""
-    env = {**os.environ, "SNAPEXPORT_CACHE_DIR": str(cache)}
-    listed = subprocess.run([sys.executable, "-m", "snapexport", "ls", "--store", str(store),
-                             "--json"], capture_output=True, env=env, check=True)  # fmt: skip
-    names = [d["original"] for d in json.loads(listed.stdout)["documents"]]
-    del listed
+    names = [d["original"] for d in _listed(store, cache)]
     sought = names[len(names) // 2]
     shutil.rmtree(work, ignore_errors=True)
     tree = work / "tree"
