@@ -81,3 +81,15 @@ def test_missing_chunk_row_names_the_blob(tmp_path: Path) -> None:
     out = run_cli("check", "--store", str(path))
     assert out.returncode == 1
     assert f"blob {blobs[0][0].id.hex()} needs chunk {bytes(chunk).hex()}" in out.stderr
+
+
+def test_damaged_header_magic_is_named_by_read_data(tmp_path: Path) -> None:
+    """check reads a pack in windows; the first one's header magic is checked too."""
+    path, _ = _filled(tmp_path)
+    pack = _packs(path)[0]
+    raw = bytearray(pack.read_bytes())
+    raw[0] ^= 0xFF  # the "S" of the header magic
+    pack.write_bytes(bytes(raw))
+    out = run_cli("check", "--read-data", "--store", str(path))
+    assert out.returncode == 1
+    assert f"pack {pack.name}: header magic is wrong" in out.stderr
