@@ -307,6 +307,7 @@ def _read_pack(store: Store, pack_id: str, size: int, report: CheckReport) -> No
             while row is not None and row.offset < end:
                 _check_chunk(store, report, pack_id, row, in_pack.get(row.id), start, data)
                 row = next(rows, None)
+            del data  # before the next window is read: one window held at a time
     except FileNotFoundError:
         report.problems.append(f"pack {pack_id} is missing")
         return

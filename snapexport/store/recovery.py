@@ -116,7 +116,7 @@ def read_verified_pack(store: BlobStore, pack_id: str) -> tuple[tuple[packs.Pack
     return packs.parse_pack(data, store.cipher), data
 
 
-CHECK_WINDOW = 4 << 20  # bytes of a pack held at once by a verifying read (one chunk more)
+CHECK_WINDOW = 2 << 20  # bytes of a pack held at once by a verifying read (one chunk more)
 
 
 @dataclass(frozen=True, slots=True)
