@@ -195,9 +195,14 @@ def parse_index(
     return entries
 
 
+def header_ok(data: BytesLike) -> bool:
+    """Whether ``data`` (a pack's first bytes) opens with the header of a readable version."""
+    return len(data) >= HEADER_SIZE and data[:7] == HEADER[:7] and data[7] in READABLE
+
+
 def parse_pack(data: bytes, cipher: Cipher | None = None) -> tuple[PackEntry, ...]:
     """Decode the index of a whole pack held in memory, checking header and footer."""
-    if data[:7] != HEADER[:7] or len(data) < HEADER_SIZE or data[7] not in READABLE:
+    if not header_ok(data):
         raise CorruptionError("pack header magic is wrong")
     offset, length = index_span(data[-FOOTER_SIZE:], len(data), encrypted=cipher is not None)
     return parse_index(data[offset : offset + length], offset, cipher)

@@ -131,15 +131,24 @@ class PackWindows:
     windows: Iterator[tuple[int, bytes]]
 
 
+def read_index(
+    store: BlobStore, name: str, size: int
+) -> tuple[int, bytes, tuple[packs.PackEntry, ...]]:
+    """A pack's index, read from its end without the rest: where the index starts, the
+    bytes from there on (the index and the footer) and its entries. Raises
+    CorruptionError when the footer or the index does not decode."""
+    cipher = store.cipher
+    footer = store.backend.load(name, max(size - packs.FOOTER_SIZE, 0), packs.FOOTER_SIZE)
+    offset, length = packs.index_span(footer, size, encrypted=cipher is not None)
+    tail = store.backend.load(name, offset, size - offset)
+    return offset, tail, packs.parse_index(memoryview(tail)[:length], offset, cipher)
+
+
 def pack_windows(store: BlobStore, pack_id: str, size: int) -> PackWindows:
     """Read a pack's footer and index; its bytes follow in windows (``PackWindows``).
     Raises CorruptionError when the footer or the index does not decode."""
     name = packs.object_name(pack_id)
-    cipher = store.cipher
-    footer = store.backend.load(name, size - packs.FOOTER_SIZE, packs.FOOTER_SIZE)
-    offset, length = packs.index_span(footer, size, encrypted=cipher is not None)
-    tail = store.backend.load(name, offset, size - offset)  # the index and the footer
-    entries = packs.parse_index(memoryview(tail)[:length], offset, cipher)
+    offset, tail, entries = read_index(store, name, size)
     return PackWindows(entries, _windows(store, name, entries, offset, tail))
 
 
@@ -161,7 +170,7 @@ def _windows(
 
 def _window(store: BlobStore, name: str, start: int, stop: int) -> bytes:
     data = store.backend.load(name, start, stop - start)
-    if start == 0 and (data[:7] != packs.HEADER[:7] or data[7] not in packs.READABLE):
+    if start == 0 and not packs.header_ok(data):
         raise CorruptionError(f"pack {packs.pack_id_of(name)}: header magic is wrong")
     return data
 
@@ -227,12 +236,8 @@ def reindex(store: BlobStore, *, only_unknown: bool = False) -> ReindexReport:
     for pid, size in sorted(found.items()):
         if only_unknown and pid in known:
             continue
-        name = packs.object_name(pid)
         try:
-            footer = store.backend.load(name, max(size - packs.FOOTER_SIZE, 0))
-            offset, length = packs.index_span(footer, size, encrypted=store.cipher is not None)
-            index = store.backend.load(name, offset, length)
-            entries = packs.parse_index(index, offset, store.cipher)
+            _, _, entries = read_index(store, packs.object_name(pid), size)
         except CorruptionError:
             damaged.append(pid)
             continue
