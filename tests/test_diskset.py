@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import tracemalloc
 
+import pytest
+
+from snapexport import diskset
 from snapexport.diskset import DiskSet
 
 
@@ -31,3 +34,16 @@ def test_memory_does_not_follow_the_number_of_items() -> None:
         tracemalloc.stop()
         items.close()
     assert peak < 1 << 20, peak  # a Python set of these strings would hold ~25 MB
+
+
+def test_a_saturated_filter_still_answers_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 64 bits of filter: nearly every item "may" be there, so SQLite and the pending
+    # items answer, across several flushes
+    monkeypatch.setattr(diskset, "_MASK", 63)
+    items = DiskSet()
+    added = [f"originals/{i:05d}.pdf" for i in range(3 * diskset.PENDING + 7)]
+    assert all(items.add(name) for name in added)
+    assert not any(items.add(name) for name in added[:: diskset.PENDING // 3])
+    assert len(items) == len(added)
+    assert all(name in items for name in added)
+    assert not any(f"originals/{i:05d}.pdf" in items for i in range(len(added), 2 * len(added)))
