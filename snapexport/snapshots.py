@@ -38,8 +38,8 @@ class CatalogView:
     def missing(self) -> Iterator[MissingFile]:
         return self._spans.missing(self.meta.seq)
 
-    def read(self, f: StoredFile) -> Iterator[bytes]:
-        return self.store.read_blob(f.blob)
+    def read(self, f: StoredFile, *, ahead: bool = True) -> Iterator[bytes]:
+        return self.store.read_blob(f.blob, ahead=ahead)
 
 
 def open_view(store: Store, spec: str = "latest", *, tag: str | None = None) -> CatalogView:

@@ -226,6 +226,8 @@ class _PaperlessRun:
         self.missing_files: dict[tuple[str | None, str | None, str], MissingFile] = {}
         # Sinks that stream files say which they will read; others (verify's) get no reads.
         self._will_read: Callable[[str], bool] | None = getattr(sink, "will_read", None)
+        # A sink whose threads load what they write wants no chunk loaded ahead for it.
+        self._ahead = not getattr(sink, "loads_itself", False)
 
     def run(self) -> MaterializeResult:
         version = self.view.meta.info.get("site_version")
@@ -358,7 +360,7 @@ class _PaperlessRun:
             if f.stored is None or not self._will_read(f.arcname):
                 continue
             try:
-                f.reader = self.view.read(f.stored)
+                f.reader = self.view.read(f.stored, ahead=self._ahead)
             except Exception as err:  # raised when this file's turn comes, not before
                 f.error = err
             plan.started += f.stored.size
@@ -449,7 +451,7 @@ class _PaperlessRun:
             self.sink,
             arcname,
             stored,
-            lambda: _stream(self.view, stored, planned),
+            lambda: _stream(self.view, stored, planned, self._ahead),
             checksum=checksum or stored.checksum,
             message=message,
         )
@@ -458,7 +460,7 @@ class _PaperlessRun:
 
 
 def _stream(
-    view: SnapshotView, stored: StoredFile, planned: _PlannedFile | None
+    view: SnapshotView, stored: StoredFile, planned: _PlannedFile | None, ahead: bool
 ) -> Iterator[bytes]:
     """The file's bytes: the stream opened ahead for it (or its error), else a new one."""
     if planned is not None:
@@ -468,7 +470,7 @@ def _stream(
         if planned.reader is not None:
             reader, planned.reader = planned.reader, None
             return reader
-    return view.read(stored)
+    return view.read(stored, ahead=ahead)
 
 
 def _fields(text: str) -> dict[str, Any]:

@@ -8,7 +8,9 @@ finalizes (rename, ``--delete``), an exception (KeyboardInterrupt included) abor
 A sink that streams file bytes may also offer ``will_read(arcname) -> bool``: whether
 ``add_file`` will surely read that file. The exporter then opens those files' streams a few
 documents ahead, so the store loads them while earlier files are written. Without it (a
-sink that only looks at names, such as verify's) nothing is read ahead.
+sink that only looks at names, such as verify's) nothing is read ahead. A sink that reads
+the streams on threads of its own says ``loads_itself = True``: its streams load each
+chunk on the thread that reads it (from a local store), with no hand-off per chunk.
 """
 
 from __future__ import annotations

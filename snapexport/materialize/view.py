@@ -33,6 +33,8 @@ class SnapshotView(Protocol):
 
     def missing(self) -> Iterator[MissingFile]: ...
 
-    def read(self, f: StoredFile) -> Iterator[bytes]:
-        """The file's bytes, streamed in pieces (verified against its blob id)."""
+    def read(self, f: StoredFile, *, ahead: bool = True) -> Iterator[bytes]:
+        """The file's bytes, streamed in pieces (verified against its blob id); loaded
+        ahead on the store's threads, or (``ahead=False``) on the thread that reads them
+        where the store can."""
         ...

@@ -15,14 +15,15 @@ class BlobReader(Iterator[bytes]):
     """One blob's plain bytes, chunk by chunk, loaded and verified on the store's pool.
 
     At most ``READ_AHEAD`` chunks are queued or held at a time; the first ones are queued
-    when the reader is made. ``close`` drops what was queued and not yet read.
+    when the reader is made. ``close`` drops what was queued and not yet read. Without a
+    pool each chunk is loaded when asked for, on the thread that asks.
     """
 
     __slots__ = ("_ahead", "_load", "_next", "_pool", "_rows")
 
     def __init__(
         self,
-        pool: ThreadPoolExecutor,
+        pool: ThreadPoolExecutor | None,
         load: Callable[[content.ChunkRow], bytes],
         rows: list[content.ChunkRow],
     ) -> None:
@@ -34,6 +35,8 @@ class BlobReader(Iterator[bytes]):
         self._fill()
 
     def _fill(self) -> None:
+        if self._pool is None:
+            return
         rows = self._rows
         while len(self._ahead) < READ_AHEAD and self._next < len(rows):
             self._ahead.append(self._pool.submit(self._load, rows[self._next]))
@@ -43,6 +46,12 @@ class BlobReader(Iterator[bytes]):
         return self
 
     def __next__(self) -> bytes:
+        if self._pool is None:
+            if self._next >= len(self._rows):
+                raise StopIteration
+            row = self._rows[self._next]
+            self._next += 1
+            return self._load(row)
         if not self._ahead:
             raise StopIteration
         future = self._ahead.popleft()

@@ -368,12 +368,15 @@ class BlobStore:
             return pending.size
         return self.catalog.content.blob_size(blob_id)
 
-    def read_blob(self, blob_id: bytes) -> BlobReader:
+    def read_blob(self, blob_id: bytes, *, ahead: bool = True) -> BlobReader:
         """Yield the plain bytes of a blob chunk by chunk, each verified against its id.
 
         Loading starts at once: the first ``READ_AHEAD`` chunks are queued on the pool
         before this returns, so a caller may open the next blobs while it still writes the
-        current one (``close`` the reader of a blob it then does not want).
+        current one (``close`` the reader of a blob it then does not want). With
+        ``ahead=False`` a local store's chunks are loaded when asked for, on the thread
+        that asks (a caller with threads of its own for that: no hand-off per chunk);
+        object storage still loads ahead (each load waits on the network).
         """
         if blob_id in self._pending_blobs:
             self.flush()
@@ -387,7 +390,8 @@ class BlobStore:
                     f"blob {blob_id.hex()} needs chunk {cid.hex()}, which is not in the catalog"
                 )
             rows.append(row)
-        return BlobReader(self._read_executor(), self.read_chunk, rows)
+        pool = self._read_executor() if ahead or self.root is None else None
+        return BlobReader(pool, self.read_chunk, rows)
 
     def _read_executor(self) -> ThreadPoolExecutor:
         """Where chunks are loaded and verified.

@@ -111,7 +111,7 @@ class SourceView:
     def missing(self) -> Iterator[MissingFile]:
         return iter(self._missing)
 
-    def read(self, f: StoredFile) -> Iterator[bytes]:
+    def read(self, f: StoredFile, *, ahead: bool = True) -> Iterator[bytes]:
         data = self.blobs.get(f.blob)
         if data is None:
             raise CorruptionError(f"blob {f.blob.hex()[:12]} is missing from the store")

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import tracemalloc
 import zipfile
 from collections.abc import Iterator
@@ -17,10 +18,11 @@ import blake3
 import pytest
 from mat_views import SourceView
 
+from snapexport.catalog.content import ChunkRow
 from snapexport.errors import CorruptionError, ExportRequestError, MaterializeError
 from snapexport.materialize import ExportOptions, exporter, materialize
 from snapexport.materialize.view import MissingFile, SnapshotMeta, StoredFile, StoredRecord
-from snapexport.store import Store
+from snapexport.store import Store, repository
 
 ORIGINAL = "2024-01-01 Employer GmbH Loan warranty 3706.pdf"
 THUMB = "2024-01-01 Employer GmbH Loan warranty 3706-thumbnail.webp"
@@ -96,7 +98,7 @@ class _Failing(SourceView):
         self._error = error
         self._left = after
 
-    def read(self, f: StoredFile) -> Iterator[bytes]:
+    def read(self, f: StoredFile, *, ahead: bool = True) -> Iterator[bytes]:
         self._left -= 1
         if self._left < 0:
             raise self._error
@@ -110,7 +112,7 @@ class _Counting(SourceView):
         self.__dict__.update(base.copy().__dict__)
         self.asked: list[str] = []
 
-    def read(self, f: StoredFile) -> Iterator[bytes]:
+    def read(self, f: StoredFile, *, ahead: bool = True) -> Iterator[bytes]:
         self.asked.append(f.path)
         return super().read(f)
 
@@ -135,7 +137,7 @@ class _BrokenFile(SourceView):
         self._broken = broken
         self.opened = 0
 
-    def read(self, f: StoredFile) -> Iterator[bytes]:
+    def read(self, f: StoredFile, *, ahead: bool = True) -> Iterator[bytes]:
         self.opened += 1
         if self.opened == self._broken:
             raise CorruptionError(f"blob of {f.path} is damaged")
@@ -378,7 +380,7 @@ class _Synthetic:
     def missing(self) -> Iterator[MissingFile]:
         return iter(())
 
-    def read(self, f: StoredFile) -> Iterator[bytes]:
+    def read(self, f: StoredFile, *, ahead: bool = True) -> Iterator[bytes]:
         piece = bytes([f.blob[-1]]) * (1 << 20)
         for _ in range(f.size >> 20):
             yield piece
@@ -422,8 +424,8 @@ class _StoreBacked(_Synthetic):
         f = super().files_of(owner_model, owner_pk)["original"]
         return {"original": replace(f, blob=self.blobs[int(owner_pk)])}
 
-    def read(self, f: StoredFile) -> Iterator[bytes]:
-        return self.store.read_blob(f.blob)
+    def read(self, f: StoredFile, *, ahead: bool = True) -> Iterator[bytes]:
+        return self.store.read_blob(f.blob, ahead=ahead)
 
 
 def test_reading_ahead_from_a_store_is_bounded_by_bytes(
@@ -444,9 +446,63 @@ def test_reading_ahead_from_a_store_is_bounded_by_bytes(
     assert result.files_written == 32 + 2
     for pk in (1, 17, 32):
         assert (out / f"2025-01-01 Doc {pk}.pdf").read_bytes() == view.content[pk]
-    # 4 MiB opened ahead, up to 4 MiB queued for the sink's writer thread, the file being
-    # written and the reader's queued chunks; reading every file ahead would hold 32 MiB.
+    # The folder's writer threads load what they write, a chunk at a time: only the files
+    # being written are held; reading every file ahead would hold 32 MiB.
     assert peak < 12 << 20, peak
+
+
+@pytest.mark.parametrize("zip_export", [False, True])
+def test_folder_writers_load_what_they_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, zip_export: bool
+) -> None:
+    """A folder's chunks are loaded, verified and written on its writer threads (no hand-off
+    per chunk); a zip, written on the caller's thread, has them loaded ahead by the store."""
+    loaded_on: list[str] = []
+    read_chunk = repository.BlobStore.read_chunk
+
+    def recording(self: repository.BlobStore, row: ChunkRow) -> bytes:
+        loaded_on.append(threading.current_thread().name)
+        return read_chunk(self, row)
+
+    monkeypatch.setattr(repository.BlobStore, "read_chunk", recording)
+    with Store.init(tmp_path / "store") as store:
+        view = _StoreBacked(store, documents=12, size=256 << 10)
+        out = tmp_path / "out"
+        out.mkdir()
+        options = ExportOptions(no_thumbnail=True, zip=zip_export, zip_name="z")
+        materialize(view, out, options)
+    assert len(loaded_on) == 12
+    want = "store-read" if zip_export else "write"
+    assert all(name.startswith(want) for name in loaded_on), loaded_on
+    if not zip_export:
+        for pk in (1, 6, 12):
+            assert (out / f"2025-01-01 Doc {pk}.pdf").read_bytes() == view.content[pk]
+
+
+def test_temp_files_of_dead_runs_are_removed_and_a_live_runs_kept(
+    plain_view: SourceView, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    materialize(plain_view, out, ExportOptions())
+    want = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead = int(gone.stdout)
+    leftovers = [
+        out / f".snapexport-{dead}.tmp",  # a JSON file
+        out / "originals" / f".snapexport-{dead}.w.tmp",  # one writer thread's (earlier runs)
+        out / "originals" / f".snapexport-{dead}.w4711.tmp",  # a writer thread's
+        out / "manifest.json.tmp",
+    ]
+    live = out / f".snapexport-{os.getppid()}.w12.tmp"  # a run going on right now
+    for path in [*leftovers, live]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half")
+    materialize(plain_view, out, ExportOptions())
+    assert not any(p.exists() for p in leftovers)
+    assert live.read_bytes() == b"half"
+    live.unlink()
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == want
 
 
 def test_write_failure_behind_the_caller_names_its_document_and_commits_no_manifest(

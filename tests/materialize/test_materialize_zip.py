@@ -116,7 +116,7 @@ def test_failed_zip_leaves_no_spool(plain_view: SourceView, tmp_path: Path) -> N
             self.__dict__.update(base.copy().__dict__)
             self.left = 20
 
-        def read(self, f: StoredFile) -> Iterator[bytes]:
+        def read(self, f: StoredFile, *, ahead: bool = True) -> Iterator[bytes]:
             self.left -= 1
             if self.left < 0:
                 raise KeyboardInterrupt
@@ -130,7 +130,7 @@ def test_failed_zip_leaves_no_spool(plain_view: SourceView, tmp_path: Path) -> N
 class _Small(_Synthetic):
     """Many documents with one 1 KiB original each."""
 
-    def read(self, f: StoredFile) -> Iterator[bytes]:
+    def read(self, f: StoredFile, *, ahead: bool = True) -> Iterator[bytes]:
         yield bytes([f.blob[-1]]) * f.size
 
 
