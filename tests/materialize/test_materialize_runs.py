@@ -22,6 +22,7 @@ from snapexport.catalog.content import ChunkRow
 from snapexport.errors import CorruptionError, ExportRequestError, MaterializeError
 from snapexport.materialize import ExportOptions, exporter, materialize
 from snapexport.materialize.view import MissingFile, SnapshotMeta, StoredFile, StoredRecord
+from snapexport.source.serialize import record_text
 from snapexport.store import Store, repository
 
 ORIGINAL = "2024-01-01 Employer GmbH Loan warranty 3706.pdf"
@@ -356,7 +357,10 @@ class _Synthetic:
                 "filename": f"{pk:07}.pdf",
                 "archive_filename": None,
             }
-            text = json.dumps({"model": model, "pk": pk, "fields": fields}, indent=2)
+            # not json.dumps(indent=2): its pure-Python encoder leaves reference cycles
+            # behind every call, and when the collector gets to them depends on the run
+            # (memory tests measure these runs' peaks)
+            text = record_text({"model": model, "pk": pk, "fields": fields})
             yield StoredRecord(model, str(pk), text)
 
     def files_of(self, owner_model: str, owner_pk: str) -> dict[str, StoredFile]:
