@@ -64,11 +64,14 @@ class DirectorySink:
         self, target: Path, *, compare_checksums: bool, compare_json: bool, delete: bool
     ) -> None:
         self.target = target
+        # Per-file paths are plain strings: a Path per file costs parsing and formatting
+        # on the GIL, and pathlib interns every new file name.
+        self._root = os.fspath(target)
         self._compare_checksums = compare_checksums
         self._compare_json = compare_json
         self._delete = delete
         self._existing: set[str] = set()  # files present at the start, not yet claimed
-        self._folders: set[Path] = set()  # folders known to exist (a few per export)
+        self._folders: set[str] = set()  # folders known to exist (a few per export)
         self._tmp_name = _TMP.format(pid=os.getpid())
         self._writer_tmp = threading.local()  # each writer thread's temp name
         self.counts = SinkCounts()
@@ -117,13 +120,13 @@ class DirectorySink:
         describe: Describe | None = None,
     ) -> None:
         self._collect(wait=False)
-        dest = self.target / arcname
+        dest = os.path.join(self._root, arcname)
         if arcname in self._existing:
             self._existing.discard(arcname)
-            if dest.is_file() and self._unchanged(dest, stored, checksum):
+            if os.path.isfile(dest) and self._unchanged(dest, stored, checksum):
                 self.counts.files_skipped += 1
                 return
-        self._make_folder(dest.parent)
+        self._make_folder(os.path.dirname(dest))
         while self._writes and (
             len(self._writes) >= WRITES_AHEAD or self._queued_bytes + stored.size > BYTES_AHEAD
         ):
@@ -171,13 +174,13 @@ class DirectorySink:
             self._writer.shutdown(wait=True, cancel_futures=True)
             self._writer = None
 
-    def _write_file(self, dest: Path, stored: StoredFile, stream: Iterator[bytes]) -> int:
+    def _write_file(self, dest: str, stored: StoredFile, stream: Iterator[bytes]) -> int:
         """Write one file under its temp name, date it, rename it; on a writer thread."""
         name: str | None = getattr(self._writer_tmp, "name", None)
         if name is None:  # one file at a time per thread: a name of its own
             name = _WRITER_TMP.format(pid=os.getpid(), thread=threading.get_native_id())
             self._writer_tmp.name = name
-        tmp = dest.parent / name
+        tmp = os.path.join(os.path.dirname(dest), name)
         written = 0
         try:
             # os-level calls: a file object would add an fstat, an lseek and an ioctl per
@@ -205,16 +208,16 @@ class DirectorySink:
             raise
         return written
 
-    def _make_folder(self, folder: Path) -> None:
+    def _make_folder(self, folder: str) -> None:
         if folder not in self._folders:
-            folder.mkdir(parents=True, exist_ok=True)
+            os.makedirs(folder, exist_ok=True)
             self._folders.add(folder)
 
-    def _unchanged(self, dest: Path, stored: StoredFile, checksum: str | None) -> bool:
+    def _unchanged(self, dest: str, stored: StoredFile, checksum: str | None) -> bool:
         if self._compare_checksums and checksum:
             algo = "md5" if len(checksum) == 32 else "sha256"
             return _digest(dest, algo) == checksum.lower()
-        st = dest.stat()
+        st = os.stat(dest)
         return st.st_size == stored.size and st.st_mtime_ns == stored.mtime_ns
 
     def add_json(self, arcname: str, data: bytes) -> None:
@@ -224,7 +227,7 @@ class DirectorySink:
         if existed and self._compare_json and _same_bytes(dest, data):
             self.counts.files_skipped += 1
             return
-        self._make_folder(dest.parent)
+        self._make_folder(os.fspath(dest.parent))
         tmp = dest.parent / self._tmp_name
         try:
             tmp.write_bytes(data)
@@ -325,7 +328,7 @@ def _remove_empty_parents(folder: Path, root: Path) -> None:
         folder = folder.parent
 
 
-def _digest(path: Path, algo: str) -> str:
+def _digest(path: str, algo: str) -> str:
     h = hashlib.new(algo)
     with open(path, "rb") as f:
         while block := f.read(_READ):
