@@ -17,14 +17,18 @@ class LocalBackend:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._root = os.fspath(self.root)  # loads join strings: no Path per chunk read
 
     def __str__(self) -> str:
         return str(self.root)
 
     def _path(self, name: str) -> Path:
+        return Path(self._file(name))
+
+    def _file(self, name: str) -> str:
         if name.startswith("/") or ".." in name.split("/"):
             raise ValueError(f"bad object name {name!r}")
-        return self.root / name
+        return f"{self._root}/{name}"
 
     def _parent(self, target: Path) -> Path:
         parent = target.parent
@@ -45,7 +49,7 @@ class LocalBackend:
         atomic_write_bytes(target, data)
 
     def load(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
-        fd = os.open(self._path(name), os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(self._file(name), os.O_RDONLY | os.O_CLOEXEC)
         try:
             if length is None:
                 with open(fd, "rb", buffering=0, closefd=False) as f:
