@@ -10,8 +10,8 @@ Most items of such a walk are new, and each SQLite call releases the GIL: on a b
 thread (the materialize planner, the snapshot's walk) every release hands the GIL to
 another thread and waits to get it back. So a Bloom filter of fixed size (``BLOOM_BYTES``)
 answers "surely not seen" in Python, and new items are inserted ``PENDING`` at a time;
-SQLite is asked only when the filter says "maybe" (well under 1 in 100 items up to
-400,000 items). One thread at a time.
+SQLite is asked only when the filter says "maybe" (about 1 item in 100 once it holds
+400,000, far fewer before). One thread at a time.
 """
 
 from __future__ import annotations
