@@ -25,6 +25,13 @@ _PROBES = 4
 PENDING = 1024  # new items held in memory before one INSERT of them all
 
 
+def _probes(item: str) -> list[int]:
+    """The filter's bits for ``item``: double hashing, probe i is a + i * b."""
+    h = hash(item)
+    a, b = h & _MASK, (h >> 32) | 1
+    return [(a + i * b) & _MASK for i in range(_PROBES)]
+
+
 class DiskSet:
     """Strings added so far; ``add`` says whether an item is new."""
 
@@ -39,12 +46,9 @@ class DiskSet:
 
     def add(self, item: str) -> bool:
         """Remember ``item``; True when it was not there before."""
-        h = hash(item)
-        a, b = h & _MASK, (h >> 32) | 1  # double hashing: probe i is a + i * b
         bits = self._bits
         maybe = True
-        for i in range(_PROBES):
-            p = (a + i * b) & _MASK
+        for p in _probes(item):
             byte, bit = bits[p >> 3], 1 << (p & 7)
             if not byte & bit:
                 maybe = False
@@ -65,11 +69,8 @@ class DiskSet:
     def __contains__(self, item: object) -> bool:
         if not isinstance(item, str):
             return False
-        h = hash(item)
-        a, b = h & _MASK, (h >> 32) | 1
         bits = self._bits
-        for i in range(_PROBES):
-            p = (a + i * b) & _MASK
+        for p in _probes(item):
             if not bits[p >> 3] & (1 << (p & 7)):
                 return False
         return self._holds(item)
