@@ -252,19 +252,23 @@ class DirectorySink:
             os.fsync(out.fileno())
             size = out.tell()
             out.close()
+            # The manifest names files: it is committed after all of them (a file that
+            # failed behind the caller surfaces here), durable: one sync of the target's
+            # file system, not an fsync per file.
+            self.drain()
+            sync_filesystem(self.target)
+            unchanged = existed and self._compare_json and _same_files(dest, tmp)
+            if not unchanged:
+                os.replace(tmp, dest)
         except BaseException:
             out.close()
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        self.drain()  # the manifest names files: it is committed after all of them,
-        # durable: one sync of the target's file system, not an fsync per file
-        sync_filesystem(self.target)
-        if existed and self._compare_json and _same_files(dest, tmp):
+        if unchanged:
             os.unlink(tmp)
             self.counts.files_skipped += 1
             return
-        os.replace(tmp, dest)
         fsync_dir(self.target)
         self.counts.files_written += 1
         self.counts.bytes_written += size
