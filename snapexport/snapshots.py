@@ -7,12 +7,13 @@ Materialize and verify read snapshots only through this view; the SQL behind it 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from snapexport.catalog.content import BlobChunkRows
 from snapexport.errors import RequestError
 from snapexport.store import Store
 from snapexport.values import MissingFile, SnapshotMeta, StoredFile, StoredRecord
@@ -25,12 +26,23 @@ class CatalogView:
         self.store = store
         self.meta = meta
         self._spans = store.catalog.spans
+        # Where the chunks of the files the last ``files_of_many`` named are: their
+        # ``read`` needs no query of its own. Replaced by the next batch (bounded).
+        self._located: dict[bytes, BlobChunkRows] = {}
 
     def records(self, model: str) -> Iterator[StoredRecord]:
         return self._spans.records_of(self.meta.seq, model)
 
     def files_of(self, owner_model: str, owner_pk: str) -> dict[str, StoredFile]:
-        return self._spans.files_of(self.meta.seq, owner_model, owner_pk)
+        return self._spans.files_of(self.meta.seq, owner_model, [owner_pk]).get(owner_pk, {})
+
+    def files_of_many(
+        self, owner_model: str, owner_pks: Sequence[str]
+    ) -> dict[str, dict[str, StoredFile]]:
+        owned = self._spans.files_of(self.meta.seq, owner_model, owner_pks)
+        blobs = [f.blob for files in owned.values() for f in files.values()]
+        self._located = self.store.locate_blobs(blobs)
+        return owned
 
     def files(self) -> Iterator[StoredFile]:
         return self._spans.files(self.meta.seq)
@@ -39,7 +51,7 @@ class CatalogView:
         return self._spans.missing(self.meta.seq)
 
     def read(self, f: StoredFile, *, ahead: bool = True) -> Iterator[bytes]:
-        return self.store.read_blob(f.blob, ahead=ahead)
+        return self.store.read_blob(f.blob, ahead=ahead, located=self._located)
 
 
 def open_view(store: Store, spec: str = "latest", *, tag: str | None = None) -> CatalogView:

@@ -41,6 +41,10 @@ class ChunkRow:
     codec: int
 
 
+# A blob's chunks in order, each with its chunk row (None where the row is missing).
+BlobChunkRows = list[tuple[bytes, ChunkRow | None]]
+
+
 @dataclass(frozen=True, slots=True)
 class PackRow:
     id: str
@@ -110,32 +114,33 @@ def blob_chunk_ids(conn: sqlite3.Connection, blob_id: bytes) -> list[bytes]:
 
 
 def blob_chunk_rows(
-    conn: sqlite3.Connection, blob_id: bytes
-) -> list[tuple[bytes, ChunkRow | None]] | None:
-    """A blob's chunks in order, each with its chunk row (None where the row is missing).
+    conn: sqlite3.Connection, blob_ids: Sequence[bytes]
+) -> dict[bytes, BlobChunkRows]:
+    """Each blob's chunks in order, each with its chunk row (None where the row is missing).
 
-    One query for what ``blob_size``, ``blob_chunk_ids`` and ``chunk_rows`` answer in three;
-    None when the blob itself is not in the catalog, ``[]`` for the empty blob.
+    One query per ``BATCH`` blobs for what ``blob_size``, ``blob_chunk_ids`` and
+    ``chunk_rows`` answer in three per blob; a blob not in the catalog is absent, the empty
+    blob maps to ``[]``.
     """
-    rows = conn.execute(
-        f"SELECT {BLOB_CHUNK}, n.id, c.offset, c.length, c.size, c.codec"
-        " FROM blobs AS b"
-        " LEFT JOIN blob_chunks AS bc ON bc.blob = b.id"
-        f" LEFT JOIN chunks AS c ON c.id = {BLOB_CHUNK}"
-        " LEFT JOIN pack_names AS n ON n.n = c.pack"
-        " WHERE b.id = ? ORDER BY bc.seq",
-        (blob_id,),
-    ).fetchall()
-    if not rows:
-        return None
-    out: list[tuple[bytes, ChunkRow | None]] = []
-    for chunk, pack, offset, length, size, codec in rows:
-        if chunk is None:  # the blob has no chunks (the empty blob)
-            continue
-        cid = bytes(chunk)
-        out.append(
-            (cid, None if pack is None else ChunkRow(cid, pack, offset, length, size, codec))
-        )
+    out: dict[bytes, BlobChunkRows] = {}
+    for batch in batched(dict.fromkeys(blob_ids)):
+        marks = ",".join("?" * len(batch))
+        for blob, chunk, pack, offset, length, size, codec in conn.execute(
+            f"SELECT b.id, {BLOB_CHUNK}, n.id, c.offset, c.length, c.size, c.codec"
+            " FROM blobs AS b"
+            " LEFT JOIN blob_chunks AS bc ON bc.blob = b.id"
+            f" LEFT JOIN chunks AS c ON c.id = {BLOB_CHUNK}"
+            " LEFT JOIN pack_names AS n ON n.n = c.pack"
+            f" WHERE b.id IN ({marks}) ORDER BY b.id, bc.seq",
+            batch,
+        ):
+            rows = out.setdefault(bytes(blob), [])
+            if chunk is None:  # the blob has no chunks (the empty blob)
+                continue
+            cid = bytes(chunk)
+            rows.append(
+                (cid, None if pack is None else ChunkRow(cid, pack, offset, length, size, codec))
+            )
     return out
 
 
@@ -407,8 +412,8 @@ class Content:
     def blob_chunk_ids(self, blob_id: bytes) -> list[bytes]:
         return blob_chunk_ids(self._conn, blob_id)
 
-    def blob_chunk_rows(self, blob_id: bytes) -> list[tuple[bytes, ChunkRow | None]] | None:
-        return blob_chunk_rows(self._conn, blob_id)
+    def blob_chunk_rows(self, blob_ids: Sequence[bytes]) -> dict[bytes, BlobChunkRows]:
+        return blob_chunk_rows(self._conn, blob_ids)
 
     def chunk_rows(self, ids: Sequence[bytes]) -> dict[bytes, ChunkRow]:
         return chunk_rows(self._conn, ids)

@@ -189,15 +189,21 @@ LOST_REASON = "its stored content was lost with a missing pack"
 
 
 def files_of(
-    conn: sqlite3.Connection, seq: int, owner_model: str, owner_pk: str
-) -> dict[str, StoredFile]:
-    rows = conn.execute(
-        f"SELECT {_FILE_COLUMNS} FROM file_spans WHERE owner_model = {model_id(':m')}"
-        " AND owner_pk = :pk"
-        f" AND {ALIVE} AND {_STORED}",
-        {"m": owner_model, "pk": owner_pk, "seq": seq},
-    )
-    return {r[1]: StoredFile(*r) for r in rows}
+    conn: sqlite3.Connection, seq: int, owner_model: str, owner_pks: Sequence[str]
+) -> dict[str, dict[str, StoredFile]]:
+    """The files each of ``owner_pks`` owns in snapshot ``seq``, by role (owners without
+    files are absent); a query per ``_BATCH`` owners, not one per owner."""
+    out: dict[str, dict[str, StoredFile]] = {}
+    for part in _chunks(owner_pks):
+        marks = ",".join(f":p{i}" for i in range(len(part)))
+        params: dict[str, object] = {f"p{i}": pk for i, pk in enumerate(part)}
+        for r in conn.execute(
+            f"SELECT {_FILE_COLUMNS} FROM file_spans WHERE owner_model = {model_id(':m')}"
+            f" AND owner_pk IN ({marks}) AND {ALIVE} AND {_STORED}",
+            {**params, "m": owner_model, "seq": seq},
+        ):
+            out.setdefault(r[3], {})[r[1]] = StoredFile(*r)
+    return out
 
 
 def files(conn: sqlite3.Connection, seq: int) -> Iterator[StoredFile]:
@@ -262,8 +268,10 @@ class Spans:
     def records_of(self, seq: int, model: str) -> Iterator[StoredRecord]:
         return records_of(self._conn, seq, model)
 
-    def files_of(self, seq: int, owner_model: str, owner_pk: str) -> dict[str, StoredFile]:
-        return files_of(self._conn, seq, owner_model, owner_pk)
+    def files_of(
+        self, seq: int, owner_model: str, owner_pks: Sequence[str]
+    ) -> dict[str, dict[str, StoredFile]]:
+        return files_of(self._conn, seq, owner_model, owner_pks)
 
     def files(self, seq: int) -> Iterator[StoredFile]:
         return files(self._conn, seq)

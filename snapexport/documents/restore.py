@@ -144,7 +144,7 @@ def _locate(store: Store, profile: DocumentProfile, timeline: Timeline, pk: str,
         raise RequestError(f"document {json.loads(pk)} is not in {where}: run snapexport find"
                          " to see which snapshots hold it")  # fmt: skip
     v, m = chosen
-    files = store.catalog.spans.files_of(m.seq, profile.document, pk)
+    files = store.catalog.spans.files_of(m.seq, profile.document, [pk]).get(pk, {})
     return _Doc(pk, m, v, files)
 
 

@@ -9,6 +9,7 @@ its split manifest; then the bundles; then metadata.json; the manifest is commit
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 from collections import defaultdict, deque
@@ -64,12 +65,13 @@ from snapexport.materialize.sinks import Sink, add_file_named
 from snapexport.materialize.target import check_target, interrupted
 from snapexport.materialize.view import SnapshotView
 from snapexport.materialize.zip_sink import ZipSink
-from snapexport.values import MissingFile, StoredFile
+from snapexport.values import MissingFile, StoredFile, StoredRecord
 
 # How far planning runs ahead of writing: file bytes whose reading has started, and
 # documents. The bytes bound what the store may hold in memory for files not yet written.
 LOOKAHEAD_BYTES = 16 << 20
 LOOKAHEAD_DOCUMENTS = 64
+PLAN_BATCH = 64  # documents whose files are found with one question to the view
 
 
 def materialize(
@@ -324,33 +326,41 @@ class _PaperlessRun:
             self._write_document(ahead.popleft(), writer)
 
     def _plans(self) -> Iterator[_Planned]:
-        for rec in self.view.records(DOCUMENT):
-            self.tally.records += 1
-            self.tally.documents += 1
-            record = json.loads(rec.text)
-            fields = record["fields"]
-            facts = self._facts(record, rec.extra or {})
-            names = self.namer.assign(facts)
-            if names.departure:
-                self.tally.departures.append(
-                    f"document {rec.pk}: {names.original}: {names.departure}"
-                )
-            keys = [(EXPORTED_FILE_NAME, names.original)]
-            if names.thumbnail:
-                keys.append((EXPORTED_THUMBNAIL_NAME, names.thumbnail))
-            if names.archive:
-                keys.append((EXPORTED_ARCHIVE_NAME, names.archive))
-            plan = _Planned(rec.pk, facts.pk, append_keys(rec.text, keys), names.split_manifest)
+        records = iter(self.view.records(DOCUMENT))
+        # The files of a batch of documents are found at once (one catalog query for them
+        # and one for their chunks, not two per document): a batch is planned before the
+        # next is asked for, so the view holds the locations of one batch at a time.
+        while batch := list(itertools.islice(records, PLAN_BATCH)):
+            owned: dict[str, dict[str, StoredFile]] = {}
             if not self.opts.data_only:
-                files = self.view.files_of(DOCUMENT, rec.pk)
-                for role, arcname, checksum in (
-                    ("original", names.original, fields.get("checksum")),
-                    ("thumbnail", names.thumbnail, None),
-                    ("archive", names.archive, fields.get("archive_checksum")),
-                ):
-                    if arcname is not None:
-                        plan.files.append(_PlannedFile(role, arcname, files.get(role), checksum))
-            yield plan
+                owned = self.view.files_of_many(DOCUMENT, [rec.pk for rec in batch])
+            for rec in batch:
+                yield self._plan(rec, owned.get(rec.pk, {}))
+
+    def _plan(self, rec: StoredRecord, files: dict[str, StoredFile]) -> _Planned:
+        self.tally.records += 1
+        self.tally.documents += 1
+        record = json.loads(rec.text)
+        fields = record["fields"]
+        facts = self._facts(record, rec.extra or {})
+        names = self.namer.assign(facts)
+        if names.departure:
+            self.tally.departures.append(f"document {rec.pk}: {names.original}: {names.departure}")
+        keys = [(EXPORTED_FILE_NAME, names.original)]
+        if names.thumbnail:
+            keys.append((EXPORTED_THUMBNAIL_NAME, names.thumbnail))
+        if names.archive:
+            keys.append((EXPORTED_ARCHIVE_NAME, names.archive))
+        plan = _Planned(rec.pk, facts.pk, append_keys(rec.text, keys), names.split_manifest)
+        if not self.opts.data_only:
+            for role, arcname, checksum in (
+                ("original", names.original, fields.get("checksum")),
+                ("thumbnail", names.thumbnail, None),
+                ("archive", names.archive, fields.get("archive_checksum")),
+            ):
+                if arcname is not None:
+                    plan.files.append(_PlannedFile(role, arcname, files.get(role), checksum))
+        return plan
 
     def _start_reads(self, plan: _Planned) -> int:
         """Open the planned files' streams the sink will read; returns their bytes."""

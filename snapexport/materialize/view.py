@@ -6,7 +6,7 @@ touches SQL or packs itself, so it runs from any ``SnapshotView``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from snapexport.values import MissingFile, SnapshotMeta, StoredFile, StoredRecord
@@ -25,6 +25,14 @@ class SnapshotView(Protocol):
 
     def files_of(self, owner_model: str, owner_pk: str) -> dict[str, StoredFile]:
         """The files a record owns, by role."""
+        ...
+
+    def files_of_many(
+        self, owner_model: str, owner_pks: Sequence[str]
+    ) -> dict[str, dict[str, StoredFile]]:
+        """The files each of these records owns, by role (records without files may be
+        absent): what ``files_of`` answers for each, asked once for a batch. The view may
+        get ready to ``read`` these files (the last batch's) without asking again."""
         ...
 
     def files(self) -> Iterator[StoredFile]:

@@ -277,7 +277,7 @@ def problems(store: Store, present_packs: set[str]) -> list[str]:
     out = []
     for e in store.catalog.journal.entries():
         for what, blob in (("body", e.blob), ("header", e.header)):
-            rows = store.catalog.content.blob_chunk_rows(blob)
+            rows = store.catalog.content.blob_chunk_rows([blob]).get(blob)
             why = None
             if rows is None:
                 why = f"its {what} blob {blob.hex()[:16]} is not in the catalog"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -368,7 +368,20 @@ class BlobStore:
             return pending.size
         return self.catalog.content.blob_size(blob_id)
 
-    def read_blob(self, blob_id: bytes, *, ahead: bool = True) -> BlobReader:
+    def locate_blobs(self, blob_ids: Sequence[bytes]) -> dict[bytes, content.BlobChunkRows]:
+        """Where each blob's chunks are, for ``read_blob(located=...)``: one catalog query
+        for many blobs instead of one per blob (a blob not stored is absent)."""
+        if not self._pending_blobs.keys().isdisjoint(blob_ids):
+            self.flush()
+        return self.catalog.content.blob_chunk_rows(blob_ids)
+
+    def read_blob(
+        self,
+        blob_id: bytes,
+        *,
+        ahead: bool = True,
+        located: Mapping[bytes, content.BlobChunkRows] | None = None,
+    ) -> BlobReader:
         """Yield the plain bytes of a blob chunk by chunk, each verified against its id.
 
         Loading starts at once: the first ``READ_AHEAD`` chunks are queued on the pool
@@ -376,11 +389,14 @@ class BlobStore:
         current one (``close`` the reader of a blob it then does not want). With
         ``ahead=False`` a local store's chunks are loaded when asked for, on the thread
         that asks (a caller with threads of its own for that: no hand-off per chunk);
-        object storage still loads ahead (each load waits on the network).
+        object storage still loads ahead (each load waits on the network). ``located``
+        (from ``locate_blobs``) saves the catalog query for a blob it holds.
         """
-        if blob_id in self._pending_blobs:
-            self.flush()
-        chunks = self.catalog.content.blob_chunk_rows(blob_id)
+        chunks = None if located is None else located.get(blob_id)
+        if chunks is None:
+            if blob_id in self._pending_blobs:
+                self.flush()
+            chunks = self.catalog.content.blob_chunk_rows([blob_id]).get(blob_id)
         if chunks is None:
             raise CorruptionError(f"blob {blob_id.hex()} is not in the catalog")
         rows: list[content.ChunkRow] = []

@@ -79,7 +79,7 @@ def test_labels_in_and_out_numbers_inside(tmp_path: Path) -> None:
     held = {f.path: f for f in cat.spans.files(2)}
     assert [held[f.path].checksum for f in files] == [f.checksum for f in files]
     assert held["f1"].owner_model == "documents.document" and held["f0"].owner_model is None
-    assert set(cat.spans.files_of(2, "documents.document", "1")) == {"original"}
+    assert set(cat.spans.files_of(2, "documents.document", ["1"])["1"]) == {"original"}
     for f in files:
         if f.checksum:
             assert cat.spans.blob_by_checksum(f.checksum, 10, 5) is not None

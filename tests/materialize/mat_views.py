@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,6 +104,11 @@ class SourceView:
 
     def files_of(self, owner_model: str, owner_pk: str) -> dict[str, StoredFile]:
         return dict(self._owned.get((owner_model, owner_pk), {}))
+
+    def files_of_many(
+        self, owner_model: str, owner_pks: Sequence[str]
+    ) -> dict[str, dict[str, StoredFile]]:
+        return {pk: self.files_of(owner_model, pk) for pk in owner_pks}
 
     def files(self) -> Iterator[StoredFile]:
         return iter(sorted(self._files.values(), key=lambda f: f.path))

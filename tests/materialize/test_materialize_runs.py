@@ -9,7 +9,7 @@ import sys
 import threading
 import tracemalloc
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -377,6 +377,11 @@ class _Synthetic:
                 0o100644,
             )
         }
+
+    def files_of_many(
+        self, owner_model: str, owner_pks: Sequence[str]
+    ) -> dict[str, dict[str, StoredFile]]:
+        return {pk: self.files_of(owner_model, pk) for pk in owner_pks}
 
     def files(self) -> Iterator[StoredFile]:
         return iter(())

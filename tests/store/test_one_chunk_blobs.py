@@ -31,7 +31,7 @@ def test_one_chunk_blob_has_no_row_and_reads_back(tiny_store: Store) -> None:
     assert _rows(tiny_store, big.id) > 1
     assert b"".join(tiny_store.read_blob(small.id)) == small_data
     assert b"".join(tiny_store.read_blob(big.id)) == big_data
-    listed = content.blob_chunk_rows(small.id)
+    listed = content.blob_chunk_rows([small.id]).get(small.id)
     assert listed is not None and [cid for cid, _ in listed] == [small.id]
     assert listed[0][1] is not None and listed[0][1].pack in content.pack_ids()
     tiny_store.close()
