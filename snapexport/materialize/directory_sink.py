@@ -13,7 +13,8 @@ order the files were given. A failed write surfaces at the caller's next call (o
 manifest is committed), named by the ``describe`` the caller gave for that file; the
 manifest is committed only after every file before it is written and the file system
 synced (``syncfs``), so a ``manifest.json`` present after a crash vouches for every file
-it names.
+it names. Each file's writeback is started as soon as it is written (``_start_writeback``),
+so that sync has little left.
 ``manifest.json`` goes through ``manifest.json.tmp`` and a rename. ``-d`` deletes, after
 a successful run, every file under TARGET this run did not write or keep, then the folders
 left empty.
@@ -196,6 +197,7 @@ class DirectorySink:
                     os.fchmod(fd, mode)
                 # atime is not recorded in a snapshot: the mtime stands in for it.
                 os.utime(fd, ns=(stored.mtime_ns, stored.mtime_ns))
+                _start_writeback(fd)
             finally:
                 os.close(fd)
             os.replace(tmp, dest)
@@ -313,6 +315,23 @@ def _leftover(path: Path, target: Path) -> bool:
     except PermissionError:
         return False
     return False  # a run into the same folder is going on right now: leave its file
+
+
+def _start_writeback(fd: int) -> None:
+    """Have the kernel start writing a finished file's pages to disk, without waiting.
+
+    Linux's ``POSIX_FADV_DONTNEED`` starts writeback of a file's dirty pages (and drops
+    the clean ones). Left to itself, the kernel starts only when a tenth of memory is dirty
+    (2.3 GB here), then throttles the writers and leaves the rest to the final ``syncfs``;
+    started per file, the disk writes from the first file on, beside the reads of the packs.
+    Advice only: where it is missing or refused, the final ``syncfs`` does it all.
+    """
+    if _FADVISE is not None:
+        with contextlib.suppress(OSError):
+            _FADVISE(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+
+
+_FADVISE = getattr(os, "posix_fadvise", None)
 
 
 def _write_all(fd: int, data: bytes) -> None:
