@@ -3,10 +3,12 @@
 Each limit runs as its own child on the same media folder (page cache warm: the benchmark
 cannot drop caches, so every figure is a warm one): the single-pass limits right after the
 site is built, next to the first snapshot; ``cp -r`` at the end, next to the restores of the
-same files. (``zip -r -6`` is the zip step of the full export, see ``contenders.py``.) The
-plain read and the durable write reuse ``tools/bench_store.py``'s measurements; run as
-``python limits.py read FOLDER`` / ``python limits.py write FOLDER SCRATCH`` they print
-their own timing as JSON (the read's second, warm pass only).
+same files, and ``cp -r`` + ``sync`` of snapexport's packs right before the restores (the
+disk's limit for reading a store and writing its bytes durably). (``zip -r -6`` is the zip
+step of the full export, see ``contenders.py``.) The plain read and the durable write reuse
+``tools/bench_store.py``'s measurements; run as ``python limits.py read FOLDER`` /
+``python limits.py write FOLDER SCRATCH`` they print their own timing as JSON (the read's
+second, warm pass only).
 """
 
 from __future__ import annotations
@@ -45,10 +47,15 @@ def single_pass(media: Path, scratch: Path) -> dict[str, Run]:
     return out
 
 
-def copy(media: Path, scratch: Path) -> Run:
-    """``cp -r`` of the files below ``media`` (the copy is removed)."""
+def copy(media: Path, scratch: Path, *, durable: bool = False) -> Run:
+    """``cp -r`` of the files below ``media`` (the copy is removed); ``durable``: then
+    ``sync``, timed with it (reading those bytes and writing them to disk: what a restore
+    of them must do at least)."""
     os.sync()
     done = run(["cp", "-r", str(media), str(scratch / "copy")])
+    if durable:
+        synced = run(["sync"])
+        done = dataclasses.replace(done, seconds=done.seconds + synced.seconds)
     shutil.rmtree(scratch / "copy")
     return done
 

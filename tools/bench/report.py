@@ -282,7 +282,8 @@ class Results:
 
     def _bulk_targets(self) -> list[dict[str, Any]]:
         """Issue 20's: the first snapshot >= 1.2x every peer's MB/s with CPU <= borg's (zstd,3
-        and lz4), a durable folder restore >= 1.5x faster than restic's and borg's."""
+        and lz4), a durable folder restore >= 1.5x faster than restic's and borg's; and how
+        close that restore comes to the disk's own limit for it."""
         ours = self.one("snapexport", "first backup")
         out = []
         for peer in (*PEERS, *FIRST_ONLY):
@@ -301,6 +302,15 @@ class Results:
                     ))  # fmt: skip
         ours_restore = self.one("snapexport", "materialize (folder)")
         mine = ours_restore.seconds + (ours_restore.sync_seconds or 0)
+        for limit in self.find("limit", "cp -r packs + sync"):
+            # MB/s of each: the restore writes the site's bytes, the copy the packs' bytes
+            rate = (ours_restore.bytes or 0) / mine / MB
+            copied = (limit.bytes or 0) / limit.seconds / MB
+            out.append(_target(
+                "durable folder restore >= 90% of the disk's copy rate (cp -r packs + sync)",
+                rate >= 0.9 * copied,
+                f"{rate:.0f} vs {copied:.0f} MB/s: {rate / copied:.0%}",
+            ))  # fmt: skip
         for peer in PEERS:
             theirs = self.one(peer, "restore")
             if theirs.sync_seconds is None:

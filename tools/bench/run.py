@@ -197,6 +197,11 @@ def bench(args: argparse.Namespace, work: Path, log: Log) -> Results:
     results.series = {"night": list(range(args.nights + 1)), **sizes}
     results.export_size = export_size
 
+    # The disk's limit for a restore: read the stored bytes, write them durably.
+    packs = ours.store / "packs"
+    done = limits.copy(packs, work / "scratch", durable=True)
+    measured(results, "limit", "cp -r packs + sync", done, bytes=tree_bytes(packs))
+    log(f"  cp -r of snapexport's packs + sync {done.seconds:.1f}s")
     restore = work / "scratch" / "restore"
     for tool, step, action in (
         (ours, "materialize --zip", lambda: ours.materialize_zip(restore)),
