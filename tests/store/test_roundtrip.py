@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 
 import blake3
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from snapexport.errors import CorruptionError
 from snapexport.store import Store
 
 FIXTURE_OK = settings(
@@ -86,3 +88,22 @@ def test_incompressible_chunks_are_stored_raw(tiny_store: Store) -> None:
         tiny_store.catalog.conn.execute("SELECT codec, count(*) FROM chunks GROUP BY codec")
     )
     assert codecs.get(0, 0) > 0 and codecs.get(1, 0) > 0
+
+
+def test_blobs_located_together_read_back_and_others_still_read(tiny_store: Store) -> None:
+    """``locate_blobs`` answers for many blobs at once (a pending one is flushed first, an
+    unknown one is absent); ``read_blob(located=...)`` reads what it holds and asks the
+    catalog for any other blob, so a stale or partial map never costs a read."""
+    datas = [_pseudo_random(i, 40_000 * i) for i in range(1, 5)]  # one chunk to several
+    refs = [tiny_store.put_bytes(d) for d in datas]
+    empty = tiny_store.put_bytes(b"")
+    unknown = blake3.blake3(b"never stored").digest()
+    located = tiny_store.locate_blobs([r.id for r in refs[:3]] + [empty.id, unknown])
+    assert set(located) == {refs[0].id, refs[1].id, refs[2].id, empty.id}
+    assert located[empty.id] == []
+    assert len(located[refs[2].id]) > 1 and all(row for _, row in located[refs[2].id])
+    for ref, data in zip(refs, datas, strict=True):  # the last one is not in the map
+        assert b"".join(tiny_store.read_blob(ref.id, ahead=False, located=located)) == data
+    assert list(tiny_store.read_blob(empty.id, located=located)) == []
+    with pytest.raises(CorruptionError, match=unknown.hex()):
+        tiny_store.read_blob(unknown, located=located)
