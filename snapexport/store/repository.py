@@ -394,9 +394,7 @@ class BlobStore:
         """
         chunks = None if located is None else located.get(blob_id)
         if chunks is None:
-            if blob_id in self._pending_blobs:
-                self.flush()
-            chunks = self.catalog.content.blob_chunk_rows([blob_id]).get(blob_id)
+            chunks = self.locate_blobs([blob_id]).get(blob_id)
         if chunks is None:
             raise CorruptionError(f"blob {blob_id.hex()} is not in the catalog")
         rows: list[content.ChunkRow] = []
