@@ -94,6 +94,11 @@ def existing_chunks(conn: sqlite3.Connection, ids: Iterable[bytes]) -> set[bytes
     return _existing(conn, "chunks", ids)
 
 
+def has_chunks(conn: sqlite3.Connection) -> bool:
+    """Whether any chunk is indexed at all (a new store's first snapshot finds none)."""
+    return conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is not None
+
+
 def existing_blobs(conn: sqlite3.Connection, ids: Iterable[bytes]) -> set[bytes]:
     """The subset of ``ids`` that have a blob row."""
     return _existing(conn, "blobs", ids)
@@ -402,6 +407,9 @@ class Content:
 
     def existing_chunks(self, ids: Iterable[bytes]) -> set[bytes]:
         return existing_chunks(self._conn, ids)
+
+    def has_chunks(self) -> bool:
+        return has_chunks(self._conn)
 
     def existing_blobs(self, ids: Iterable[bytes]) -> set[bytes]:
         return existing_blobs(self._conn, ids)

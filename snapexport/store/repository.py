@@ -114,8 +114,8 @@ class BlobStore:
         self.ids = Ids(master.ids if master else None)
         self.codecs = Codecs(config.compression_level)
         self.chunker = Chunker(config.chunker)
-        self._preparer = Preparer(self.chunker.params, self.ids, catalog)
         self._commits = CommitLog()  # what a prepared blob's catalog query may have missed
+        self._preparer = Preparer(self.chunker.params, self.ids, catalog, self._commits)
         #: local folder for packs being written and other scratch files
         self.tmp_dir = work_dir / TMP_DIR
         if write:
@@ -194,7 +194,7 @@ class BlobStore:
         """Cut ``data``, compute its chunk ids and blob id, and find which of its chunks the
         catalog holds, without storing anything; safe on other threads while this store
         writes (``prepared.Preparer``)."""
-        return self._preparer.prepare(data, self._commits.count)
+        return self._preparer.prepare(data)
 
     def put_prepared(self, prepared: Prepared, *, compressible: bool | None = None) -> BlobRef:
         """Store a blob ``prepare`` cut and hashed (its bytes stay referenced until stored)."""
