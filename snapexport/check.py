@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import blake3
-
 from snapexport.checkscope import PackSubset
 from snapexport.errors import CorruptionError, StoreLockedError
 from snapexport.store import Store, journal, recovery
@@ -300,9 +298,8 @@ def _read_pack(store: Store, pack_id: str, size: int, report: CheckReport) -> No
         in_pack = {e.id: e for e in pack.entries}
         rows = iter(store.catalog.content.chunks_of_pack(pack_id))  # in offset order
         row = next(rows, None)
-        whole = blake3.blake3()
         for start, data in pack.windows:
-            whole.update(data)
+            pack.hash.update(start, data)
             end = start + len(data)
             while row is not None and row.offset < end:
                 _check_chunk(store, report, pack_id, row, in_pack.get(row.id), start, data)
@@ -315,7 +312,7 @@ def _read_pack(store: Store, pack_id: str, size: int, report: CheckReport) -> No
         report.problems.append(str(err))
         _name_damaged_chunks(store, pack_id, report)
         return
-    if whole.hexdigest() != pack_id:
+    if pack.hash.hexdigest() != pack_id:
         report.problems.append(f"pack {pack_id} does not match its name (damaged or truncated)")
         return
     report.bytes_read += sum(e.length for e in pack.entries)

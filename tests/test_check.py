@@ -191,4 +191,16 @@ def test_a_flipped_byte_in_a_later_window_is_named(tmp_path: Path) -> None:
     with Store.open(path, write=True) as store:
         report = check_store(store, read_data=True)
     assert any(p.startswith("chunk ") and "do not match its id" in p for p in report.problems)
+    # named by its chunk only: a format-3 pack's name does not cover its payloads
+    assert not any("does not match its name" in p for p in report.problems)
+
+
+def test_a_flipped_byte_in_a_pack_index_breaks_its_name(tmp_path: Path) -> None:
+    path, pack = _one_big_pack(tmp_path)
+    raw = bytearray(pack.read_bytes())
+    count = int.from_bytes(raw[-12:-8], "little")
+    raw[len(raw) - 16 - count * 49 + 2] ^= 0x01  # in the first chunk id of the index
+    pack.write_bytes(bytes(raw))
+    with Store.open(path, write=True) as store:
+        report = check_store(store, read_data=True)
     assert report.problems[-1] == f"pack {pack.name} does not match its name (damaged or truncated)"

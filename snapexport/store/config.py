@@ -7,12 +7,14 @@ dedup across runs work).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from snapexport.errors import StoreError
+from snapexport.faults import checkpoint
 from snapexport.store.chunker import ChunkerParams
 from snapexport.store.layout import CONFIG_FILE
 
@@ -20,7 +22,9 @@ if TYPE_CHECKING:
     from snapexport.store.backend import Backend
 
 FORMAT_NAME = "snapexport-store"
-FORMAT_VERSION = 3  # 2: pack entry kinds, encryption, catalog images; 3: catalog journal
+# 2: pack entry kinds, encryption, catalog images; 3: catalog journal; 4: pack format 3
+FORMAT_VERSION = 4
+PACKS_V3_FROM = 4  # the store format from which new packs are written in pack format 3
 DEFAULT_PACK_SIZE = 32 << 20
 
 
@@ -92,6 +96,23 @@ class StoreConfig:
             encryption=raw.get("encryption"),
             version=version,
         )
+
+    @property
+    def pack_format(self) -> int:
+        """The pack format this store's new packs get (docs/format.md, "Store format 4")."""
+        return 3 if self.version >= PACKS_V3_FROM else 2
+
+    def ready_for_new_packs(self, backend: Backend) -> StoreConfig:
+        """This config, rewritten as format 4 first if it is format 3, so that an older
+        snapexport refuses the store ("upgrade snapexport") instead of finding packs it
+        cannot read. A format-2 store keeps format-2 packs until its catalog journal
+        upgrade (``journal.py``) has made it format 3. The caller holds the writer's lock."""
+        if self.version != PACKS_V3_FROM - 1:
+            return self
+        upgraded = dataclasses.replace(self, version=PACKS_V3_FROM)
+        upgraded.write(backend)
+        checkpoint("store:after-format-4")
+        return upgraded
 
     def write(self, backend: Backend) -> None:
         data = json.dumps(self.to_json(), indent=2).encode() + b"\n"

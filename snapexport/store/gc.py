@@ -122,7 +122,7 @@ def _write_repacked(store: BlobStore, pack_ids: list[str]) -> list[packs.Finishe
                 stored = store.load_stored(row)
                 store.decode_verified(row, stored)  # never copy damage into a new pack
                 if writer is None:
-                    writer = packs.PackWriter(store.tmp_dir, store.cipher)
+                    writer = packs.PackWriter(store.tmp_dir, store.cipher, store.pack_format())
                 writer.add(row.id, row.codec, row.size, stored)
                 if writer.size >= store.config.pack_size:
                     finished.append(_save(store, writer))

@@ -1,8 +1,8 @@
-"""The pack file format (versions 1 and 2): the one place that encodes and decodes packs.
+"""The pack file format (versions 1 to 3): the one place that encodes and decodes packs.
 
 A pack is ``header | payload ... | index | footer`` (docs/format.md, byte by byte):
 
-* header: 8 bytes, ``b"SNXPACK"`` followed by the format version byte (``0x02``);
+* header: 8 bytes, ``b"SNXPACK"`` followed by the format version byte (``0x03``);
 * payloads: the stored bytes of each chunk, back to back, in index order (in an encrypted
   store each payload is an AES-256-GCM envelope of the compressed bytes);
 * index: one 49-byte entry per chunk: id (32 bytes), type (u8: low 4 bits codec, high 4
@@ -11,9 +11,12 @@ A pack is ``header | payload ... | index | footer`` (docs/format.md, byte by byt
 * footer: 16 bytes: stored index length (u32 LE), entry count (u32 LE), ``b"SNXPIDX"`` and
   the version byte.
 
-A pack is named by the unkeyed BLAKE3 of all its bytes, so a pack file can be verified
-without the catalog, and the catalog's chunk index can be rebuilt from the packs alone. A
-future encryption layer wraps payloads and the index here, and nowhere else.
+A pack is named by an unkeyed BLAKE3 (``PackHash``): of all its bytes up to version 2; of
+its header, index and footer from version 3, whose index entries name every payload by the
+id of its plain bytes (each payload is checked against that id when it is read, so hashing
+the payloads a second time for the name bought nothing but CPU). Either way a pack file can
+be verified without the catalog, and the catalog's chunk index rebuilt from the packs alone.
+Encryption wraps payloads and the index here, and nowhere else.
 """
 
 from __future__ import annotations
@@ -32,10 +35,10 @@ from snapexport.store.crypto import OVERHEAD, Cipher
 from snapexport.store.ids import ID_SIZE, BytesLike
 from snapexport.store.layout import PACKS_PREFIX
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 HEADER = b"SNXPACK" + bytes([FORMAT_VERSION])
 FOOTER_MAGIC = b"SNXPIDX" + bytes([FORMAT_VERSION])
-READABLE = {1, 2}
+READABLE = {1, 2, 3}
 HEADER_SIZE = len(HEADER)
 KIND_DATA = 0  # an ordinary chunk
 KIND_CATALOG = 1  # the header of a catalog image or checkpoint (docs/format.md)
@@ -87,21 +90,83 @@ def pack_id_of(name: str) -> str | None:
     return pid
 
 
-class PackWriter:
-    """Appends chunk payloads to a new pack file in ``tmp_dir``; ``finish`` seals it."""
+class PackHash:
+    """The pack id (its name) of a pack's bytes, fed in file order: an unkeyed BLAKE3 of
+    every byte (versions 1 and 2) or of all but the payloads (version 3 on)."""
 
-    def __init__(self, tmp_dir: Path, cipher: Cipher | None = None) -> None:
+    __slots__ = ("_hash", "_index_offset", "_payloads")
+
+    def __init__(self, version: int, index_offset: int | None = None) -> None:
+        self._hash = blake3.blake3()
+        self._payloads = version < 3  # whether the payloads are part of the name
+        # where the index starts (bytes from there on are hashed); None: the caller says
+        self._index_offset = index_offset
+
+    def update(self, offset: int, data: BytesLike) -> None:
+        """Feed ``data``, which starts at ``offset`` of the pack file."""
+        if self._payloads:
+            self._hash.update(data)
+            return
+        view = memoryview(data)
+        if offset < HEADER_SIZE:
+            self._hash.update(view[: HEADER_SIZE - offset])
+        if self._index_offset is not None and offset + len(view) > self._index_offset:
+            self._hash.update(view[max(self._index_offset - offset, 0) :])
+
+    @property
+    def covers_payloads(self) -> bool:
+        """Whether the name vouches for the payloads (else each is checked by its id)."""
+        return self._payloads
+
+    def named(self, data: BytesLike) -> None:
+        """Feed bytes that are part of the name whatever the version (the writer's header,
+        index and footer)."""
+        self._hash.update(data)
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+def version_of(data: BytesLike) -> int:
+    """The format version a pack's footer (its last byte) states; 0 when there is none."""
+    return data[-1] if len(data) else 0
+
+
+def pack_id_of_bytes(data: BytesLike) -> str:
+    """The pack id of a whole pack held in memory (its version read from its footer; a
+    pack too damaged to say is hashed whole, which cannot match a version-3 name)."""
+    view = memoryview(data)
+    version, index_offset = 0, None
+    if len(view) >= HEADER_SIZE + FOOTER_SIZE:
+        index_len, _, magic = _FOOTER.unpack(view[-FOOTER_SIZE:])
+        if magic[:7] == FOOTER_MAGIC[:7] and index_len <= len(view) - FOOTER_SIZE:
+            version, index_offset = magic[7], len(view) - FOOTER_SIZE - index_len
+    h = PackHash(version, index_offset)
+    h.update(0, view)
+    return h.hexdigest()
+
+
+class PackWriter:
+    """Appends chunk payloads to a new pack file in ``tmp_dir``; ``finish`` seals it.
+    ``version`` is the pack format to write (the store decides: see ``BlobStore``)."""
+
+    def __init__(
+        self, tmp_dir: Path, cipher: Cipher | None = None, version: int = FORMAT_VERSION
+    ) -> None:
+        if version not in (2, 3):
+            raise ValueError(f"cannot write pack format {version}")
         self._cipher = cipher
+        self._version = version
         fd_name = f"pack-{os.getpid()}-{os.urandom(6).hex()}.tmp"
         self.path = tmp_dir / fd_name
         fd = create_private(self.path)  # the pack is renamed into the store as it is
         self._f = open(fd, "wb", buffering=0)  # noqa: SIM115 - closed by finish/abort
-        self._hash = blake3.blake3()
+        self._hash = PackHash(version)
         self._entries: list[PackEntry] = []
         self.size = 0
-        self._write(HEADER)
+        self._write(b"SNXPACK" + bytes([version]), named=True)
 
-    def _write(self, data: BytesLike) -> None:
+    def _write(self, data: BytesLike, *, named: bool) -> None:
         view = memoryview(data)
         try:
             while view:
@@ -109,7 +174,10 @@ class PackWriter:
                 view = view[n:]
         except OSError as err:  # name the file: a full disk must say which one
             raise OSError(err.errno, err.strerror, str(self.path)) from err
-        self._hash.update(data)
+        if named:
+            self._hash.named(data)
+        else:
+            self._hash.update(self.size, data)  # a payload: hashed only before version 3
         self.size += len(data)
 
     @property
@@ -119,7 +187,7 @@ class PackWriter:
     def add(self, chunk_id: bytes, codec: int, size: int, stored: BytesLike) -> PackEntry:
         """Append one chunk's stored bytes and remember its index entry."""
         entry = PackEntry(chunk_id, codec, size, len(stored), self.size)
-        self._write(stored)
+        self._write(stored, named=False)
         self._entries.append(entry)
         return entry
 
@@ -130,8 +198,9 @@ class PackWriter:
         )
         if self._cipher is not None:
             index = self._cipher.seal(index)
-        self._write(index)
-        self._write(_FOOTER.pack(len(index), len(self._entries), FOOTER_MAGIC))
+        self._write(index, named=True)
+        magic = b"SNXPIDX" + bytes([self._version])
+        self._write(_FOOTER.pack(len(index), len(self._entries), magic), named=True)
         try:
             os.fsync(self._f.fileno())
         except OSError as err:

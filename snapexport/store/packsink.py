@@ -18,7 +18,7 @@ from pathlib import Path
 from snapexport.store.backend import Backend
 from snapexport.store.crypto import Cipher
 from snapexport.store.ids import BytesLike
-from snapexport.store.packs import FinishedPack, PackWriter, object_name
+from snapexport.store.packs import FORMAT_VERSION, FinishedPack, PackWriter, object_name
 
 MAX_QUEUED = 32  # appends in flight before the caller waits (bounds memory held by payloads)
 # ... and plain bytes in flight: a queued chunk keeps its read block alive, so this bounds the
@@ -35,9 +35,15 @@ class PackSink:
     """Orders payloads into packs of about ``pack_size`` bytes and saves them when full."""
 
     def __init__(
-        self, tmp_dir: Path, backend: Backend, pack_size: int, cipher: Cipher | None = None
+        self,
+        tmp_dir: Path,
+        backend: Backend,
+        pack_size: int,
+        cipher: Cipher | None = None,
+        version: int = FORMAT_VERSION,
     ) -> None:
         self._cipher = cipher
+        self._version = version  # the pack format written
         self._tmp_dir = tmp_dir
         self._backend = backend
         self._pack_size = pack_size
@@ -85,7 +91,7 @@ class PackSink:
     ) -> Future[FinishedPack] | None:
         codec, stored = payload.result()
         if self._pack is None:
-            self._pack = PackWriter(self._tmp_dir, self._cipher)
+            self._pack = PackWriter(self._tmp_dir, self._cipher, self._version)
         self._pack.add(chunk_id, codec, size, stored)
         if self._pack.size >= self._pack_size or self._pack.count >= MAX_PACK_CHUNKS:
             return self._seal()

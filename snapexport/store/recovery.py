@@ -6,8 +6,10 @@ Rules (docs/format.md, "Crash recovery"):
   hold it are strays of a dead writer and are deleted.
 * Packs named in the ``pending_pack_deletes`` meta key were dropped from the catalog by a
   garbage collection that was interrupted before deleting them; they are deleted.
-* An *orphan* pack (a pack file without a ``packs`` row) is first verified: its BLAKE3
-  must equal its name and its index must parse. A verified orphan holding any chunk the
+* An *orphan* pack (a pack file without a ``packs`` row) is first verified: its pack id
+  (``packs.PackHash``) must equal its name, its index must parse and, from pack format 3
+  on (whose name does not cover the payloads), every payload must decode to its id. A
+  verified orphan holding any chunk the
   catalog lacks was sealed by a writer that died before committing: it is indexed, so its
   chunks are reused by the next run instead of being stored again. A verified orphan whose
   chunks are all indexed in *other listed* packs is a leftover copy (interrupted repack) and
@@ -22,8 +24,6 @@ import contextlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-
-import blake3
 
 from snapexport.catalog.content import ChunkRow
 from snapexport.catalog.meta import MetaKey
@@ -109,11 +109,19 @@ def read_verified_entries(store: BlobStore, pack_id: str) -> tuple[packs.PackEnt
 
 
 def read_verified_pack(store: BlobStore, pack_id: str) -> tuple[tuple[packs.PackEntry, ...], bytes]:
-    """Load a whole pack (one read), check its hash, return its index entries and bytes."""
+    """Load a whole pack (one read), check it against its name and, where the name does not
+    cover the payloads (format 3), each payload against its chunk id; return its index
+    entries and bytes."""
     data = store.backend.load(packs.object_name(pack_id))
-    if blake3.blake3(data).hexdigest() != pack_id:
+    if packs.pack_id_of_bytes(data) != pack_id:
         raise CorruptionError(f"pack {pack_id} does not match its name (damaged or truncated)")
-    return packs.parse_pack(data, store.cipher), data
+    entries = packs.parse_pack(data, store.cipher)
+    if not packs.PackHash(packs.version_of(data)).covers_payloads:
+        view = memoryview(data)
+        for e in entries:
+            row = ChunkRow(e.id, pack_id, e.offset, e.length, e.size, e.codec)
+            store.decode_verified(row, view[e.offset : e.offset + e.length])
+    return entries, data
 
 
 CHECK_WINDOW = 2 << 20  # bytes of a pack held at once by a verifying read (one chunk more)
@@ -123,12 +131,13 @@ CHECK_WINDOW = 2 << 20  # bytes of a pack held at once by a verifying read (one 
 class PackWindows:
     """A pack's index entries (read from its tail) and, in ``windows``, all its bytes in
     order as ``(offset, bytes)``, cut at chunk boundaries: about ``CHECK_WINDOW`` bytes
-    each, or one chunk when that is larger. The caller hashes what it is given (the pack
-    id is the BLAKE3 of the whole) and verifies each chunk whole in its window, so a pack
-    is checked without ever being held in memory at once."""
+    each, or one chunk when that is larger. The caller feeds what it is given to ``hash``
+    (which knows what of it the pack's name covers) and verifies each chunk whole in its
+    window, so a pack is checked without ever being held in memory at once."""
 
     entries: tuple[packs.PackEntry, ...]
     windows: Iterator[tuple[int, bytes]]
+    hash: packs.PackHash
 
 
 def read_index(
@@ -149,7 +158,8 @@ def pack_windows(store: BlobStore, pack_id: str, size: int) -> PackWindows:
     Raises CorruptionError when the footer or the index does not decode."""
     name = packs.object_name(pack_id)
     offset, tail, entries = read_index(store, name, size)
-    return PackWindows(entries, _windows(store, name, entries, offset, tail))
+    hashed = packs.PackHash(packs.version_of(tail), offset)
+    return PackWindows(entries, _windows(store, name, entries, offset, tail), hashed)
 
 
 def _windows(

@@ -271,8 +271,15 @@ class BlobStore:
 
     def _packs(self) -> PackSink:
         if self._sink is None:
-            self._sink = PackSink(self.tmp_dir, self.backend, self.config.pack_size, self.cipher)
+            size, version = self.config.pack_size, self.pack_format()
+            self._sink = PackSink(self.tmp_dir, self.backend, size, self.cipher, version)
         return self._sink
+
+    def pack_format(self) -> int:
+        """The pack format of the packs this writer adds (``ready_for_new_packs``)."""
+        self._require_writer()
+        self.config = self.config.ready_for_new_packs(self.backend)
+        return self.config.pack_format
 
     def _commit_sealed(self, *, wait_all: bool) -> None:
         if self._sink is None:

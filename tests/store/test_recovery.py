@@ -58,7 +58,11 @@ def test_orphan_pack_is_indexed_and_reused(tiny_store: Store) -> None:
 def test_orphan_copy_is_removed(tiny_store: Store, tmp_path: Path) -> None:
     tiny_store.put_bytes(_data(2))
     tiny_store.flush()
-    pack = next(p for p in (tiny_store.root / "packs").rglob("*") if p.is_file())
+    # the data's pack (the largest; the other holds the catalog's journal entry)
+    pack = max(
+        (p for p in (tiny_store.root / "packs").rglob("*") if p.is_file()),
+        key=lambda p: p.stat().st_size,
+    )
     # a second pack holding only chunks already indexed: a leftover of an interrupted repack
     from snapexport.catalog import content
     from snapexport.store import packs
@@ -72,3 +76,18 @@ def test_orphan_copy_is_removed(tiny_store: Store, tmp_path: Path) -> None:
     report = recovery.recover(tiny_store)
     assert report.removed == (done.id,)
     assert tiny_store.backend.stat(packs.object_name(done.id)) is None
+
+
+def test_an_orphan_whose_payload_does_not_match_its_chunk_id_is_damaged(
+    tiny_store: Store,
+) -> None:
+    from snapexport.store import packs
+
+    plain = _data(9)[:1000]
+    writer = packs.PackWriter(tiny_store.tmp_dir)
+    writer.add(tiny_store.ids.of(plain), 0, len(plain), plain[:-1] + bytes([plain[-1] ^ 1]))
+    done = writer.finish()  # named correctly: a format-3 name does not cover the payload
+    tiny_store.backend.save(packs.object_name(done.id), done.path)
+    report = recovery.recover(tiny_store)
+    assert report.damaged == (done.id,) and not report.indexed
+    assert tiny_store.backend.stat(packs.object_name(done.id)) is not None  # left alone
