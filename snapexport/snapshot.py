@@ -248,7 +248,6 @@ class _Walk(FileWalk):
         self.options = options
         self.per_model: dict[str, _Counts] = {}
         self.records_verified = 0
-        self._cctx = store.catalog.record_texts.compressor()
         self._mismatches: list[str] = []
 
     def total_records(self) -> _Counts:
@@ -336,7 +335,7 @@ class _Walk(FileWalk):
             return
         if self.options.verify_records and fast_path_kept:
             self._mismatches.append(f"{model} pk={row.pk}")
-        self.stage.record_data(h, self._cctx.compress(text))
+        self.stage.record_data(h, text)
         self.stage.new_span(model, row.pk, h, row.fingerprint, row.sort_key, extra)
         if cur is None:
             c.new += 1

@@ -1,11 +1,16 @@
 """Record texts in the catalog: zstd frames, with a dictionary trained on the site's own texts.
 
 A record's JSON text (about 750 bytes on the demo) compresses poorly on its own: every text
-repeats the same keys and layout. Once a catalog holds ``TRAIN_AT`` texts, a writer trains
-one zstd dictionary on a sample of them, stores it in ``record_dicts`` (journaled like the
-texts, so a rebuilt catalog has it) and recompresses every text with it; later texts use
-the newest dictionary. Every frame names its dictionary in its header (zstd's dictionary
-id; 0 for none), so any text decodes with the dictionary it was written with.
+repeats the same keys and layout. A snapshot stages its new texts plain and compresses each
+once, as it joins the catalog (``staged_compressor``): with the catalog's dictionary; or,
+when the catalog has none yet and the texts it holds plus the staged ones reach
+``TRAIN_AT``, with one trained there and then on a sample of the staged texts (a first
+snapshot), stored in ``record_dicts`` (journaled like the texts, so a rebuilt catalog has
+it) with the few texts already held recompressed; else without one. A catalog that reached
+``TRAIN_AT`` texts without a dictionary (written before this rule) is trained on close
+(``train_if_due``), every text recompressed. Every frame names its dictionary in its header
+(zstd's dictionary id; 0 for none), so any text decodes with the dictionary it was written
+with.
 
 Dictionaries are registered process-wide by id when a catalog is opened (they are small
 and few), so ``decode_text`` needs no connection.
@@ -14,6 +19,7 @@ and few), so ``decode_text`` needs no connection.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 
 import zstandard
 
@@ -72,54 +78,84 @@ def compressor(conn: sqlite3.Connection) -> zstandard.ZstdCompressor:
     return zstandard.ZstdCompressor(level=LEVEL, dict_data=d)
 
 
+def staged_compressor(conn: sqlite3.Connection, staged: str) -> zstandard.ZstdCompressor:
+    """The compressor for the plain texts of table ``staged`` (``hash``, ``data``) about to
+    join the catalog; may train and store the catalog's first dictionary (see the module's
+    docstring). The caller holds the write transaction."""
+    if conn.execute("SELECT 1 FROM record_dicts LIMIT 1").fetchone() is not None:
+        return compressor(conn)
+    held = conn.execute("SELECT count(*) FROM record_data").fetchone()[0]
+    new = conn.execute(f"SELECT count(*) FROM {staged}").fetchone()[0]
+    if held + new < TRAIN_AT:
+        return zstandard.ZstdCompressor(level=LEVEL)
+    rows = conn.execute(f"SELECT data FROM {staged} ORDER BY hash")
+    trained = _train(conn, (bytes(data) for (data,) in rows), new)
+    if trained is None:
+        return zstandard.ZstdCompressor(level=LEVEL)
+    _recompress_held(conn, trained[1])  # fewer than TRAIN_AT texts: quick
+    return trained[1]
+
+
 def train_if_due(conn: sqlite3.Connection) -> int | None:
     """Train the catalog's first dictionary once it holds ``TRAIN_AT`` texts, and store
     every text with it (one transaction; the caller holds none). Returns its id, if new."""
     if conn.execute("SELECT 1 FROM record_dicts LIMIT 1").fetchone() is not None:
         return None
-    if conn.execute("SELECT count(*) FROM record_data").fetchone()[0] < TRAIN_AT:
-        return None
-    # hashes are uniformly random: taking every k-th one spreads the sample over the site
     total = conn.execute("SELECT count(*) FROM record_data").fetchone()[0]
-    step = max(1, total // SAMPLE)
-    sample = [
-        decode_text(bytes(data)).encode()
-        for i, (data,) in enumerate(conn.execute("SELECT data FROM record_data ORDER BY hash"))
-        if i % step == 0
-    ]
-    try:
-        trained = zstandard.train_dictionary(DICT_SIZE, sample, level=LEVEL, k=COVER_K, d=COVER_D)
-    except zstandard.ZstdError:
-        return None  # too little variety to learn from: stay without
-    dict_id = trained.dict_id()
-    d = _register(dict_id, trained.as_bytes())
-    cctx = zstandard.ZstdCompressor(level=LEVEL, dict_data=d)
+    if total < TRAIN_AT:
+        return None
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute("INSERT INTO record_dicts (id, dict) VALUES (?, ?)",
-                     (dict_id, trained.as_bytes()))  # fmt: skip
-        last = b""
-        while True:
-            rows = conn.execute(
-                "SELECT hash, data FROM record_data WHERE hash > ? ORDER BY hash LIMIT ?",
-                (last, _BATCH),
-            ).fetchall()
-            if not rows:
-                break
-            conn.executemany(
-                "UPDATE record_data SET data = ? WHERE hash = ?",
-                [(cctx.compress(decode_text(bytes(data)).encode()), h) for h, data in rows],
-            )
-            last = bytes(rows[-1][0])
+        rows = conn.execute("SELECT data FROM record_data ORDER BY hash")
+        trained = _train(conn, (decode_text(bytes(data)).encode() for (data,) in rows), total)
+        if trained is not None:
+            _recompress_held(conn, trained[1])
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+    if trained is None:
+        return None
     # every text was rewritten once: give the freed pages back (the file would otherwise
     # keep its old size; about a second at 5,000 documents, once in a catalog's life)
     conn.execute("VACUUM")
-    return dict_id
+    return trained[0]
+
+
+def _train(
+    conn: sqlite3.Connection, texts: Iterator[bytes], count: int
+) -> tuple[int, zstandard.ZstdCompressor] | None:
+    """Train a dictionary on every k-th of ``count`` plain texts (given in hash order:
+    hashes are uniformly random, so the sample spreads over the site), store it in the
+    caller's transaction and return its id and a compressor using it; None when there is
+    too little variety to learn from (the catalog then stays without)."""
+    step = max(1, count // SAMPLE)
+    sample = [text for i, text in enumerate(texts) if i % step == 0]
+    try:
+        trained = zstandard.train_dictionary(DICT_SIZE, sample, level=LEVEL, k=COVER_K, d=COVER_D)
+    except zstandard.ZstdError:
+        return None
+    dict_id, raw = trained.dict_id(), trained.as_bytes()
+    conn.execute("INSERT INTO record_dicts (id, dict) VALUES (?, ?)", (dict_id, raw))
+    return dict_id, zstandard.ZstdCompressor(level=LEVEL, dict_data=_register(dict_id, raw))
+
+
+def _recompress_held(conn: sqlite3.Connection, cctx: zstandard.ZstdCompressor) -> None:
+    """Store every text the catalog holds with ``cctx`` (in the caller's transaction)."""
+    last = b""
+    while True:
+        rows = conn.execute(
+            "SELECT hash, data FROM record_data WHERE hash > ? ORDER BY hash LIMIT ?",
+            (last, _BATCH),
+        ).fetchall()
+        if not rows:
+            return
+        conn.executemany(
+            "UPDATE record_data SET data = ? WHERE hash = ?",
+            [(cctx.compress(decode_text(bytes(data)).encode()), h) for h, data in rows],
+        )
+        last = bytes(rows[-1][0])
 
 
 class RecordTexts:
@@ -135,3 +171,6 @@ class RecordTexts:
 
     def train_if_due(self) -> int | None:
         return train_if_due(self._conn)
+
+    def staged_compressor(self, staged: str) -> zstandard.ZstdCompressor:
+        return staged_compressor(self._conn, staged)

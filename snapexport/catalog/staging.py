@@ -19,6 +19,7 @@ from types import TracebackType
 
 from snapexport.catalog import checksums
 from snapexport.catalog.modelids import model_id, model_ids, model_name, number_new
+from snapexport.catalog.recordtext import staged_compressor
 
 _SCHEMA = """
 CREATE TABLE new_records (hash BLOB PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
@@ -124,6 +125,7 @@ class Staging:
         self.conn.execute("INSERT OR IGNORE INTO misordered VALUES (?)", (model,))
 
     def record_data(self, hash_: bytes, data: bytes) -> None:
+        """A new record text, plain (UTF-8): compressed as it joins the catalog."""
         self.conn.execute("INSERT OR IGNORE INTO new_records VALUES (?, ?)", (hash_, data))
 
     def new_span(
@@ -202,9 +204,16 @@ def apply_staging(conn: sqlite3.Connection, seq: int, sections: list[str]) -> di
     def run(key: str, sql: str, params: tuple = ()) -> None:
         counts[key] = counts.get(key, 0) + conn.execute(sql, params).rowcount
 
+    # staged texts are plain: each is compressed once, here (recordtext.staged_compressor)
+    conn.create_function(
+        "snx_compress_text", 1, staged_compressor(conn, "stage.new_records").compress,
+        deterministic=True,
+    )  # fmt: skip
     run(
         "record_texts_added",
-        "INSERT OR IGNORE INTO record_data (hash, data) SELECT hash, data FROM stage.new_records",
+        "INSERT INTO record_data (hash, data) SELECT hash, snx_compress_text(data)"
+        " FROM stage.new_records n WHERE NOT EXISTS"
+        " (SELECT 1 FROM record_data d WHERE d.hash = n.hash)",
     )
     run(
         "records_replaced",

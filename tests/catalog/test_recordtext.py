@@ -81,3 +81,49 @@ def test_dictionary_trained_once_enough_texts_and_every_text_exact(tmp_path: Pat
     data = _stored(again)[blake3.blake3(texts[0]).digest()]
     assert recordtext.decode_text(data) == texts[0].decode()
     again.close()
+
+
+def _staged(catalog: Catalog, texts: list[bytes]) -> None:
+    catalog.conn.execute("CREATE TEMP TABLE staged (hash BLOB PRIMARY KEY, data BLOB)")
+    catalog.conn.executemany(
+        "INSERT INTO temp.staged VALUES (?, ?)", [(blake3.blake3(t).digest(), t) for t in texts]
+    )
+
+
+def test_staged_texts_train_the_first_dictionary_and_are_compressed_once(
+    tmp_path: Path,
+) -> None:
+    catalog = Catalog.open(tmp_path / "c.sqlite", create=True)
+    texts = _texts(recordtext.TRAIN_AT + 300)
+    held, new = texts[:20], texts[20:]
+    _fill(catalog, held)  # a catalog with a few texts and no dictionary yet
+    _staged(catalog, new)
+    with catalog.transaction() as conn:
+        cctx = recordtext.staged_compressor(conn, "temp.staged")
+        conn.executemany(
+            "INSERT INTO record_data (hash, data) VALUES (?, ?)",
+            [(blake3.blake3(t).digest(), cctx.compress(t)) for t in new],
+        )
+    (dict_id,) = [r[0] for r in catalog.conn.execute("SELECT id FROM record_dicts")]
+    stored = _stored(catalog)
+    for t in texts:  # the held ones were recompressed with it too
+        data = stored[blake3.blake3(t).digest()]
+        assert zstandard.get_frame_parameters(data).dict_id == dict_id
+        assert recordtext.decode_text(data) == t.decode()
+    assert catalog.record_texts.train_if_due() is None  # trained already
+    with catalog.transaction() as conn:  # later texts use it; no second dictionary
+        again = recordtext.staged_compressor(conn, "temp.staged")
+    assert zstandard.get_frame_parameters(again.compress(new[0])).dict_id == dict_id
+    assert catalog.conn.execute("SELECT count(*) FROM record_dicts").fetchone()[0] == 1
+    catalog.close()
+
+
+def test_too_few_staged_texts_train_nothing(tmp_path: Path) -> None:
+    catalog = Catalog.open(tmp_path / "c.sqlite", create=True)
+    texts = _texts(recordtext.TRAIN_AT - 1)
+    _staged(catalog, texts)
+    with catalog.transaction() as conn:
+        cctx = recordtext.staged_compressor(conn, "temp.staged")
+    assert zstandard.get_frame_parameters(cctx.compress(texts[0])).dict_id == 0
+    assert catalog.conn.execute("SELECT count(*) FROM record_dicts").fetchone()[0] == 0
+    catalog.close()

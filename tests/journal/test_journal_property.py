@@ -15,7 +15,6 @@ import tempfile
 from pathlib import Path
 
 import blake3
-import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from journal_site import tables
@@ -29,7 +28,6 @@ from snapexport.values import SnapshotMeta
 
 MODELS = ("app.alpha", "app.beta")
 SMALL = ChunkerParams(min_size=256, avg_size=1024, max_size=4096)
-_zstd = zstandard.ZstdCompressor(level=3)
 
 # A site is (records: {(model, pk): text}, files: {path: bytes}); an operation changes it
 # and takes a snapshot, or forgets, or prunes, or closes the writer (publishing a delta).
@@ -61,7 +59,7 @@ def _snapshot(store: Store, records: dict[tuple[str, str], str], files: dict[str
                     continue
                 if span is not None:
                     stage.kill(span.id)
-                stage.record_data(digest, _zstd.compress(text))
+                stage.record_data(digest, text)  # staged plain
                 stage.new_span(model, pk, digest, None, pk.encode(), None)
         for path, data in sorted(files.items()):
             stage.seen_file(path)
