@@ -3,14 +3,13 @@
 A record's JSON text (about 750 bytes on the demo) compresses poorly on its own: every text
 repeats the same keys and layout. A snapshot stages its new texts plain and compresses each
 once, as it joins the catalog (``staged_compressor``): with the catalog's dictionary; or,
-when the catalog has none yet and the texts it holds plus the staged ones reach
-``TRAIN_AT``, with one trained there and then on a sample of the staged texts (a first
-snapshot), stored in ``record_dicts`` (journaled like the texts, so a rebuilt catalog has
-it) with the few texts already held recompressed; else without one. A catalog that reached
-``TRAIN_AT`` texts without a dictionary (written before this rule) is trained on close
-(``train_if_due``), every text recompressed. Every frame names its dictionary in its header
-(zstd's dictionary id; 0 for none), so any text decodes with the dictionary it was written
-with.
+when the catalog has none yet and the snapshot alone adds ``TRAIN_AT`` texts (a first
+snapshot), with one trained there and then on a sample of them, stored in ``record_dicts``
+(journaled like the texts, so a rebuilt catalog has it) with the few texts already held
+recompressed; else without one. A catalog that grows to ``TRAIN_AT`` texts a few at a time
+is trained on close instead (``train_if_due``), every text recompressed. Every frame names
+its dictionary in its header (zstd's dictionary id; 0 for none), so any text decodes with
+the dictionary it was written with.
 
 Dictionaries are registered process-wide by id when a catalog is opened (they are small
 and few), so ``decode_text`` needs no connection.
@@ -86,7 +85,7 @@ def staged_compressor(conn: sqlite3.Connection, staged: str) -> zstandard.ZstdCo
         return compressor(conn)
     held = conn.execute("SELECT count(*) FROM record_data").fetchone()[0]
     new = conn.execute(f"SELECT count(*) FROM {staged}").fetchone()[0]
-    if held + new < TRAIN_AT:
+    if new < TRAIN_AT or held >= TRAIN_AT:  # too few to learn from, or train_if_due's case
         return zstandard.ZstdCompressor(level=LEVEL)
     rows = conn.execute(f"SELECT data FROM {staged} ORDER BY hash")
     trained = _train(conn, (bytes(data) for (data,) in rows), new)

@@ -94,7 +94,7 @@ def test_staged_texts_train_the_first_dictionary_and_are_compressed_once(
     tmp_path: Path,
 ) -> None:
     catalog = Catalog.open(tmp_path / "c.sqlite", create=True)
-    texts = _texts(recordtext.TRAIN_AT + 300)
+    texts = _texts(recordtext.TRAIN_AT + 20)
     held, new = texts[:20], texts[20:]
     _fill(catalog, held)  # a catalog with a few texts and no dictionary yet
     _staged(catalog, new)
@@ -120,7 +120,9 @@ def test_staged_texts_train_the_first_dictionary_and_are_compressed_once(
 
 def test_too_few_staged_texts_train_nothing(tmp_path: Path) -> None:
     catalog = Catalog.open(tmp_path / "c.sqlite", create=True)
-    texts = _texts(recordtext.TRAIN_AT - 1)
+    texts = _texts(recordtext.TRAIN_AT + 10)
+    _fill(catalog, texts[:20])  # held and staged reach TRAIN_AT; the staged alone do not
+    texts = texts[20:]
     _staged(catalog, texts)
     with catalog.transaction() as conn:
         cctx = recordtext.staged_compressor(conn, "temp.staged")

@@ -40,6 +40,19 @@ def materialized(store: Path, sid: str, dest: Path, **env: str) -> str:
     return digest(dest)
 
 
+def fixture_store(fixtures: Path, name: str, tmp_path: Path) -> Path:
+    """A copy of the fixture store ``fixtures/name``, with the modes snapexport gives."""
+    store = Path(shutil.copytree(fixtures / name, tmp_path / name))
+    for p in [store, *store.rglob("*")]:
+        p.chmod(0o700 if p.is_dir() else 0o600)
+    return store
+
+
+def config_version(store: Path) -> int:
+    """The store format version a store's ``config`` says."""
+    return int(json.loads((store / "config").read_text())["version"])
+
+
 def pack_bytes(store: Path) -> int:
     return sum(p.stat().st_size for p in (store / "packs").rglob("*") if p.is_file())
 

@@ -6,28 +6,24 @@ format-2 packs and the new format-3 packs are then read, checked and rebuilt sid
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 from pathlib import Path
 
-from journal_site import materialized, night, ok, rebuilt_equals_live, snapshot
+from journal_site import (
+    config_version,
+    fixture_store,
+    materialized,
+    night,
+    ok,
+    rebuilt_equals_live,
+    snapshot,
+)
 
 from tests.sitetools import cli, generate
 
 FIXTURES = Path(__file__).parents[1] / "store" / "fixtures" / "format3"
 EXPECTED: dict[str, dict[str, str]] = json.loads((FIXTURES / "expected.json").read_text())
 PASSWORD = "format3-fixture"
-
-
-def _copy(name: str, tmp_path: Path) -> Path:
-    store = Path(shutil.copytree(FIXTURES / name, tmp_path / name))
-    for p in [store, *store.rglob("*")]:
-        p.chmod(0o700 if p.is_dir() else 0o600)
-    return store
-
-
-def _version(store: Path) -> int:
-    return int(json.loads((store / "config").read_text())["version"])
 
 
 def _pack_formats(store: Path) -> list[int]:
@@ -49,13 +45,13 @@ def _site(tmp_path: Path) -> Path:
 
 
 def test_plain_format3_store_is_read_as_is_then_made_format4(tmp_path: Path) -> None:
-    store = _copy("plain", tmp_path)
+    store = fixture_store(FIXTURES, "plain", tmp_path)
     assert set(_pack_formats(store)) == {2}
     _all_identical(store, "plain", tmp_path / "read")
-    assert _version(store) == 3  # reading does not upgrade
+    assert config_version(store) == 3  # reading does not upgrade
     site = _site(tmp_path)
     snapshot(store, site)  # the first writer that adds packs
-    assert _version(store) == 4
+    assert config_version(store) == 4
     assert set(_pack_formats(store)) == {2, 3}
     night(site, 2)
     snapshot(store, site)
@@ -66,14 +62,14 @@ def test_plain_format3_store_is_read_as_is_then_made_format4(tmp_path: Path) -> 
 
 
 def test_killed_right_after_the_config_says_format4(tmp_path: Path) -> None:
-    store = _copy("plain", tmp_path)
+    store = fixture_store(FIXTURES, "plain", tmp_path)
     site = _site(tmp_path)
     crashed = cli(
         "snapshot", "--store", store, "--settings", "snapexport.demo.settings",
         site=site, SNAPEXPORT_FAULT="store:after-format-4=kill",
     )  # fmt: skip
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
-    assert _version(store) == 4 and set(_pack_formats(store)) == {2}
+    assert config_version(store) == 4 and set(_pack_formats(store)) == {2}
     _all_identical(store, "plain", tmp_path / "crashed")
     snapshot(store, site)  # the next writer just goes on in format 4
     assert set(_pack_formats(store)) == {2, 3}
@@ -82,15 +78,15 @@ def test_killed_right_after_the_config_says_format4(tmp_path: Path) -> None:
 
 
 def test_encrypted_format3_store_on_new_machines(tmp_path: Path) -> None:
-    store = _copy("enc", tmp_path)
+    store = fixture_store(FIXTURES, "enc", tmp_path)
 
     def machine(n: int) -> dict[str, str]:
         return {"SNAPEXPORT_PASSWORD": PASSWORD, "XDG_CACHE_HOME": str(tmp_path / f"cache{n}")}
 
     _all_identical(store, "enc", tmp_path / "m1", **machine(1))  # from the catalog copies
-    assert _version(store) == 3
+    assert config_version(store) == 3
     snapshot(store, _site(tmp_path), **machine(1))
-    assert _version(store) == 4
+    assert config_version(store) == 4
     assert set(_pack_formats(store)) == {2, 3}
     assert "no problems found" in ok("check", "--read-data", "--store", store, **machine(1))
     _all_identical(store, "enc", tmp_path / "m2", **machine(2))
