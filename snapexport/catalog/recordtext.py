@@ -170,6 +170,3 @@ class RecordTexts:
 
     def train_if_due(self) -> int | None:
         return train_if_due(self._conn)
-
-    def staged_compressor(self, staged: str) -> zstandard.ZstdCompressor:
-        return staged_compressor(self._conn, staged)

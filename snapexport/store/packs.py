@@ -36,8 +36,18 @@ from snapexport.store.ids import ID_SIZE, BytesLike
 from snapexport.store.layout import PACKS_PREFIX
 
 FORMAT_VERSION = 3
-HEADER = b"SNXPACK" + bytes([FORMAT_VERSION])
-FOOTER_MAGIC = b"SNXPIDX" + bytes([FORMAT_VERSION])
+
+
+def _header(version: int) -> bytes:
+    return b"SNXPACK" + bytes([version])
+
+
+def _footer_magic(version: int) -> bytes:
+    return b"SNXPIDX" + bytes([version])
+
+
+HEADER = _header(FORMAT_VERSION)
+FOOTER_MAGIC = _footer_magic(FORMAT_VERSION)
 READABLE = {1, 2, 3}
 HEADER_SIZE = len(HEADER)
 KIND_DATA = 0  # an ordinary chunk
@@ -90,17 +100,22 @@ def pack_id_of(name: str) -> str | None:
     return pid
 
 
+def name_covers_payloads(version: int) -> bool:
+    """Whether a pack of this format is named by its payloads too (1 and 2), or by its
+    header, index and footer only (3 on: each payload is checked against its chunk id)."""
+    return version < 3
+
+
 class PackHash:
     """The pack id (its name) of a pack's bytes, fed in file order: an unkeyed BLAKE3 of
     every byte (versions 1 and 2) or of all but the payloads (version 3 on)."""
 
     __slots__ = ("_hash", "_index_offset", "_payloads")
 
-    def __init__(self, version: int, index_offset: int | None = None) -> None:
+    def __init__(self, version: int, index_offset: int) -> None:
         self._hash = blake3.blake3()
-        self._payloads = version < 3  # whether the payloads are part of the name
-        # where the index starts (bytes from there on are hashed); None: the caller says
-        self._index_offset = index_offset
+        self._payloads = name_covers_payloads(version)
+        self._index_offset = index_offset  # where the index starts: hashed from there on
 
     def update(self, offset: int, data: BytesLike) -> None:
         """Feed ``data``, which starts at ``offset`` of the pack file."""
@@ -110,18 +125,8 @@ class PackHash:
         view = memoryview(data)
         if offset < HEADER_SIZE:
             self._hash.update(view[: HEADER_SIZE - offset])
-        if self._index_offset is not None and offset + len(view) > self._index_offset:
+        if offset + len(view) > self._index_offset:
             self._hash.update(view[max(self._index_offset - offset, 0) :])
-
-    @property
-    def covers_payloads(self) -> bool:
-        """Whether the name vouches for the payloads (else each is checked by its id)."""
-        return self._payloads
-
-    def named(self, data: BytesLike) -> None:
-        """Feed bytes that are part of the name whatever the version (the writer's header,
-        index and footer)."""
-        self._hash.update(data)
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest()
@@ -136,7 +141,7 @@ def pack_id_of_bytes(data: BytesLike) -> str:
     """The pack id of a whole pack held in memory (its version read from its footer; a
     pack too damaged to say is hashed whole, which cannot match a version-3 name)."""
     view = memoryview(data)
-    version, index_offset = 0, None
+    version, index_offset = 0, len(view)
     if len(view) >= HEADER_SIZE + FOOTER_SIZE:
         index_len, _, magic = _FOOTER.unpack(view[-FOOTER_SIZE:])
         if magic[:7] == FOOTER_MAGIC[:7] and index_len <= len(view) - FOOTER_SIZE:
@@ -161,10 +166,11 @@ class PackWriter:
         self.path = tmp_dir / fd_name
         fd = create_private(self.path)  # the pack is renamed into the store as it is
         self._f = open(fd, "wb", buffering=0)  # noqa: SIM115 - closed by finish/abort
-        self._hash = PackHash(version)
+        self._hash = blake3.blake3()  # the pack id: see PackHash
+        self._hash_payloads = name_covers_payloads(version)
         self._entries: list[PackEntry] = []
         self.size = 0
-        self._write(b"SNXPACK" + bytes([version]), named=True)
+        self._write(_header(version), named=True)
 
     def _write(self, data: BytesLike, *, named: bool) -> None:
         view = memoryview(data)
@@ -174,10 +180,8 @@ class PackWriter:
                 view = view[n:]
         except OSError as err:  # name the file: a full disk must say which one
             raise OSError(err.errno, err.strerror, str(self.path)) from err
-        if named:
-            self._hash.named(data)
-        else:
-            self._hash.update(self.size, data)  # a payload: hashed only before version 3
+        if named or self._hash_payloads:  # a payload is part of the name before version 3
+            self._hash.update(data)
         self.size += len(data)
 
     @property
@@ -199,7 +203,7 @@ class PackWriter:
         if self._cipher is not None:
             index = self._cipher.seal(index)
         self._write(index, named=True)
-        magic = b"SNXPIDX" + bytes([self._version])
+        magic = _footer_magic(self._version)
         self._write(_FOOTER.pack(len(index), len(self._entries), magic), named=True)
         try:
             os.fsync(self._f.fileno())

@@ -116,7 +116,7 @@ def read_verified_pack(store: BlobStore, pack_id: str) -> tuple[tuple[packs.Pack
     if packs.pack_id_of_bytes(data) != pack_id:
         raise CorruptionError(f"pack {pack_id} does not match its name (damaged or truncated)")
     entries = packs.parse_pack(data, store.cipher)
-    if not packs.PackHash(packs.version_of(data)).covers_payloads:
+    if not packs.name_covers_payloads(packs.version_of(data)):
         view = memoryview(data)
         for e in entries:
             row = ChunkRow(e.id, pack_id, e.offset, e.length, e.size, e.codec)
