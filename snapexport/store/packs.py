@@ -30,7 +30,7 @@ from pathlib import Path
 import blake3
 
 from snapexport.errors import CorruptionError
-from snapexport.fsutil import create_private
+from snapexport.fsutil import WriteBehind, create_private
 from snapexport.store.crypto import OVERHEAD, Cipher
 from snapexport.store.ids import ID_SIZE, BytesLike
 from snapexport.store.layout import PACKS_PREFIX
@@ -151,6 +151,10 @@ def pack_id_of_bytes(data: BytesLike) -> str:
     return h.hexdigest()
 
 
+# Written pack bytes go to disk in runs of this size while the pack fills (fsutil.WriteBehind).
+WRITE_BEHIND = 8 << 20
+
+
 class PackWriter:
     """Appends chunk payloads to a new pack file in ``tmp_dir``; ``finish`` seals it.
     ``version`` is the pack format to write (the store decides: see ``BlobStore``)."""
@@ -166,6 +170,7 @@ class PackWriter:
         self.path = tmp_dir / fd_name
         fd = create_private(self.path)  # the pack is renamed into the store as it is
         self._f = open(fd, "wb", buffering=0)  # noqa: SIM115 - closed by finish/abort
+        self._behind = WriteBehind(fd, WRITE_BEHIND)
         self._hash = blake3.blake3()  # the pack id: see PackHash
         self._hash_payloads = name_covers_payloads(version)
         self._entries: list[PackEntry] = []
@@ -183,6 +188,7 @@ class PackWriter:
         if named or self._hash_payloads:  # a payload is part of the name before version 3
             self._hash.update(data)
         self.size += len(data)
+        self._behind.wrote(self.size)
 
     @property
     def count(self) -> int:
