@@ -50,6 +50,9 @@ class SnapshotOptions:
     tags: tuple[str, ...] = ()
     batch_size: int = _BATCH
     verify_files: bool = False  # read and hash every file, trust no cache
+    # record the database's checksum of each file read instead of computing it (trusted
+    # imports: no SHA-256 pass over every byte, and rotten media is not caught)
+    trust_checksums: bool = False
     verify_records: bool = False  # serialize every row; fail if the fast path disagrees
     strict: bool = False  # a missing file fails the run instead of an incomplete snapshot
     time: datetime | None = None  # the moment the snapshot depicts (default: now)
@@ -83,6 +86,7 @@ class SnapshotResult:
     #: files read again because their stored content was in a pack that went missing
     restored: int = 0
     lost_packs: tuple[str, ...] = ()
+    checksums_trusted: bool = False  # SnapshotOptions.trust_checksums
 
     @property
     def complete(self) -> bool:
@@ -108,6 +112,7 @@ class SnapshotResult:
             "missing": [m.path for m in self.missing],
             "warnings": list(self.warnings),
             "seconds": round(self.seconds, 3),
+            "checksums": "trusted" if self.checksums_trusted else "checked",
             "restored": {
                 "files": self.restored,
                 "reason": "their content was in missing packs" if self.lost_packs else None,
@@ -183,6 +188,7 @@ def take_snapshot(
         verified={"records": walk.records_verified},
         restored=walk.files_restored,
         lost_packs=lost.packs,
+        checksums_trusted=options.trust_checksums,
     )
 
 
@@ -244,7 +250,10 @@ class _Walk(FileWalk):
         options: SnapshotOptions,
         reporter: Reporter,
     ) -> None:
-        super().__init__(store, index, stage, source, options.verify_files, reporter)
+        super().__init__(
+            store, index, stage, source, options.verify_files, reporter,
+            trust_checksums=options.trust_checksums,
+        )  # fmt: skip
         self.options = options
         self.per_model: dict[str, _Counts] = {}
         self.records_verified = 0

@@ -107,6 +107,29 @@ def test_a_file_whose_content_disagrees_with_its_checksum_is_reported(
     assert "does not match the database's sha256 checksum" in loud.stderr
 
 
+def test_trusted_checksums_skip_the_check_and_say_so(site: Path, store: Path) -> None:
+    """--trust-checksums: a rotten file is stored unreported (that is the trade), the JSON
+    says the checksums were trusted, and --verify-files with it is a usage error."""
+    (name,) = sql(site, "SELECT filename FROM documents_document ORDER BY id LIMIT 1")[0]
+    original = site / "media/documents/originals" / name
+    data = bytearray(original.read_bytes())
+    data[-1] ^= 0xFF
+    original.write_bytes(bytes(data))
+    both = snapshot(store, site, "--trust-checksums", "--verify-files")
+    assert both.returncode == 2
+    assert both.stderr == (
+        "snapexport: error: --verify-files checks every checksum; drop --trust-checksums\n"
+    )
+    trusted = snapshot(store, site, "--trust-checksums", "--json")
+    assert trusted.returncode == 0, trusted.stderr
+    summary = _json(trusted)
+    assert summary["checksums"] == "trusted" and summary["warnings"] == []
+    assert summary["files_read"] > 0
+    checked = snapshot(store, site, "--verify-files", "--json")
+    assert _json(checked)["checksums"] == "checked"
+    assert any(f"{name}: content does not match" in w for w in _json(checked)["warnings"])
+
+
 def test_missing_file_gives_an_incomplete_snapshot_and_exit_3(
     site: Path, store: Path, tmp_path: Path
 ) -> None:

@@ -229,3 +229,35 @@ def test_a_file_that_changed_since_its_stat_is_missing_on_the_read_ahead_path(
         ("moved.pdf", "changed while being read")
     ]
     assert result.files_read == 1 and result.bytes_read == len(other)
+
+
+def test_trusted_checksums_are_recorded_as_the_database_says_and_not_computed(
+    tmp_path: Path,
+) -> None:
+    """--trust-checksums: no file is hashed for its checksum (an algorithm hashlib does not
+    know would fail the read), the database's value is recorded, a wrong one goes
+    unreported, and the next night finds every file unchanged by that value."""
+    media = tmp_path / "media"
+    media.mkdir()
+    refs: list[FileRef] = []
+    claimed: dict[str, str] = {}
+    content: dict[str, bytes] = {}
+    for name, size in {"small.pdf": 90_000, "big.pdf": 20 * MIB + 3, "wrong.pdf": 400_000}.items():
+        path, data = _write(media, name, size)
+        content[name] = data
+        claimed[name] = hashlib.sha256(data + (b"!" if name == "wrong.pdf" else b"")).hexdigest()
+        refs.append(
+            FileRef(name, path, "original", checksum=claimed[name], checksum_algo="no-such")
+        )
+    trusted = SnapshotOptions(trust_checksums=True)
+    with Store.init(tmp_path / "store") as store:
+        result = take_snapshot(store, FilesSource(refs), trusted)  # type: ignore[arg-type]
+        assert (result.files_read, result.missing, result.warnings) == (3, (), ())
+        assert result.summary()["checksums"] == "trusted"
+        current = spans.current_files(store.catalog.conn, list(content))
+        for name, data in content.items():
+            assert current[name].checksum == claimed[name], name
+            assert b"".join(store.read_blob(current[name].blob)) == data
+        again = take_snapshot(store, FilesSource(refs), SnapshotOptions())  # type: ignore[arg-type]
+        assert (again.files_read, again.files_skipped) == (0, 3)
+        assert again.summary()["checksums"] == "checked"

@@ -52,6 +52,12 @@ from snapexport.errors import EXIT_ERROR, EXIT_INCOMPLETE
 )
 @click.option("--verify-files", is_flag=True, help="Read and hash every file; trust no cache.")
 @click.option(
+    "--trust-checksums",
+    is_flag=True,
+    help="Take each file's checksum from the database (or the export's manifest) instead of"
+    " computing it: a faster first snapshot or import, but a rotten file is not caught.",
+)
+@click.option(
     "--verify-records",
     is_flag=True,
     help="Serialize every record and fail if the fast path would store anything different.",
@@ -75,6 +81,7 @@ def snapshot(
     batch_size: int,
     db_timeout: str,
     verify_files: bool,
+    trust_checksums: bool,
     verify_records: bool,
     strict: bool,
     as_json: bool,
@@ -84,11 +91,14 @@ def snapshot(
 
     Exit codes: 0 done, 1 error (nothing committed), 2 usage, 3 committed but incomplete.
     """
+    from snapexport.errors import UsageError
     from snapexport.progress import reporter_for
     from snapexport.snapshot import SnapshotOptions, record_snapshot
     from snapexport.source import SourceRequest
     from snapexport.source.django_waits import parse_timeout
 
+    if verify_files and trust_checksums:
+        raise UsageError("--verify-files checks every checksum; drop --trust-checksums")
     site = SourceRequest(
         settings=settings,
         pythonpath=pythonpath,
@@ -106,6 +116,7 @@ def snapshot(
         tags=tags,
         batch_size=batch_size,
         verify_files=verify_files,
+        trust_checksums=trust_checksums,
         verify_records=verify_records,
         strict=strict,
     )
