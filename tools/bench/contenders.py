@@ -44,10 +44,11 @@ class Snapexport:
     def init(self) -> Run:
         return self._cli("init", "--store", str(self.store))
 
-    def backup(self, moment: datetime) -> Run:
+    def backup(self, moment: datetime, *options: str) -> Run:
         """One snapshot of the site (the store sees the site's files and database)."""
         return self._cli(
             *("snapshot", "--store", str(self.store), "--settings", SETTINGS, "--json"),
+            *options,
             moment=moment,
         )
 
