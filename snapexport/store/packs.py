@@ -215,6 +215,7 @@ class PackWriter:
             os.fsync(self._f.fileno())
         except OSError as err:
             raise OSError(err.errno, err.strerror, str(self.path)) from err
+        self._behind.written()
         self._f.close()
         return FinishedPack(self.path, self._hash.hexdigest(), self.size, tuple(self._entries))
 
