@@ -199,11 +199,11 @@ class FileWalk:
         while len(self._unfinished) > keep:
             ref, cur, st, (blob, nread, reader) = self._unfinished.popleft()
             digest = reader.hexdigest()
-            if digest is None and ref.checksum and self.trust_checksums:
-                digest = ref.checksum  # as the database says, not as computed
             self.files_read += 1
             self.bytes_read += nread
-            if ref.checksum and digest is not None and digest != ref.checksum.lower():
+            if digest is None and ref.checksum and self.trust_checksums:
+                digest = ref.checksum  # as the database says, not as computed
+            elif ref.checksum and digest is not None and digest != ref.checksum.lower():
                 self.warnings.append(
                     f"{ref.path}: content does not match the database's {ref.checksum_algo}"
                     f" checksum (stored as read)"
