@@ -76,7 +76,8 @@ class WriteBehind:
     borg does the same with its segments. The page cache then holds a few packs' worth of
     pack bytes, not all of them, and the next writes reuse the pages just freed: on a VM
     whose host backs guest memory lazily, copying into fresh pages cost a first snapshot
-    9.2 s of CPU, against 2.8 s with this (docs/performance.md). Advice only: where a call
+    9.2 s of CPU, against 2.8 s with a first form of this that waited for each window
+    (docs/performance.md). Advice only: where a call
     is missing or fails nothing else changes, and the caller's fsync still makes the file
     durable and reports any write error.
     """
