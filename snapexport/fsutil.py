@@ -39,7 +39,7 @@ def fsync_dir(path: Path) -> None:
 def sync_filesystem(path: Path) -> None:
     """Make every write to the file system holding ``path`` durable: one ``syncfs`` (Linux)
     instead of an fsync per file; ``sync`` where there is no ``syncfs``."""
-    syncfs = _libc_syncfs()
+    syncfs = _libc("syncfs", ctypes.c_int)
     if syncfs is None:
         os.sync()
         return
@@ -53,15 +53,24 @@ def sync_filesystem(path: Path) -> None:
 
 
 @functools.cache
-def _libc_syncfs() -> Callable[[int], int] | None:
+def _libc(name: str, *argtypes: type) -> Callable[..., int] | None:
+    """The C library's function ``name`` (int result, errno kept); None where there is none."""
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.syncfs
+        fn = getattr(ctypes.CDLL(None, use_errno=True), name)
     except (OSError, AttributeError):
         return None
-    fn.argtypes = [ctypes.c_int]
+    fn.argtypes = list(argtypes)
     fn.restype = ctypes.c_int
     return fn  # type: ignore[no-any-return]
+
+
+def drop_cached(fd: int, offset: int = 0, length: int = 0) -> None:
+    """Advise the kernel to drop the clean pages of a range of a file (0, 0: all of it) from
+    the page cache; Linux also starts writing its dirty ones, without waiting. Advice only:
+    where it is missing or refused nothing changes (the caller's fsync or syncfs decides)."""
+    if _FADVISE is not None:
+        with contextlib.suppress(OSError):
+            _FADVISE(fd, offset, length, _DONTNEED)
 
 
 class WriteBehind:
@@ -95,7 +104,7 @@ class WriteBehind:
         """The file now holds ``end`` bytes."""
         if end - self._started < self._window:
             return
-        sync_range = _libc_sync_file_range()
+        sync_range = _sync_file_range()
         if sync_range is None:
             return
         started, self._started = self._started, end
@@ -103,17 +112,12 @@ class WriteBehind:
             return
         last, self._last = self._last, started
         if last > self._dropped:
-            self._drop(self._dropped, last - self._dropped)
+            drop_cached(self._fd, self._dropped, last - self._dropped)
             self._dropped = last
 
     def written(self) -> None:
         """The whole file is on disk (the caller's fsync returned): drop all of it."""
-        self._drop(0, 0)
-
-    def _drop(self, offset: int, length: int) -> None:
-        if _FADVISE is not None:
-            with contextlib.suppress(OSError):
-                _FADVISE(self._fd, offset, length, _DONTNEED)
+        drop_cached(self._fd)
 
 
 _SYNC_WRITE = 2  # sync_file_range: start writing the range, do not wait for it
@@ -121,17 +125,10 @@ _FADVISE = getattr(os, "posix_fadvise", None)
 _DONTNEED = getattr(os, "POSIX_FADV_DONTNEED", 4)
 
 
-@functools.cache
-def _libc_sync_file_range() -> Callable[[int, int, int, int], int] | None:
-    if not hasattr(os, "posix_fadvise"):  # not Linux-like: nothing to advise
+def _sync_file_range() -> Callable[..., int] | None:
+    if _FADVISE is None:  # not Linux-like: nothing to advise
         return None
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    fn.restype = ctypes.c_int
-    return fn  # type: ignore[no-any-return]
+    return _libc("sync_file_range", ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
 
 
 def private_dir(path: Path) -> Path:

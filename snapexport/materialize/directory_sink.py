@@ -36,7 +36,7 @@ from typing import BinaryIO
 from snapexport.errors import SnapexportError
 from snapexport.exportformat.manifest import MANIFEST
 from snapexport.faults import checkpoint
-from snapexport.fsutil import fsync_dir, sync_filesystem
+from snapexport.fsutil import drop_cached, fsync_dir, sync_filesystem
 from snapexport.materialize.sinks import Chunks, Describe, SinkCounts
 from snapexport.values import StoredFile
 
@@ -326,12 +326,7 @@ def _start_writeback(fd: int) -> None:
     started per file, the disk writes from the first file on, beside the reads of the packs.
     Advice only: where it is missing or refused, the final ``syncfs`` does it all.
     """
-    if _FADVISE is not None:
-        with contextlib.suppress(OSError):
-            _FADVISE(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-
-
-_FADVISE = getattr(os, "posix_fadvise", None)
+    drop_cached(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from mat_views import SourceView
 
-from snapexport.materialize import ExportOptions, directory_sink, materialize
+from snapexport import fsutil
+from snapexport.materialize import ExportOptions, materialize
 from snapexport.materialize.directory_sink import DirectorySink
 from snapexport.values import StoredFile
 
@@ -56,7 +57,7 @@ def test_writeback_advice_is_given_per_file_and_a_refusal_costs_nothing(
         advised.append(os.fstat(fd).st_size)
         raise OSError(errno.EINVAL, "Invalid argument")
 
-    monkeypatch.setattr(directory_sink, "_FADVISE", refusing)
+    monkeypatch.setattr(fsutil, "_FADVISE", refusing)
     out = tmp_path / "out"
     materialize(plain_view, out, ExportOptions())
     files = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
