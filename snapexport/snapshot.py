@@ -25,7 +25,7 @@ from snapexport.catalog import records as spans
 from snapexport.catalog.records import Spans
 from snapexport.catalog.snapshots import CommitTallies
 from snapexport.catalog.staging import Staging
-from snapexport.errors import SnapexportError, SnapshotIncompleteError
+from snapexport.errors import RequestError, SnapexportError, SnapshotIncompleteError
 from snapexport.exportformat.labels import DOCUMENT
 from snapexport.faults import checkpoint
 from snapexport.filewalk import FileWalk
@@ -58,6 +58,10 @@ class SnapshotOptions:
     time: datetime | None = None  # the moment the snapshot depicts (default: now)
     host: str | None = None
     snapshot_id: str | None = None  # keep this id (a copied snapshot); default: a new one
+
+    def __post_init__(self) -> None:
+        if self.verify_files and self.trust_checksums:
+            raise RequestError("--verify-files checks every checksum; drop --trust-checksums")
 
 
 @dataclass(slots=True)

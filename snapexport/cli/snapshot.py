@@ -91,14 +91,11 @@ def snapshot(
 
     Exit codes: 0 done, 1 error (nothing committed), 2 usage, 3 committed but incomplete.
     """
-    from snapexport.errors import UsageError
     from snapexport.progress import reporter_for
     from snapexport.snapshot import SnapshotOptions, record_snapshot
     from snapexport.source import SourceRequest
     from snapexport.source.django_waits import parse_timeout
 
-    if verify_files and trust_checksums:
-        raise UsageError("--verify-files checks every checksum; drop --trust-checksums")
     site = SourceRequest(
         settings=settings,
         pythonpath=pythonpath,
