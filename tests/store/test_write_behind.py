@@ -80,7 +80,8 @@ def test_plain_writes_stay_in_memory_as_a_control(tmp_path: Path) -> None:
 
 
 def test_a_file_that_refuses_the_advice_is_written_whole(tmp_path: Path) -> None:
-    """A pipe has no page cache: both calls fail, and every byte still arrives."""
+    """A pipe has no page cache: ``sync_file_range`` fails on it (so nothing is dropped),
+    and every byte still arrives."""
     read_fd, write_fd = os.pipe()
     behind = fsutil.WriteBehind(write_fd, 64 * 1024)
     got = bytearray()
