@@ -158,9 +158,10 @@ class _LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="snapexport")
 def main() -> None:
     """Incremental, deduplicated backups of paperless-ngx and Django sites."""
-    from snapexport.heap import bound_heap
+    from snapexport.heap import bound_heap, quiet_collector
 
     bound_heap()
+    quiet_collector()
 
 
 def _password_setup(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
