@@ -14,8 +14,7 @@ import os
 import stat
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
-from pathlib import Path
-from typing import IO, Any, BinaryIO, TypeVar
+from typing import IO, Any, BinaryIO, Generic, TypeVar
 
 from snapexport.source.base import FileRef
 
@@ -109,24 +108,94 @@ Read = tuple[bytes, int, HashingReader | Digest]
 # Generic in that type: this module may not import the store.
 P = TypeVar("P")
 Slurped = tuple[bytes, str | None, os.stat_result, P | None]
-Slurp = Future[Slurped[P]]
+Location = str | os.PathLike[str]
+# Files are read ahead in bundles of about this many bytes (and at most this many files):
+# one task, one hand-off between threads per bundle instead of per file.
+BUNDLE_BYTES = 2 << 20
+BUNDLE_FILES = 16
 
 
 def slurp(
-    path: Path,
+    path: Location,
     size: int,
     algo: str | None,
     prepare: Callable[[bytes], P] | None = None,
 ) -> Slurped[P]:
     """Read a whole file (at most its stat size plus one byte, which shows growth), its
     checksum, its stat after reading and, with ``prepare``, its chunks and ids when it
-    has its stat size; runs on the checksum thread."""
-    with open(path, "rb") as f:
-        data = f.read(size + 1)
-        after = os.fstat(f.fileno())
+    has its stat size; runs on a checksum thread.
+
+    Four system calls, each of which lets another thread take the GIL: open (non-blocking,
+    so a FIFO put in a file's place cannot hang the night), read, fstat, close. A buffered
+    ``open()`` adds three more (fstat, isatty, lseek), and on a busy interpreter each one is
+    a hand-off between threads."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        data = os.read(fd, size + 1)
+        if 0 < len(data) < size:  # short of the stat size: read on to the end, if any
+            pieces = [data]
+            got = len(data)
+            while got <= size and (more := os.read(fd, size + 1 - got)):
+                pieces.append(more)
+                got += len(more)
+            data = b"".join(pieces)
+        after = os.fstat(fd)
+    finally:
+        os.close(fd)
     digest = hashlib.new(algo, data).hexdigest() if algo else None
     prepared = prepare(data) if prepare is not None and len(data) == size else None
     return data, digest, after, prepared
+
+
+class Bundle(Generic[P]):
+    """Files read whole on a checksum thread as one task (``slurp`` each, in order).
+
+    ``add`` files until ``full``, then ``start`` the task; ``result(i)`` is file i's
+    ``Slurped`` or raises the ``OSError`` reading it raised (the other files are unharmed).
+    A bundle not yet started starts when a result is first asked for."""
+
+    __slots__ = ("_executor", "_future", "_prepare", "files", "nbytes")
+
+    def __init__(self, executor: Executor, prepare: Callable[[bytes], P] | None) -> None:
+        self._executor = executor
+        self._prepare = prepare
+        self._future: Future[list[Slurped[P] | OSError]] | None = None
+        self.files: list[tuple[Location, int, str | None]] = []
+        self.nbytes = 0
+
+    def add(self, path: Location, size: int, algo: str | None) -> int:
+        """Queue one file; returns its index for ``result``."""
+        self.files.append((path, size, algo))
+        self.nbytes += size
+        return len(self.files) - 1
+
+    @property
+    def full(self) -> bool:
+        return self.nbytes >= BUNDLE_BYTES or len(self.files) >= BUNDLE_FILES
+
+    def start(self) -> None:
+        if self._future is None:
+            self._future = self._executor.submit(_slurp_all, self.files, self._prepare)
+
+    def result(self, i: int) -> Slurped[P]:
+        self.start()
+        assert self._future is not None
+        got = self._future.result()[i]
+        if isinstance(got, OSError):
+            raise got
+        return got
+
+
+def _slurp_all(
+    files: list[tuple[Location, int, str | None]], prepare: Callable[[bytes], P] | None
+) -> list[Slurped[P] | OSError]:
+    out: list[Slurped[P] | OSError] = []
+    for path, size, algo in files:
+        try:
+            out.append(slurp(path, size, algo, prepare))
+        except OSError as err:
+            out.append(err)
+    return out
 
 
 class ChangedWhileRead(Exception):

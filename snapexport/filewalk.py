@@ -3,9 +3,9 @@
 A file whose DB checksum, size and mtime match its current span is not read; other files
 match on size, mtime and inode (the stat cache). A moved document is found by its checksum.
 Files to read go to the store one at a time, in order, while the next few (``AHEAD_FILES``,
-``AHEAD_BYTES``) are read whole, checksummed, cut and hashed on the checksum threads
-(``PREFETCH_MAX``; larger files stream, their checksum on those threads): this thread only
-packs and indexes, and the byte work runs on both cores.
+``AHEAD_BYTES``) are read whole, checksummed, cut and hashed on the checksum threads, in
+bundles of a few (``filereads.Bundle``; ``PREFETCH_MAX``; larger files stream, their checksum
+on those threads): this thread only packs and indexes, and the byte work runs on both cores.
 """
 
 from __future__ import annotations
@@ -18,16 +18,15 @@ from snapexport.catalog.records import CurrentFile, Spans
 from snapexport.catalog.staging import FileVersion, Staging
 from snapexport.filereads import (
     PREFETCH_MAX,
+    Bundle,
     ChangedWhileRead,
     Digest,
     HashingReader,
     Read,
-    Slurp,
     Slurped,
     fstat_ref,
     open_ref,
     reason,
-    slurp,
     stat_ref,
 )
 from snapexport.progress import Reporter
@@ -41,9 +40,12 @@ BATCH = 500  # files whose current spans are looked up in one query
 # Files read, checksummed, cut and hashed ahead of the one being stored, on this many
 # threads: the byte work of the next files runs on both cores while this thread packs and
 # indexes (a 3,000-document first snapshot into tmpfs: 10.0 s with one file ahead on one
-# thread, 9.5 s with four on two; the file ahead is bounded by bytes too).
-AHEAD_FILES = 4
+# thread, 9.5 s with four on two; the files ahead are bounded by bytes too). They are read
+# in bundles (``filereads.BUNDLE_FILES``): this many files ahead keeps about three in flight.
+AHEAD_FILES = 48
 AHEAD_BYTES = 32 << 20
+# What a file read ahead waits in: its bundle and its place there.
+Ahead = tuple[Bundle[Prepared], int]
 LANES = 2
 
 
@@ -71,6 +73,7 @@ class FileWalk:
         self.files_read = self.files_skipped = self.bytes_read = 0
         self.files_restored = 0  # read again: their stored content was lost with a pack
         self._checksums: ThreadPoolExecutor | None = None  # the checksum threads (_lane)
+        self._bundle: Bundle[Prepared] | None = None  # files queued to be read, not yet started
         self._unfinished: deque[tuple[FileRef, CurrentFile | None, os.stat_result, Read]]
         self._unfinished = deque()
         # a catalog that never recorded a file has no moved file to find (a first snapshot)
@@ -96,7 +99,7 @@ class FileWalk:
     def _file_batch(self, batch: list[FileRef]) -> None:
         current = self.index.current_files([r.path for r in batch])
         # One file to read is decided (and its read started) ahead of the one being stored.
-        ahead: deque[tuple[FileRef, CurrentFile | None, os.stat_result, Slurp[Prepared] | None]]
+        ahead: deque[tuple[FileRef, CurrentFile | None, os.stat_result, Ahead | None]]
         ahead = deque()
         ahead_bytes = 0
         for ref in batch:
@@ -150,27 +153,36 @@ class FileWalk:
                 return None
         return st
 
-    def _prefetch(self, ref: FileRef, st: os.stat_result) -> Slurp[Prepared] | None:
-        """Start reading a plain file of up to ``PREFETCH_MAX`` bytes whole (its checksum,
+    def _prefetch(self, ref: FileRef, st: os.stat_result) -> Ahead | None:
+        """Queue a plain file of up to ``PREFETCH_MAX`` bytes to be read whole (its checksum,
         chunks and ids) on the checksum threads, while the files before it are stored."""
         if getattr(ref, "opener", None) is not None or st.st_size > PREFETCH_MAX:
             return None
-        algo = self._checksum_algo(ref)
-        # ... and cut and hash it there too: the store only packs and indexes it here
-        return self._lane().submit(slurp, ref.abs_path, st.st_size, algo, self.store.prepare)
+        bundle = self._bundle
+        if bundle is None:
+            # ... and cut and hashed there too: the store only packs and indexes it here
+            bundle = self._bundle = Bundle(self._lane(), self.store.prepare)
+        place = bundle.add(ref.location, st.st_size, self._checksum_algo(ref))
+        if bundle.full:
+            bundle.start()
+            self._bundle = None
+        return bundle, place
 
     def _read_file(
         self,
         ref: FileRef,
         cur: CurrentFile | None,
         st: os.stat_result,
-        prefetched: Slurp[Prepared] | None,
+        prefetched: Ahead | None,
     ) -> None:
         try:
             if prefetched is None:
                 read = self._read(ref, st)
             else:
-                read = self._store_slurped(ref, st, prefetched.result())
+                bundle, place = prefetched
+                if bundle is self._bundle:  # asked for before it filled: it starts now
+                    self._bundle = None
+                read = self._store_slurped(ref, st, bundle.result(place))
         except ChangedWhileRead:
             self._missing(ref, "changed while being read")
             return

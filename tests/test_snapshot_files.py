@@ -14,6 +14,7 @@ import hashlib
 import io
 import os
 import stat
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -202,7 +203,7 @@ def test_hashing_reader_reads_no_more_than_the_stat_size_and_one_byte() -> None:
     assert reader.hexdigest() == hashlib.sha256(data[: len(data) - 9]).hexdigest()
 
 
-@pytest.mark.parametrize("change", ["size", "mtime"])
+@pytest.mark.parametrize("change", ["size", "shrunk", "mtime"])
 def test_a_file_that_changed_since_its_stat_is_missing_on_the_read_ahead_path(
     tmp_path: Path, change: str
 ) -> None:
@@ -216,6 +217,8 @@ def test_a_file_that_changed_since_its_stat_is_missing_on_the_read_ahead_path(
     fields = list(real)
     if change == "size":
         fields[stat.ST_SIZE] = real.st_size - 1
+    if change == "shrunk":  # the file now holds less than its stat said: read to its end
+        fields[stat.ST_SIZE] = real.st_size + 5
     stale = os.stat_result(fields, {"st_mtime_ns": real.st_mtime_ns - (change == "mtime")})
     sha = hashlib.sha256(data).hexdigest()
     refs = [
@@ -263,3 +266,58 @@ def test_trusted_checksums_are_recorded_as_the_database_says_and_not_computed(
         again = take_snapshot(store, FilesSource(refs), SnapshotOptions())  # type: ignore[arg-type]
         assert (again.files_read, again.files_skipped) == (0, 3)
         assert again.summary()["checksums"] == "checked"
+
+
+def test_an_unreadable_file_costs_only_itself_not_the_files_read_with_it(tmp_path: Path) -> None:
+    """Small files are read ahead several to a task (filereads.Bundle): one that fails to
+    read (a folder now stands at its path) is missing with its reason, and the files queued
+    before and after it in the same task are stored."""
+    media = tmp_path / "media"
+    media.mkdir()
+    refs: list[FileRef] = []
+    for i in range(9):
+        path, _ = _write(media, f"doc{i}.pdf", 30_000 + i)
+        refs.append(FileRef(f"doc{i}.pdf", path, "original"))
+    (media / "gone.pdf").mkdir()
+    looks_like_a_file = refs[0].abs_path.stat()
+    refs.insert(4, FileRef("gone.pdf", media / "gone.pdf", "original",
+                           stat=lambda: looks_like_a_file))  # fmt: skip
+    with Store.init(tmp_path / "store") as store:
+        result = take_snapshot(store, FilesSource(refs), SnapshotOptions())  # type: ignore[arg-type]
+        assert [(m.path, m.reason) for m in result.missing] == [("gone.pdf", "Is a directory")]
+        assert result.files_read == 9
+        current = spans.current_files(store.catalog.conn, [r.path for r in refs])
+        assert sorted(current) == sorted(f"doc{i}.pdf" for i in range(9))
+
+
+def test_a_fifo_put_in_a_files_place_does_not_hang_the_night(tmp_path: Path) -> None:
+    """A named pipe where a file was (after its stat) would block a plain open() until some
+    writer came; the read-ahead opens without blocking and records it as changed."""
+    media = tmp_path / "media"
+    media.mkdir()
+    path, _ = _write(media, "doc.pdf", 50_000)
+    looks_like_a_file = path.stat()
+    os.mkfifo(media / "pipe.pdf")
+    refs = [
+        FileRef("pipe.pdf", media / "pipe.pdf", "original", stat=lambda: looks_like_a_file),
+        FileRef("doc.pdf", path, "original"),
+    ]
+    outcome: list[object] = []
+
+    def run() -> None:
+        with Store.init(tmp_path / "store") as store:
+            outcome.append(take_snapshot(store, FilesSource(refs), SnapshotOptions()))  # type: ignore[arg-type]
+
+    walk = threading.Thread(target=run, daemon=True)
+    walk.start()
+    walk.join(timeout=60)
+    if walk.is_alive():  # blocked in open(): a writer that comes and goes lets it end
+        with contextlib.suppress(OSError):
+            os.close(os.open(media / "pipe.pdf", os.O_WRONLY | os.O_NONBLOCK))
+        walk.join(timeout=60)
+        pytest.fail("the snapshot blocked opening a FIFO")
+    (result,) = outcome
+    assert [(m.path, m.reason) for m in result.missing] == [  # type: ignore[attr-defined]
+        ("pipe.pdf", "changed while being read")
+    ]
+    assert result.files_read == 1  # type: ignore[attr-defined]
