@@ -1,12 +1,13 @@
 """Appending chunk payloads to packs on one dedicated I/O thread.
 
 Writing, hashing and fsyncing packs overlaps with the caller reading and cutting the next
-files. Appends run in submission order on the single I/O thread; each append waits for its
-payload (a compression future) first. A pack that reaches the target size is sealed and
-handed to a second thread that writes its index, fsyncs and saves it under its name, so the
-disk flushes one pack while the next is being filled. The caller collects sealed packs, in
-order, with ``take_sealed`` and commits their rows from its own thread (the catalog
-connection never leaves it).
+files. Appends run in submission order on the single I/O thread, handed over in batches of
+about a quarter of what may be queued (one task and one wake-up per batch, not per chunk);
+each append waits for its payload (a compression future, or the bytes themselves) first. A
+pack that reaches the target size is sealed and handed to a second thread that writes its
+index, fsyncs and saves it under its name, so the disk flushes one pack while the next is
+being filled. The caller collects sealed packs, in order, with ``take_sealed`` and commits
+their rows from its own thread (the catalog connection never leaves it).
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ from snapexport.store.crypto import Cipher
 from snapexport.store.ids import BytesLike
 from snapexport.store.packs import FORMAT_VERSION, FinishedPack, PackWriter, object_name
 
-MAX_QUEUED = 32  # appends in flight before the caller waits (bounds memory held by payloads)
+# What a chunk is stored as: (type byte, stored bytes), or a future of it (being compressed)
+Payload = tuple[int, BytesLike] | Future[tuple[int, BytesLike]]
+
+MAX_QUEUED = 32  # batches in flight before the caller waits (bounds memory held by payloads)
+BATCH_CHUNKS = 64  # ... and chunks a batch holds at most (the bytes bound it first, mostly)
 # ... and plain bytes in flight: a queued chunk keeps its read block alive, so this bounds the
 # put's memory by bytes whatever the chunk sizes (about four average chunks; enough to keep
 # both cores compressing while the I/O thread writes).
@@ -53,23 +58,37 @@ class PackSink:
         self._uploads = max(1, backend.concurrency)
         self._sealer = ThreadPoolExecutor(max_workers=self._uploads, thread_name_prefix="seal")
         self._pack: PackWriter | None = None  # touched only on the I/O thread
-        self._futures: deque[tuple[Future[Future[FinishedPack] | None], int]] = deque()
+        self._futures: deque[tuple[Future[list[Future[FinishedPack]]], int]] = deque()
         self._queued_bytes = 0  # plain bytes of the appends in _futures (caller's thread)
+        self._batch: list[tuple[bytes, int, Payload]] = []  # appends not yet handed over
+        self._batch_bytes = 0
         self.max_queued_bytes = MAX_QUEUED_BYTES
         self._sealing: deque[Future[FinishedPack]] = deque()  # touched only by the caller
         self._in_sealer: deque[Future[FinishedPack]] = deque()  # touched only on the I/O thread
 
-    def append(self, chunk_id: bytes, size: int, payload: Future[tuple[int, BytesLike]]) -> None:
-        """Queue one chunk; ``payload`` resolves to ``(codec, stored bytes)``."""
-        self._futures.append((self._io.submit(self._append, chunk_id, size, payload), size))
-        self._queued_bytes += size
+    def append(self, chunk_id: bytes, size: int, payload: Payload) -> None:
+        """Queue one chunk; ``payload`` is ``(codec, stored bytes)`` or a future of it."""
+        self._batch.append((chunk_id, size, payload))
+        self._batch_bytes += size
+        if self._batch_bytes >= self.max_queued_bytes // 4 or len(self._batch) >= BATCH_CHUNKS:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        if self._batch:
+            batch, size = self._batch, self._batch_bytes
+            self._batch, self._batch_bytes = [], 0
+            self._futures.append((self._io.submit(self._append_all, batch), size))
+            self._queued_bytes += size
 
     def seal(self) -> None:
         """Queue sealing the open pack (if it holds anything)."""
-        self._futures.append((self._io.submit(self._seal), 0))
+        self._hand_over()
+        self._futures.append((self._io.submit(self._seal_all), 0))
 
     def take_sealed(self, *, wait_all: bool = False) -> list[FinishedPack]:
         """Packs sealed and saved so far, in order; waits while too much is queued."""
+        if wait_all:
+            self._hand_over()
         while self._futures and (
             wait_all
             or len(self._futures) > MAX_QUEUED
@@ -78,24 +97,26 @@ class PackSink:
         ):
             fut, size = self._futures.popleft()
             self._queued_bytes -= size
-            sealing = fut.result()
-            if sealing is not None:
-                self._sealing.append(sealing)
+            self._sealing.extend(fut.result())
         sealed: list[FinishedPack] = []
         while self._sealing and (wait_all or self._sealing[0].done()):
             sealed.append(self._sealing.popleft().result())
         return sealed
 
-    def _append(
-        self, chunk_id: bytes, size: int, payload: Future[tuple[int, BytesLike]]
-    ) -> Future[FinishedPack] | None:
-        codec, stored = payload.result()
-        if self._pack is None:
-            self._pack = PackWriter(self._tmp_dir, self._cipher, self._version)
-        self._pack.add(chunk_id, codec, size, stored)
-        if self._pack.size >= self._pack_size or self._pack.count >= MAX_PACK_CHUNKS:
-            return self._seal()
-        return None
+    def _append_all(self, batch: list[tuple[bytes, int, Payload]]) -> list[Future[FinishedPack]]:
+        sealing: list[Future[FinishedPack]] = []
+        for chunk_id, size, payload in batch:
+            codec, stored = payload.result() if isinstance(payload, Future) else payload
+            if self._pack is None:
+                self._pack = PackWriter(self._tmp_dir, self._cipher, self._version)
+            self._pack.add(chunk_id, codec, size, stored)
+            if self._pack.size >= self._pack_size or self._pack.count >= MAX_PACK_CHUNKS:
+                sealing.extend(self._seal_all())
+        return sealing
+
+    def _seal_all(self) -> list[Future[FinishedPack]]:
+        sealed = self._seal()
+        return [] if sealed is None else [sealed]
 
     def _seal(self) -> Future[FinishedPack] | None:
         pack, self._pack = self._pack, None
@@ -121,7 +142,8 @@ class PackSink:
         for fut, _ in self._futures:
             fut.cancel()
         self._futures.clear()
-        self._queued_bytes = 0
+        self._batch.clear()
+        self._queued_bytes = self._batch_bytes = 0
         self._io.shutdown(wait=True, cancel_futures=True)
         self._sealer.shutdown(wait=True, cancel_futures=True)
         self._sealing.clear()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -35,7 +35,7 @@ from snapexport.store.lease import LeaseLock
 from snapexport.store.location import StoreLocation
 from snapexport.store.lock import NoLock, StoreLock
 from snapexport.store.packs import KIND_DATA, FinishedPack, codec_of, entry_type, object_name
-from snapexport.store.packsink import PackSink
+from snapexport.store.packsink import PackSink, Payload
 from snapexport.store.prepared import CommitLog, Prepared, Preparer
 
 WINDOW = 8  # chunks hashed together before one batched existence query
@@ -250,10 +250,10 @@ class BlobStore:
                 self._counters.dedup_chunks += 1
                 continue
             self._pending_chunks.add(cid)
+            payload: Payload
             if compressible is False and self.cipher is None:
                 # Stored as is: a worker would only add a thread hand-off per chunk.
-                payload: Future[tuple[int, BytesLike]] = Future()
-                payload.set_result(self._encode(chunk, compressible, kind))
+                payload = self._encode(chunk, compressible, kind)
             else:
                 payload = pool.submit(self._encode, chunk, compressible, kind)
             self._packs().append(cid, len(chunk), payload)
