@@ -224,13 +224,12 @@ def insert_pack(
         "INSERT OR IGNORE INTO packs (id, size, chunks, created) VALUES (?, ?, ?, ?)",
         (pack_id, size, len(rows), now_iso()),
     )
-    before = conn.total_changes
-    conn.executemany(
+    cur = conn.executemany(
         "INSERT OR IGNORE INTO chunks (id, pack, offset, length, size, codec) "
         "VALUES (?, ?, ?, ?, ?, ?)",
         rows,
     )
-    return conn.total_changes - before
+    return cur.rowcount  # the statement's own rows: not what triggers wrote
 
 
 def adopt_pack(
@@ -246,15 +245,14 @@ def adopt_pack(
         "INSERT OR IGNORE INTO packs (id, size, chunks, created) VALUES (?, ?, ?, ?)",
         (pack_id, size, len(rows), now_iso()),
     )
-    before = conn.total_changes
-    conn.executemany(
+    cur = conn.executemany(
         "INSERT INTO chunks (id, pack, offset, length, size, codec) VALUES (?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (id) DO UPDATE SET pack = excluded.pack, offset = excluded.offset,"
         " length = excluded.length, size = excluded.size, codec = excluded.codec"
         " WHERE chunks.pack NOT IN (SELECT n.n FROM pack_names n JOIN packs p ON p.id = n.id)",
         rows,
     )
-    return conn.total_changes - before
+    return cur.rowcount
 
 
 def insert_blob(
@@ -274,6 +272,20 @@ def insert_blob(
             [(blob_id, i, c) for i, c in enumerate(chunks)],
         )
     return bool(cur.rowcount)
+
+
+def insert_blobs(
+    conn: sqlite3.Connection, blobs: Sequence[tuple[bytes, int, Sequence[bytes]]]
+) -> int:
+    """``insert_blob`` for many ``(id, size, chunks)``; returns how many were new. The
+    one-chunk blobs that are their own chunk (most of a site's files) go in one statement."""
+    plain = [(b, size, 1) for b, size, chunks in blobs if len(chunks) == 1 and chunks[0] == b]
+    cur = conn.executemany("INSERT OR IGNORE INTO blobs (id, size, chunks) VALUES (?, ?, ?)", plain)
+    new = cur.rowcount  # the statement's own rows: the journal's triggers write more
+    for b, size, chunks in blobs:
+        if not (len(chunks) == 1 and chunks[0] == b):
+            new += insert_blob(conn, b, size, chunks)
+    return new
 
 
 _LOST_NUMBERS = "(SELECT n FROM pack_names WHERE id IN (SELECT id FROM temp.lost_packs))"
@@ -458,6 +470,9 @@ class Content:
 
     def insert_blob(self, blob_id: bytes, size: int, chunks: Sequence[bytes]) -> bool:
         return insert_blob(self._conn, blob_id, size, chunks)
+
+    def insert_blobs(self, blobs: Sequence[tuple[bytes, int, Sequence[bytes]]]) -> int:
+        return insert_blobs(self._conn, blobs)
 
     def forget_packs(self, ids: Sequence[str]) -> None:
         forget_packs(self._conn, ids)

@@ -317,9 +317,9 @@ class BlobStore:
         with self.catalog.transaction():
             if finished is not None:
                 index.insert_pack(finished.id, finished.size, rows)
-            for blob in ready:
-                if index.insert_blob(blob.id, blob.size, blob.chunks):
-                    self._counters.new_blobs += 1
+            if ready:
+                rows = [(blob.id, blob.size, blob.chunks) for blob in ready]
+                self._counters.new_blobs += index.insert_blobs(rows)
         if sealed:
             # remembered before they leave the pending set: a blob prepared before this
             # commit may not have seen them in the catalog (put_prepared)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 
 from snapexport.catalog import content
 from snapexport.catalog.db import Catalog
@@ -61,3 +62,37 @@ def test_blobs_and_totals() -> None:
         1, 100, 2, 50, 40,
     )  # fmt: skip
     assert (t.blobs, t.blob_bytes) == (1, 70)
+
+
+def test_insert_blobs_many_at_once_counts_the_new_ones() -> None:
+    """One-chunk blobs that are their own chunk go in one statement, without blob_chunks
+    rows; others go as insert_blob puts them; a blob already there is not new."""
+    cat = Catalog.memory()
+    ones = _ids(300)
+    c1, c2, multi, old = _ids(4)
+    calls: list[str] = []
+
+    class Counted:
+        """The connection, counting the statements handed to it (executemany is one)."""
+
+        def __init__(self, conn: sqlite3.Connection) -> None:
+            self._conn = conn
+
+        def execute(self, *args: object) -> sqlite3.Cursor:
+            calls.append("execute")
+            return self._conn.execute(*args)  # type: ignore[arg-type]
+
+        def executemany(self, *args: object) -> sqlite3.Cursor:
+            calls.append("executemany")
+            return self._conn.executemany(*args)  # type: ignore[arg-type]
+
+    with cat.transaction() as conn:
+        content.insert_blob(conn, old, 5, [old])
+        rows = [(b, 10, [b]) for b in ones] + [(multi, 70, [c1, c2, c1]), (old, 5, [old])]
+        assert content.insert_blobs(Counted(conn), rows) == 301  # type: ignore[arg-type]
+        assert content.insert_blobs(conn, rows) == 0
+    assert calls == ["executemany", "execute", "executemany"]  # the multi-chunk one alone
+    assert content.blob_chunk_ids(cat.conn, multi) == [c1, c2, c1]
+    assert content.blob_chunk_ids(cat.conn, ones[7]) == [ones[7]]
+    assert cat.conn.execute("SELECT count(*) FROM blob_chunks").fetchone()[0] == 3
+    assert content.totals(cat.conn).blobs == 302
