@@ -341,3 +341,8 @@ class SectionReader:
             for obj, text in zip(objects, texts, strict=True):
                 extra = self.extras.extra(obj) if self.extras is not None else None
                 yield SerializedRecord(pk_text(obj.pk), text, extra)
+            for obj in objects:
+                # A prefetched M2M list is a queryset that points back at its object (its
+                # known related objects): drop it, so that the batch is freed by reference
+                # count now rather than by the cyclic collector some batches later.
+                obj.__dict__.pop("_prefetched_objects_cache", None)
