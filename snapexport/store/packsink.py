@@ -83,7 +83,7 @@ class PackSink:
     def seal(self) -> None:
         """Queue sealing the open pack (if it holds anything)."""
         self._hand_over()
-        self._futures.append((self._io.submit(self._seal_all), 0))
+        self._futures.append((self._io.submit(self._seal), 0))
 
     def take_sealed(self, *, wait_all: bool = False) -> list[FinishedPack]:
         """Packs sealed and saved so far, in order; waits while too much is queued."""
@@ -111,26 +111,23 @@ class PackSink:
                 self._pack = PackWriter(self._tmp_dir, self._cipher, self._version)
             self._pack.add(chunk_id, codec, size, stored)
             if self._pack.size >= self._pack_size or self._pack.count >= MAX_PACK_CHUNKS:
-                sealing.extend(self._seal_all())
+                sealing.extend(self._seal())
         return sealing
 
-    def _seal_all(self) -> list[Future[FinishedPack]]:
-        sealed = self._seal()
-        return [] if sealed is None else [sealed]
-
-    def _seal(self) -> Future[FinishedPack] | None:
+    def _seal(self) -> list[Future[FinishedPack]]:
+        """Seal the open pack: the pack being saved, or none when it held nothing."""
         pack, self._pack = self._pack, None
         if pack is None or pack.count == 0:
             if pack is not None:
                 pack.abort()
-            return None
+            return []
         while len(self._in_sealer) >= MAX_SEALING + self._uploads - 1:
             self._in_sealer.popleft().result()
         while self._in_sealer and self._in_sealer[0].done():
             self._in_sealer.popleft()
         fut = self._sealer.submit(self._finish, pack)
         self._in_sealer.append(fut)
-        return fut
+        return [fut]
 
     def _finish(self, pack: PackWriter) -> FinishedPack:
         finished = pack.finish()
