@@ -8,7 +8,7 @@ say both once for every query of catalog/ that needs them.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 # A chunk row with its pack's hex name, for ``ChunkRow``.
 CHUNK_ROW = (
@@ -23,6 +23,11 @@ PACK_NUMBER = "(SELECT n FROM pack_names WHERE id = ?)"
 # chunk at each position.
 BLOB_CHUNK = "coalesce(bc.chunk, CASE WHEN b.chunks = 1 THEN b.id END)"
 _IMPLIED = "b.chunks = 1 AND NOT EXISTS (SELECT 1 FROM blob_chunks x WHERE x.blob = b.id)"
+
+
+def is_its_own_chunk(blob_id: bytes, chunks: Sequence[bytes]) -> bool:
+    """Whether a blob is one chunk whose id is its own: it gets no blob_chunks row."""
+    return len(chunks) == 1 and chunks[0] == blob_id
 
 
 def blobs_using(chunk_filter: str) -> str:

@@ -21,6 +21,7 @@ from snapexport.catalog.chunkrefs import (
     PACK_NUMBER,
     blobs_using,
     forget_pack_names,
+    is_its_own_chunk,
     pack_number,
     pack_numbers,
 )
@@ -266,7 +267,7 @@ def insert_blob(
         "INSERT OR IGNORE INTO blobs (id, size, chunks) VALUES (?, ?, ?)",
         (blob_id, size, len(chunks)),
     )
-    if cur.rowcount and not _its_own_chunk(blob_id, chunks):
+    if cur.rowcount and not is_its_own_chunk(blob_id, chunks):
         conn.executemany(
             "INSERT INTO blob_chunks (blob, seq, chunk) VALUES (?, ?, ?)",
             [(blob_id, i, c) for i, c in enumerate(chunks)],
@@ -279,18 +280,13 @@ def insert_blobs(
 ) -> int:
     """``insert_blob`` for many ``(id, size, chunks)``; returns how many were new. The
     one-chunk blobs that are their own chunk (most of a site's files) go in one statement."""
-    plain = [(b, size, 1) for b, size, chunks in blobs if _its_own_chunk(b, chunks)]
+    plain = [(b, size, 1) for b, size, chunks in blobs if is_its_own_chunk(b, chunks)]
     cur = conn.executemany("INSERT OR IGNORE INTO blobs (id, size, chunks) VALUES (?, ?, ?)", plain)
     new = cur.rowcount  # the statement's own rows: the journal's triggers write more
     for b, size, chunks in blobs:
-        if not _its_own_chunk(b, chunks):
+        if not is_its_own_chunk(b, chunks):
             new += insert_blob(conn, b, size, chunks)
     return new
-
-
-def _its_own_chunk(blob_id: bytes, chunks: Sequence[bytes]) -> bool:
-    """Whether a blob is one chunk whose id is its own (no blob_chunks row: ``BLOB_CHUNK``)."""
-    return len(chunks) == 1 and chunks[0] == blob_id
 
 
 _LOST_NUMBERS = "(SELECT n FROM pack_names WHERE id IN (SELECT id FROM temp.lost_packs))"
